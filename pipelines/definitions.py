@@ -1,0 +1,21 @@
+"""The one Dagster entry point: every asset, check, job, schedule and resource."""
+
+import dagster as dg
+
+from pipelines.assets.cubes import cube_assets
+from pipelines.assets.ingest import extract_source
+from pipelines.assets.release import beskyttede_celler, udgivelse
+from pipelines.assets.warehouse import build_warehouse
+from pipelines.resources import LpstatResource
+from pipelines.schedules import monthly_release_schedule, release_job
+
+ALL_ASSETS = [extract_source, build_warehouse, *cube_assets, beskyttede_celler, udgivelse]
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[release_job],
+    schedules=[monthly_release_schedule],
+    resources={"lpstat": LpstatResource()},
+    # One DuckDB file takes one writer at a time: run steps in one process, in order.
+    executor=dg.in_process_executor,
+)

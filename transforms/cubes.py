@@ -1,0 +1,283 @@
+"""Compute every cell of every view of a cube for one release, set-based in DuckDB.
+
+The semantics of each cube live in its base model ``sql/marts/cube_<underemne>.sql`` (one
+row per counted unit at the finest grain). This module turns a base into cells the same way
+for every cube, driven by the catalogue: one ``GROUPING SETS`` aggregation over all published
+groupings (per time level for stock cubes, whose time is not additive), then a left join onto
+the cross product of the members of each grouping, so that empty combinations are cells too
+(disclosure control needs them, see transforms/disclosure/README.md). Identifiers in the
+generated SQL come only from the catalogue; values are bound as parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from transforms.catalog import (
+    ATTRIBUTES, FIXED_MEMBERS, HIERARCHIES, INGEN_SEKUNDAER, Cube, canonical, carried_attributes,
+)
+from transforms.warehouse import bound, sql_text
+
+CPH = ZoneInfo("Europe/Copenhagen")
+
+#: How each cube's measures aggregate its base rows (identifiers and fixed SQL only).
+MEASURE_SQL: dict[str, dict[str, str]] = {
+    "AFSLAARS": {
+        "antal_afslag": "count(*)",
+        "antal_ansoegere": "count(DISTINCT individ)",
+        "n_individer": "count(DISTINCT individ)",
+    },
+    "FRAFVURD": {
+        "antal_elever": "count(DISTINCT individ)",
+        "n_individer": "count(DISTINCT individ)",
+    },
+    "FRAFAFBRUD": {
+        "antal_elever": "count(DISTINCT individ)",
+        "antal_afbrudt": "count(DISTINCT individ) FILTER (WHERE afbrudt_6m)",
+        "n_individer": "count(DISTINCT individ)",
+    },
+}
+
+TIME_LEVEL = {"[Tid].[Måned]": "M", "[Tid].[Kvartal]": "K", "[Tid].[År]": "Å"}
+
+
+def cutoff_for(release: str) -> datetime:
+    """The first instant of the month after the release month, Europe/Copenhagen."""
+    y, m = (int(x) for x in release.split("-"))
+    y2, m2 = (y + 1, 1) if m == 12 else (y, m + 1)
+    return datetime(y2, m2, 1, tzinfo=CPH)
+
+
+def release_month(release: str) -> date:
+    y, m = (int(x) for x in release.split("-"))
+    return date(y, m, 1)
+
+
+def prepare_release(con: duckdb.DuckDBPyConnection, release: str) -> None:
+    """Temp tables shared by the cubes of one release: status periods and the student stock."""
+    params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
+    sql, used = bound(sql_text("marts", "status_perioder"), params)
+    con.execute("CREATE OR REPLACE TEMP TABLE status_perioder AS " + sql, used)
+    con.execute(*bound(sql_text("marts", "elevbestand"), params))
+    _member_tables(con, release)
+
+
+def _member_tables(con: duckdb.DuckDBPyConnection, release: str) -> None:
+    """One temp table per canonical attribute: captions, carried coarser captions, sort keys."""
+    def fixed(col: str, key: str) -> None:
+        df = pd.DataFrame({col: FIXED_MEMBERS[key], f"_s_{col}": range(len(FIXED_MEMBERS[key]))})
+        con.register("_fixed", df)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE m_{col} AS SELECT * FROM _fixed")
+        con.unregister("_fixed")
+
+    for key, col in (("[Arbejdssted].[Region]", "region"), ("[Arbejdssted].[Sektor]", "sektor"),
+                     ("[Elev].[Køn]", "koen"), ("[Elev].[Aldersgruppe]", "aldersgruppe"),
+                     ("[Frafaldsrisiko].[Frafaldsrisiko]", "frafaldsrisiko"),
+                     ("[Vurdering].[Alder af vurdering]", "alder_af_vurdering")):
+        fixed(col, key)
+    region_order = {r: i for i, r in enumerate(FIXED_MEMBERS["[Arbejdssted].[Region]"])}
+    con.execute("CREATE OR REPLACE TEMP TABLE m_uddannelse AS "
+                "SELECT uddannelse, sortering AS _s_uddannelse FROM dim_uddannelse")
+    con.execute("CREATE OR REPLACE TEMP TABLE m_kommune AS SELECT k.kommune, k.region, "
+                "k.sortering AS _s_kommune, r._s_region FROM dim_kommune k JOIN m_region r USING (region)")
+    assert len(region_order) == 6
+    con.execute("CREATE OR REPLACE TEMP TABLE m_skole AS SELECT skole, institutionsnummer, "
+                "sortering AS _s_skole FROM dim_skole")
+    con.execute("CREATE OR REPLACE TEMP TABLE m_primaer_aarsag AS "
+                "SELECT aarsag AS primaer_aarsag, sortering AS _s_primaer_aarsag FROM dim_afslagsaarsag")
+    con.execute("CREATE OR REPLACE TEMP TABLE m_sekundaer_aarsag AS "
+                "SELECT aarsag AS sekundaer_aarsag, sortering AS _s_sekundaer_aarsag FROM dim_afslagsaarsag "
+                "UNION ALL SELECT ?, 1000000", [INGEN_SEKUNDAER])
+    # Flow time members: every month from the start of refusals to the release month.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE m_tid_flow AS "
+        "SELECT strftime(m, '%Y') AS tid_aar, strftime(m, '%Y') || 'K' || CAST(quarter(m) AS VARCHAR) "
+        "AS tid_kvartal, strftime(m, '%YM%m') AS tid_maaned "
+        "FROM range(DATE '2021-04-01', CAST(? AS DATE) + INTERVAL 1 MONTH, INTERVAL 1 MONTH) t(m)",
+        [release_month(release)])
+
+
+def _members_sql(cube: Cube, grouping: list[str], level: str | None,
+                 base_filter: str) -> tuple[str, list[str], dict[str, str]]:
+    """FROM-clause joining the member tables of a grouping, its sort columns, and where each
+    carried column comes from."""
+    parts, sorts, refs = [], [], {}
+    for a in grouping:
+        col = ATTRIBUTES[a].column
+        h = ATTRIBUTES[a].hierarchy
+        if h == "Tid":
+            carried = [ATTRIBUTES[x].column for x in HIERARCHIES["Tid"][HIERARCHIES["Tid"].index(a):]]
+            if cube.kind == "flow":
+                parts.append(f"(SELECT DISTINCT {', '.join(carried)} FROM m_tid_flow) AS t")
+            else:
+                parts.append(f"(SELECT statusdato, tid_aar, tid_kvartal, tid_maaned FROM status_perioder "
+                             f"WHERE niveau = '{level}' {base_filter}) AS t")
+                refs["statusdato"] = "t.statusdato"
+            refs.update({c: f"t.{c}" for c in carried})
+            sorts.append(f"t.{col}")
+        elif a == "[Arbejdssted].[Kommune]":
+            parts.append("m_kommune")
+            refs.update({"kommune": "m_kommune.kommune", "region": "m_kommune.region"})
+            sorts += ["m_kommune._s_region", "m_kommune._s_kommune"]
+        elif a == "[Skole].[Skole]":
+            parts.append("m_skole")
+            refs.update({"skole": "m_skole.skole", "institutionsnummer": "m_skole.institutionsnummer"})
+            sorts.append("m_skole._s_skole")
+        else:
+            parts.append(f"m_{col}")
+            refs[col] = f"m_{col}.{col}"
+            sorts.append(f"m_{col}._s_{col}")
+    return (" CROSS JOIN ".join(parts) if parts else "(SELECT 1) AS _one"), sorts, refs
+
+
+def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.DataFrame:
+    """Every cell of every view of ``cube`` for ``release``: see transforms/disclosure/README.md.
+
+    Requires :func:`prepare_release` to have run on this connection for the release.
+    """
+    params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
+    base_sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE base_{cube.underemne.lower()} AS " + base_sql, used)
+    base = f"base_{cube.underemne.lower()}"
+    measures = MEASURE_SQL[cube.underemne]
+    count_cols = list(measures)
+    attr_cols = cube.columns
+    groupings = list(cube.groupings)
+    frames = []
+    levels = [None] if cube.kind == "flow" else ["M", "K", "Å"]
+    for level in levels:
+        gs = [g for g in groupings if level is None or _time_level(g) == level]
+        if not gs:
+            continue
+        sets = []
+        for g in gs:
+            carried = [ATTRIBUTES[a].column for a in carried_attributes(g)]
+            if level is not None:
+                carried = ["statusdato"] + carried
+            sets.append("(" + ", ".join(carried) + ")")
+        in_sets = {ATTRIBUTES[a].column for g in gs for a in carried_attributes(g)}
+        grouping_cols = (["statusdato"] if level else []) + [c for c in attr_cols if c in in_sets]
+        gid_expr = "GROUPING(" + ", ".join(grouping_cols) + ")"
+        if level is None:
+            source = base
+        else:
+            # Stock cells of this time level: the base rows of its status dates, with the
+            # period captions of that level.
+            source = (f"(SELECT b.* EXCLUDE (statusdato), p.statusdato, p.tid_aar, p.tid_kvartal, "
+                      f"p.tid_maaned FROM {base} b JOIN status_perioder p "
+                      f"ON p.statusdato = b.statusdato AND p.niveau = '{level}')")
+            source = source.replace("b.* EXCLUDE (statusdato)", _non_time_cols(con, base))
+        agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT {', '.join(grouping_cols)}, "
+                   f"{gid_expr} AS _gid, "
+                   + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
+                   + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
+        con.execute(agg_sql)
+        n_agg = con.execute("SELECT count(*) FROM _agg").fetchone()[0]
+        matched = 0
+        for g in gs:
+            glist = g.split("|") if g else []
+            carried = set(carried_attributes(g))
+            gid = _gid(grouping_cols, carried, level is not None)
+            time_filter = ""
+            if cube.underemne == "FRAFAFBRUD":
+                time_filter = ("AND CAST(statusdato + INTERVAL 6 MONTH AS DATE) <= "
+                               "last_day(CAST($udgivelse AS DATE))")
+            from_sql, sorts, refs = _members_sql(cube, glist, level, time_filter)
+            select_cols = []
+            join_on = [f"a._gid = {gid}"]
+            for col in (["statusdato"] if level else []) + attr_cols:
+                if col in refs:
+                    select_cols.append(f"{refs[col]} AS {col}")
+                    join_on.append(f"a.{col} = {refs[col]}")
+                else:
+                    select_cols.append(f"CAST(NULL AS VARCHAR) AS {col}")
+            if level is None:
+                select_cols.insert(0, "CAST(NULL AS DATE) AS statusdato")
+            sql = (f"SELECT ? AS gruppering, {', '.join(select_cols)}, "
+                   + ", ".join(f"coalesce(a.{c}, 0) AS {c}" for c in count_cols)
+                   + ", (a._gid IS NOT NULL) AS _fundet"
+                   + f" FROM {from_sql} LEFT JOIN _agg a ON {' AND '.join(join_on)}"
+                   + (f" ORDER BY {', '.join(sorts)}" if sorts else ""))
+            bind = [g]
+            if "$udgivelse" in sql:
+                sql = sql.replace("$udgivelse", "?")
+                bind.append(params["udgivelse"])
+            df = con.execute(sql, bind).df()
+            matched += int(df.pop("_fundet").sum())
+            df["_g"] = groupings.index(g)
+            frames.append(df)
+        if matched != n_agg:
+            raise AssertionError(
+                f"{cube.underemne}: {n_agg - matched} aggregated cells have captions that are not "
+                "members of their attribute (a dimension member list is incomplete)")
+    cells = pd.concat(frames, ignore_index=True)
+    cells["_ord"] = range(len(cells))
+    sort_keys = ["_g"] + (["statusdato"] if cube.kind == "stock" else []) + ["_ord"]
+    cells = cells.sort_values(sort_keys, kind="stable").drop(columns=["_g", "_ord"])
+    cells = cells.reset_index(drop=True)
+    cols = ["gruppering", "statusdato"] + attr_cols + count_cols
+    cells = cells[cols]
+    for c in count_cols:
+        cells[c] = cells[c].astype("int64")
+    if cube.kind == "flow":
+        cells = cells.drop(columns=["statusdato"])
+    else:
+        cells["statusdato"] = pd.to_datetime(cells["statusdato"]).dt.date
+    cells = cells.astype({c: "object" for c in attr_cols})
+    cells[attr_cols] = cells[attr_cols].where(cells[attr_cols].notna(), None)
+    return cells
+
+
+def _non_time_cols(con: duckdb.DuckDBPyConnection, base: str) -> str:
+    cols = [r[0] for r in con.execute(f"DESCRIBE {base}").fetchall()]
+    return ", ".join(f"b.{c}" for c in cols if c not in ("statusdato", "tid_aar", "tid_kvartal", "tid_maaned"))
+
+
+def _attr_of(col: str) -> str | None:
+    for k, a in ATTRIBUTES.items():
+        if a.column == col:
+            return k
+    return None
+
+
+def _time_level(g: str) -> str | None:
+    for a in g.split("|") if g else []:
+        if a in TIME_LEVEL:
+            return TIME_LEVEL[a]
+    return None
+
+
+def _gid(grouping_cols: list[str], carried: set[str], stock: bool) -> int:
+    """DuckDB's GROUPING() bitmask: bit set (MSB first) for columns *not* grouped."""
+    bits = 0
+    for col in grouping_cols:
+        grouped = col == "statusdato" and stock or (_attr_of(col) in carried)
+        bits = (bits << 1) | (0 if grouped else 1)
+    return bits
+
+
+def share_denominators(cells: pd.DataFrame, cube: Cube) -> pd.Series | None:
+    """Row position of each cell's share denominator (same cell for within-cell shares)."""
+    share = next((m for m in cube.measures if m.kind == "share"), None)
+    if share is None:
+        return None
+    if share.denominator_column:
+        return pd.Series(range(len(cells)), index=cells.index)
+    drop = {canonical(a) for a in share.denominator_drops}
+    drop_cols = {ATTRIBUTES[a].column for a in drop}
+    keep_cols = [c for c in cube.columns if c not in drop_cols]
+    key_cols = (["statusdato"] if cube.kind == "stock" else []) + keep_cols
+    target_g = cells["gruppering"].map(
+        lambda g: "|".join(a for a in (g.split("|") if g else []) if a not in drop))
+    lookup = {}
+    for pos, row in enumerate(cells[["gruppering"] + key_cols].itertuples(index=False)):
+        lookup[tuple(row)] = pos
+    out = []
+    for pos, (tg, row) in enumerate(zip(target_g, cells[key_cols].itertuples(index=False))):
+        vals = tuple(None if c in drop_cols else v for c, v in zip(key_cols, row))
+        out.append(lookup.get((tg,) + vals, -1))
+    return pd.Series(out, index=cells.index)

@@ -1,0 +1,101 @@
+"""Disclosure control and publication of one release, over the warehouse's cube tables.
+
+Kept out of the Dagster layer so that the command line, the assets and the tests share one
+path: cube_<x> (true cells) → suppression → published cells (pub_<x>) → independent audit
+(release_audit) → release folder.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pandas as pd
+
+from transforms.catalog import CUBES
+from transforms.cubes import cutoff_for
+from transforms.publication import published_cells
+from transforms.warehouse import store_partition
+
+
+def _read_partition(con: duckdb.DuckDBPyConnection, table: str, release: str) -> pd.DataFrame:
+    df = con.execute(f"SELECT * FROM {table} WHERE udgivelse = ? ORDER BY _nr", [release]).df()
+    if df.empty:
+        raise LookupError(f"{table} has no cells for release {release}: build the cubes first.")
+    df = df.drop(columns=["udgivelse", "_nr"])
+    obj_cols = [c for c in df.columns if df[c].dtype == object]
+    df[obj_cols] = df[obj_cols].where(df[obj_cols].notna(), None)
+    if "statusdato" in df.columns:
+        df["statusdato"] = pd.to_datetime(df["statusdato"]).dt.date
+    return df
+
+
+def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
+    from transforms.disclosure.audit import audit
+    from transforms.disclosure.suppress import suppress
+
+    result = {"udgivelse": release, "cubes": {}}
+    for u, cube in CUBES.items():
+        cells = _read_partition(con, f"cube_{u.lower()}", release)
+        pattern = suppress(cells, cube)
+        published = published_cells(cells, pattern, cube)
+        store_partition(con, f"pub_{u.lower()}", release, published)
+        result["cubes"][u] = audit(published, cube)
+    result["verdict"] = ("bestået" if all(c["verdict"] == "bestået"
+                                          for c in result["cubes"].values()) else "ikke bestået")
+    con.execute("CREATE TABLE IF NOT EXISTS release_audit (udgivelse VARCHAR PRIMARY KEY, "
+                "audit JSON)")
+    con.execute("INSERT OR REPLACE INTO release_audit VALUES (?, ?)",
+                [release, json.dumps(result, ensure_ascii=False)])
+    return result
+
+
+def _code_version() -> str:
+    try:
+        return version("lpstat")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def watermarks(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """The newest source instant seen per incremental table (deterministic for a store)."""
+    out = {}
+    for table, col in (("afslag", "registreret"), ("frafaldsvurdering", "registreret"),
+                       ("uddannelsesaftale", "aendret")):
+        v = con.execute(f"SELECT max({col}) FROM stg_laerepladsen__{table}").fetchone()[0]
+        out[table] = v.isoformat() if v is not None else None
+    return out
+
+
+def writers() -> SimpleNamespace:
+    from transforms.publish import dcat, report, tables
+
+    return SimpleNamespace(write_view_csv=tables.write_view_csv, write_xlsx=tables.write_xlsx,
+                           write_report=report.write_report, write_dcat=dcat.write_dcat)
+
+
+def publish_release(con: duckdb.DuckDBPyConnection, releases_dir: Path, release: str,
+                    extra: dict) -> Path:
+    from transforms.publish.release import CubeRelease, previous_release, write_release
+    from transforms.warehouse import source_counts
+
+    row = con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?", [release]).fetchone()
+    if row is None:
+        raise LookupError(f"Release {release} has not been through disclosure control.")
+    audit = json.loads(row[0])
+    if audit["verdict"] != "bestået":
+        raise RuntimeError(f"The disclosure audit of {release} failed; nothing is published.")
+    cubes = [CubeRelease(c, _read_partition(con, f"pub_{u.lower()}", release))
+             for u, c in CUBES.items()]
+    manifest_extra = {
+        "kildevandmaerker": watermarks(con),
+        "kodeversion": _code_version(),
+        **extra,
+        "revisionskontrol": {"verdict": audit["verdict"]},
+        "sources": source_counts(con),
+    }
+    return write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
+                         audit, writers(), previous_release(releases_dir, release))

@@ -1,0 +1,284 @@
+"""Write a release folder atomically and deterministically (contract section 4).
+
+Everything is written into a temporary folder beside the releases, flushed to disk, and only
+then renamed into place; ``latest`` moves last, and only forward. A crash at any point leaves
+the previous releases and ``latest`` as they were. No wall-clock time, host name or random
+value goes into a file, rows are in a fixed order and compression settings are fixed, so the
+same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.catalog import ATTRIBUTES, CUBES, Cube
+
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9, "use_dictionary": True,
+                   "write_statistics": True, "version": "2.6"}
+
+
+@dataclass
+class CubeRelease:
+    cube: Cube
+    published: pd.DataFrame  # cells.parquet content, sorted
+
+
+def arrow_cells(cube: Cube, published: pd.DataFrame) -> pa.Table:
+    fields = [pa.field("gruppering", pa.string())]
+    if cube.kind == "stock":
+        fields.append(pa.field("statusdato", pa.date32()))
+    fields += [pa.field(c, pa.string()) for c in cube.columns]
+    for m in cube.measures:
+        fields.append(pa.field(m.column, pa.float64() if m.kind == "share" else pa.int64()))
+    fields.append(pa.field("status", pa.string()))
+    schema = pa.schema(fields)
+    return pa.Table.from_pandas(published[schema.names], schema=schema, preserve_index=False)
+
+
+def skema(release: str, members_by_cube: dict[str, dict[str, list[str]]]) -> dict:
+    """The catalogue tree as /Api/v1/skema serves it, with members (publish/README.md)."""
+    omr: dict[str, dict] = {}
+    for cube in CUBES.values():
+        o = omr.setdefault(cube.omraade[0], {"ID": cube.omraade[0], "Name": cube.omraade[1],
+                                              "emner": {}})
+        e = o["emner"].setdefault(cube.emne[0], {"ID": cube.emne[0], "Name": cube.emne[1],
+                                                  "underemner": []})
+        members = members_by_cube[cube.underemne]
+        e["underemner"].append({
+            "ID": cube.underemne,
+            "Name": cube.caption,
+            "mappe": cube.id,
+            "type": cube.kind,
+            "detaljer": [
+                {"name": a, "count": len(members[a]),
+                 "members": [{"ID": m, "Name": m} for m in members[a]]}
+                for a in cube.attributes
+            ],
+            "nøgletal": [f"[Measures].[{m.caption}]" for m in cube.measures],
+            "rapporter": [],
+            "visninger": [{"id": v.id, "navn": v.name, "detaljer": list(v.attributes)}
+                          for v in cube.views],
+        })
+    return {"udgivelse": release, "områder": [
+        {**o, "emner": list(o["emner"].values())} for o in omr.values()]}
+
+
+def members_from_cells(cube: Cube, cells: pd.DataFrame) -> dict[str, list[str]]:
+    """Members per attribute, in publication order (the cells are sorted by member order)."""
+    out = {}
+    for a in cube.attributes:
+        col = ATTRIBUTES[a].column
+        vals = cells[col].dropna()
+        if ATTRIBUTES[a].hierarchy == "Tid":
+            out[a] = sorted(set(vals))
+        else:
+            out[a] = list(dict.fromkeys(vals))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    for d in [root, *sorted(x for x in root.rglob("*") if x.is_dir())]:
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def json_bytes(obj) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def revisions(previous_dir: Path | None, cubes: list[CubeRelease]) -> bytes:
+    """Cells whose published value or status changed since the previous release.
+
+    Compared on the cells both releases have (a new period is not listed). ``art`` tells a
+    revision of a period the previous release already covered in full ('revision') from a
+    period that was still running then and has grown since ('løbende periode').
+    """
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w.writerow(["kube", "gruppering", "statusdato", "celle", "nøgletal", "forrige_værdi",
+                "ny_værdi", "forrige_status", "ny_status", "art"])
+    if previous_dir is not None:
+        prev_month = previous_dir.name
+        for cr in cubes:
+            prev_path = previous_dir / cr.cube.id / "cells.parquet"
+            if not prev_path.exists():
+                continue
+            prev = pq.read_table(prev_path).to_pandas()
+            cur = cr.published.reset_index(drop=True)
+            stock = cr.cube.kind == "stock"
+            keys = ["gruppering"] + (["statusdato"] if stock else []) + cr.cube.columns
+            left = pd.DataFrame({f"k{i}": _key(cur[c]) for i, c in enumerate(keys)})
+            right = pd.DataFrame({f"k{i}": _key(prev[c]) for i, c in enumerate(keys)})
+            left["_cur"] = range(len(cur))
+            right["_prev"] = range(len(prev))
+            both = left.merge(right, on=[f"k{i}" for i in range(len(keys))], how="inner")
+            ci, pi = both["_cur"].to_numpy(), both["_prev"].to_numpy()
+            for m in cr.cube.measures:
+                a = prev[m.column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[pi]
+                b = cur[m.column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[ci]
+                a_na, b_na = np.isnan(a), np.isnan(b)
+                differ = (a_na != b_na) | (~a_na & ~b_na & (a != b))
+                for j in differ.nonzero()[0]:
+                    row = cur.iloc[ci[j]]
+                    cell = " · ".join(f"{c}={row[c]}" for c in cr.cube.columns
+                                      if row[c] is not None and not pd.isna(row[c]))
+                    w.writerow([cr.cube.underemne, row["gruppering"],
+                                row["statusdato"] if stock else "", cell, m.caption,
+                                "" if a_na[j] else _num(a[j]), "" if b_na[j] else _num(b[j]),
+                                prev["status"].iat[pi[j]], row["status"],
+                                "revision" if _period_end(row) <= prev_month
+                                else "løbende periode"])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _key(col: pd.Series) -> pd.Series:
+    return pd.Series([None if pd.isna(v) else str(v) for v in col], dtype=object).fillna("\x00")
+
+
+def _period_end(row) -> str:
+    """The last month ('YYYY-MM') a cell's period covers; a cell without time never ends."""
+    def caption(col):
+        v = row.get(col)
+        return v if isinstance(v, str) else None
+
+    if caption("tid_maaned"):
+        return caption("tid_maaned").replace("M", "-")
+    if caption("tid_kvartal"):
+        y, q = caption("tid_kvartal").split("K")
+        return f"{y}-{int(q) * 3:02d}"
+    if caption("tid_aar"):
+        return f"{caption('tid_aar')}-12"
+    return "9999-99"
+
+
+def _num(v) -> str:
+    f = float(v)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: list[CubeRelease],
+                  manifest_extra: dict, audit: dict, writers, previous_dir: Path | None) -> Path:
+    """Build the release in a temporary folder, then move it into place and ``latest`` last.
+
+    ``writers`` is the object holding the format writers (tables, dcat, report), so this
+    function owns only the atomic, deterministic frame around them.
+    """
+    releases_dir.mkdir(parents=True, exist_ok=True)
+    tmp = releases_dir / f".tmp-{release}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        members = {}
+        files_by_cube: dict[str, list[tuple[str, str, int]]] = {}
+        for cr in cubes:
+            d = tmp / cr.cube.id
+            d.mkdir()
+            pq.write_table(arrow_cells(cr.cube, cr.published), d / "cells.parquet", **PARQUET_OPTIONS)
+            for view in cr.cube.views:
+                writers.write_view_csv(d / f"{view.name}.csv", cr.cube, view, cr.published)
+            writers.write_xlsx(d / "tabeller.xlsx", cr.cube, cr.published, release, cutoff)
+            members[cr.cube.underemne] = members_from_cells(cr.cube, cr.published)
+        (tmp / "skema.json").write_bytes(json_bytes(skema(release, members)))
+        (tmp / "audit.json").write_bytes(json_bytes(audit))
+        (tmp / "revisions.csv").write_bytes(revisions(previous_dir, cubes))
+        writers.write_report(tmp / "rapport.html", release, cutoff,
+                             {cr.cube.underemne: cr.published for cr in cubes}, None)
+        for cr in cubes:
+            files_by_cube[cr.cube.id] = [
+                (p.relative_to(tmp).as_posix(), _media_type(p), p.stat().st_size)
+                for p in sorted((tmp / cr.cube.id).iterdir())]
+        writers.write_dcat(tmp / "dcat.rdf", release, cutoff, files_by_cube,
+                           {c.id: c.first_period for c in CUBES.values()})
+        manifest = {
+            "udgivelse": release,
+            "skaeringstidspunkt": cutoff.isoformat(),
+            **manifest_extra,
+            "filer": {p.relative_to(tmp).as_posix(): _sha256(p)
+                      for p in sorted(tmp.rglob("*")) if p.is_file()},
+        }
+        (tmp / "manifest.json").write_bytes(json_bytes(manifest))
+        _fsync_tree(tmp)
+        final = releases_dir / release
+        if final.exists():
+            old = releases_dir / f".old-{release}-{os.getpid()}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+        _fsync_dir(releases_dir)
+        _move_latest(releases_dir)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _media_type(p: Path) -> str:
+    return {".parquet": "application/vnd.apache.parquet", ".csv": "text/csv",
+            ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            }.get(p.suffix, "application/octet-stream")
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def complete_releases(releases_dir: Path) -> list[str]:
+    """Release months with a manifest, oldest first (temporary folders never count)."""
+    if not releases_dir.exists():
+        return []
+    return sorted(p.name for p in releases_dir.iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+                  and (p / "manifest.json").exists())
+
+
+def _move_latest(releases_dir: Path) -> None:
+    """Point ``latest`` at the newest complete release, atomically (symlink + rename)."""
+    done = complete_releases(releases_dir)
+    if not done:
+        return
+    tmp_link = releases_dir / f".latest-{os.getpid()}"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(done[-1])
+    os.replace(tmp_link, releases_dir / "latest")
+    _fsync_dir(releases_dir)
+
+
+def previous_release(releases_dir: Path, release: str) -> Path | None:
+    earlier = [r for r in complete_releases(releases_dir) if r < release]
+    return releases_dir / earlier[-1] if earlier else None

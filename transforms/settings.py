@@ -1,0 +1,72 @@
+"""Settings from the environment (section 6 of the publication contract).
+
+All environment reading happens here, so a run's configuration can be seen in one place and
+tests can build a ``Settings`` without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The fixed key for the embedded demo store only. Any other store needs a real secret.
+DEMO_PSEUDONYM_KEY = "lpstat-demo-key-not-secret"
+#: The one demo token `lpstat serve` accepts when LPSTAT_API_TOKENS is not set.
+DEMO_API_TOKEN = "lpstat-demo-token"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    source_url: str
+    pseudonym_key: str
+    api_tokens: tuple[str, ...] = field(default=(DEMO_API_TOKEN,))
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.home / "releases"
+
+    @property
+    def is_demo_store(self) -> bool:
+        return self.source_url == demo_store_url(self.home)
+
+
+def demo_store_path(home: Path) -> Path:
+    return home / "demo" / "laerepladsen.sqlite"
+
+
+def demo_store_url(home: Path) -> str:
+    return f"sqlite:///{demo_store_path(home).resolve()}"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read LPSTAT_* settings; refuse a non-demo store without a pseudonym key."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+    source_url = env.get("LPSTAT_SOURCE_URL") or demo_store_url(home)
+    if not (source_url.startswith("sqlite:///") or source_url.startswith("postgresql://")):
+        raise SettingsError(
+            f"LPSTAT_SOURCE_URL={source_url!r} is not understood: use sqlite:///path/to/file.db "
+            "or postgresql://user@host:port/database"
+        )
+    key = env.get("LPSTAT_PSEUDONYM_KEY") or ""
+    if not key:
+        if source_url != demo_store_url(home):
+            raise SettingsError(
+                "LPSTAT_PSEUDONYM_KEY is not set. A key is required for any store but the demo "
+                "store: set LPSTAT_PSEUDONYM_KEY to the secret pseudonymisation key (the same key "
+                "for every run, or pseudonyms will not match across runs)."
+            )
+        key = DEMO_PSEUDONYM_KEY
+    tokens = tuple(t.strip() for t in (env.get("LPSTAT_API_TOKENS") or "").split(",") if t.strip())
+    return Settings(home=home, source_url=source_url, pseudonym_key=key,
+                    api_tokens=tokens or (DEMO_API_TOKEN,))

@@ -1,0 +1,155 @@
+"""Run the SQL models: staging (with the quarantine split), history, dimensions and facts.
+
+The models live in named files under ``sql/`` (one model per file, grain stated at the top).
+This module only decides the order and does the bookkeeping every staging model shares:
+rows whose ``karantaene_aarsag`` is set go to ``karantaene`` with their reason and the landed
+row as evidence, the rest to ``stg_laerepladsen__<table>``. Nothing is dropped silently: per
+source table, read = loaded + quarantined (:func:`source_counts`).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+
+from transforms.extract import SOURCE_TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = ROOT / "sql"
+KOMMUNER_CSV = ROOT / "reference" / "kommuner.csv"
+
+WAREHOUSE_MODELS = (
+    "dim_uddannelse", "dim_kommune", "dim_virksomhed", "dim_afslagsaarsag", "dim_skole",
+    "dim_elev", "fct_afslag", "fct_frafaldsvurdering", "fct_aftale_historik",
+)
+
+
+def sql_text(layer: str, name: str) -> str:
+    return (SQL_DIR / layer / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def bound(sql: str, params: dict) -> tuple[str, dict]:
+    """The statement without comment lines, and the parameters it names (DuckDB refuses
+    parameters a statement does not use)."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return body, {k: v for k, v in params.items() if f"${k}" in body}
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A warehouse connection with periods in Europe/Copenhagen (the contract's calendar)."""
+    if not read_only and str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        new = not Path(path).exists()
+    else:
+        new = False
+    con = duckdb.connect(str(path), read_only=read_only)
+    if new:
+        # The warehouse holds pseudonymised microdata: owner-only from the first byte.
+        Path(path).chmod(0o600)
+    con.execute("SET TimeZone = 'Europe/Copenhagen'")
+    return con
+
+
+def load_reference(con: duckdb.DuckDBPyConnection) -> None:
+    with KOMMUNER_CSV.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    con.execute(
+        "CREATE OR REPLACE TABLE ref_kommuner (kommunekode VARCHAR PRIMARY KEY, kommune VARCHAR, "
+        "regionskode VARCHAR, region VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO ref_kommuner VALUES (?, ?, ?, ?)",
+        [(r["kommunekode"], r["kommune"], r["regionskode"], r["region"]) for r in rows],
+    )
+
+
+def run_staging(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS karantaene (kilde_tabel VARCHAR, noegle VARCHAR, "
+        "aarsag VARCHAR, raekke JSON)"
+    )
+    for table in SOURCE_TABLES:  # contract order: references before the rows that use them
+        con.execute(sql_text("staging", f"stg_laerepladsen__{table}"))
+        checked = f"stg_laerepladsen__{table}__kontrol"
+        con.execute(
+            f"CREATE OR REPLACE TABLE stg_laerepladsen__{table} AS "
+            f"SELECT * EXCLUDE (karantaene_aarsag, _noegle) FROM {checked} "
+            "WHERE karantaene_aarsag IS NULL"
+        )
+        con.execute("DELETE FROM karantaene WHERE kilde_tabel = ?", [table])
+        con.execute(
+            "INSERT INTO karantaene "
+            f"SELECT ?, c._noegle, c.karantaene_aarsag, to_json(c) FROM {checked} AS c "
+            "WHERE c.karantaene_aarsag IS NOT NULL ORDER BY c._noegle",
+            [table],
+        )
+
+
+def record_history(con: duckdb.DuckDBPyConnection) -> int:
+    """Append every agreement version not seen before (by aftale_id, aendret)."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS hist_uddannelsesaftale AS "
+        "SELECT * FROM stg_laerepladsen__uddannelsesaftale WHERE false"
+    )
+    before = con.execute("SELECT count(*) FROM hist_uddannelsesaftale").fetchone()[0]
+    con.execute(
+        "INSERT INTO hist_uddannelsesaftale SELECT s.* FROM stg_laerepladsen__uddannelsesaftale s "
+        "WHERE NOT EXISTS (SELECT 1 FROM hist_uddannelsesaftale h "
+        "WHERE h.aftale_id = s.aftale_id AND h.aendret = s.aendret)"
+    )
+    return con.execute("SELECT count(*) FROM hist_uddannelsesaftale").fetchone()[0] - before
+
+
+def run_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    load_reference(con)
+    for model in WAREHOUSE_MODELS:
+        con.execute(sql_text("warehouse", model))
+
+
+def build_all(con: duckdb.DuckDBPyConnection) -> dict:
+    """Staging, history and warehouse in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_staging(con)
+        new_versions = record_history(con)
+        run_warehouse(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"new_agreement_versions": new_versions}
+
+
+def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Per source table: rows read (landed), loaded (staged) and quarantined by reason."""
+    out: dict[str, dict] = {}
+    for table in SOURCE_TABLES:
+        read = con.execute(f"SELECT count(*) FROM raw_{table}").fetchone()[0]
+        loaded = con.execute(f"SELECT count(*) FROM stg_laerepladsen__{table}").fetchone()[0]
+        reasons = dict(con.execute(
+            "SELECT aarsag, count(*) FROM karantaene WHERE kilde_tabel = ? "
+            "GROUP BY aarsag ORDER BY aarsag", [table]).fetchall())
+        out[table] = {"read": read, "loaded": loaded, "quarantined": reasons}
+    return out
+
+
+def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, frame) -> None:
+    """Idempotent partition write: delete the release's rows and insert them again, in one
+    transaction. ``table`` comes from the catalogue, never from input; ``_nr`` keeps the
+    frame's (publication) order for readers."""
+    frame = frame.assign(_nr=range(len(frame)))
+    con.register("_partition", frame)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS "
+                    "SELECT CAST(NULL AS VARCHAR) AS udgivelse, * FROM _partition WHERE false")
+        con.execute(f"DELETE FROM {table} WHERE udgivelse = ?", [release])
+        con.execute(f"INSERT INTO {table} SELECT ? AS udgivelse, * FROM _partition", [release])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_partition")
