@@ -1,0 +1,354 @@
+"""Human-readable tables of a release: one CSV per view and one Excel workbook per cube.
+
+Both are written from a cube's *published* cell frame (the columns of ``cells.parquet``, in
+publication order), so they hold exactly the published values: a withheld or empty cell is
+an empty field, never a 0 or a marker.
+
+- ``<view.name>.csv``: ``;``-separated, UTF-8 with BOM, CRLF line ends, Danish number format
+  (``1.234``, ``12,3 %``), so a double click opens it correctly in a Danish Excel.
+- ``tabeller.xlsx``: one sheet per view with real numbers in Danish display formats, plus the
+  sheet ``Om tallene``. Byte-identical for identical input (fixed creation date derived from
+  the cut-off, zip entries stamped 1980-01-01 by xlsxwriter's in-memory mode).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from transforms.catalog import ATTRIBUTES, HIERARCHIES, MAX_SMALL, Cube, View
+from transforms.formats import (
+    EXCEL_DATE_FORMAT_INDEX,
+    copenhagen,
+    danish_date,
+    danish_value,
+    excel_format,
+    is_missing,
+)
+
+TOTAL = "I alt"
+SOURCE_LINE = "Kilde: Lærepladsen.dk (Børne- og Undervisningsministeriet)"
+ABOUT_SHEET = "Om tallene"
+XLSX_NAME = "tabeller.xlsx"
+STATUSDATO_HEADER = "Statusdato"
+EXCEL_MAX_ROWS = 1_048_576
+SHEET_NAME_MAX = 31
+
+
+# --- layout of a view table --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    column: str  # column of the published frame
+    kind: str  # "attribute" | "date" | "count" | "share"
+
+
+def view_csv_name(view: View) -> str:
+    """File name of a view's CSV inside the cube folder: ``<view.name>.csv``."""
+    return f"{view.name}.csv"
+
+
+def view_columns(cube: Cube, view: View) -> list[Column]:
+    """The columns of a view's table, in order.
+
+    Every hierarchy of the view from its coarsest level down to the view's level (År,
+    Kvartal, Måned; Region, Kommune), then ``Statusdato`` for stock cubes, then the other
+    attributes (each followed by its aliases, e.g. Skole, Institutionsnummer), then the
+    cube's measures. Headers are the attribute names and the measure captions.
+    """
+    hier: list[Column] = []
+    other: list[Column] = []
+    for key in view.attributes:
+        attr = ATTRIBUTES[key]
+        if attr.hierarchy:
+            levels = HIERARCHIES[attr.hierarchy]
+            chain = list(reversed(levels[levels.index(key) :]))
+        else:
+            chain = [key]
+        chain += [k for k, a in ATTRIBUTES.items() if a.alias_of == key and k in cube.attributes]
+        target = hier if attr.hierarchy else other
+        target.extend(Column(ATTRIBUTES[k].name, ATTRIBUTES[k].column, "attribute") for k in chain)
+    dates = [Column(STATUSDATO_HEADER, "statusdato", "date")] if cube.kind == "stock" else []
+    measures = [Column(m.caption, m.column, m.kind) for m in cube.measures]
+    return hier + dates + other + measures
+
+
+def view_rows(cube: Cube, view: View, published: pd.DataFrame) -> pd.DataFrame:
+    """The published cells of every grouping that is a margin of ``view``, in publication
+    order, with exactly the columns of :func:`view_columns` (attribute captions, ``I alt``
+    where the grouping aggregates the attribute)."""
+    keys = [g for g, views in cube.groupings.items() if view.id in views]
+    cols = view_columns(cube, view)
+    rows = published.loc[published["gruppering"].isin(keys)]
+    out = {}
+    for c in cols:
+        if c.column not in rows.columns:
+            raise KeyError(f"{cube.id}: published frame lacks column {c.column!r}")
+        if c.kind == "attribute":
+            out[c.column] = [TOTAL if is_missing(v) else str(v) for v in rows[c.column]]
+        else:
+            out[c.column] = list(rows[c.column])
+    return pd.DataFrame(out, columns=[c.column for c in cols], index=rows.index)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _date_text(value) -> str:
+    if is_missing(value):
+        return ""
+    return pd.Timestamp(value).date().isoformat()
+
+
+def write_view_csv(path: str | Path, cube: Cube, view: View, published: pd.DataFrame) -> Path:
+    """Write one view's table as a Danish-Excel-friendly CSV; returns the path."""
+    path = Path(path)
+    cols = view_columns(cube, view)
+    rows = view_rows(cube, view, published)
+    fields = []
+    for c in cols:
+        values = rows[c.column]
+        if c.kind == "attribute":
+            fields.append(list(values))
+        elif c.kind == "date":
+            fields.append([_date_text(v) for v in values])
+        else:
+            fields.append([danish_value(c.kind, v) for v in values])
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([c.header for c in cols])
+        writer.writerows(zip(*fields, strict=True))
+    return path
+
+
+# --- Excel ---------------------------------------------------------------------------------
+
+
+def sheet_names(cube: Cube) -> dict[str, str]:
+    """view id → sheet name: the view name, shortened to Excel's 31 characters where needed
+    by cutting every part of the name to the same length; unique within the workbook."""
+    out: dict[str, str] = {}
+    for view in cube.views:
+        name = view.name
+        if len(name) > SHEET_NAME_MAX:
+            parts = name.split("_")
+            for n in range(max(len(p) for p in parts), 0, -1):
+                short = "_".join(p[:n].rstrip("-") for p in parts)
+                if len(short) <= SHEET_NAME_MAX:
+                    name = short
+                    break
+        if name in out.values() or name == ABOUT_SHEET:
+            name = f"{name[: SHEET_NAME_MAX - len(view.id) - 1]}~{view.id}"
+        out[view.id] = name
+    return out
+
+
+def _view_label(view: View) -> str:
+    return " × ".join(ATTRIBUTES[a].name for a in view.attributes)
+
+
+def _cutoff_lines(release: str, cutoff: datetime) -> list[str]:
+    local = copenhagen(cutoff)
+    last_day = (pd.Timestamp(local.date()) - pd.Timedelta(days=1)).date()
+    return [
+        f"Udgivelse: {release}",
+        (
+            f"Skæringstidspunkt: {danish_date(local.date())} kl. {local:%H.%M} (dansk tid). "
+            f"Tallene omfatter registreringer til og med {danish_date(last_day)}."
+        ),
+    ]
+
+
+def discretion_text(cube: Cube) -> str:
+    """The Danish discretion note (section 3 of the contract) shown with the tables."""
+    who = "ansøgere" if cube.underemne == "AFSLAARS" else "elever"
+    text = (
+        f"Tal, der bygger på 1-{MAX_SMALL} {who}, vises ikke (diskretioneres). Derudover er "
+        "yderligere celler udeladt, så et udeladt tal ikke kan regnes ud eller indkredses ved "
+        "at trække tal fra hinanden – heller ikke på tværs af tabellerne, totalerne og "
+        "niveauerne (år, kvartal, måned; region, kommune). Kombinationer uden nogen "
+        f"{who} vises også som tomme celler, så en tom celle kan ikke læses som et nul. "
+        "En andel vises ikke, når det antal, den bygger på, er udeladt."
+    )
+    if any(m.outcome for m in cube.measures):
+        text += (
+            f" Antal og andel afbrudt vises desuden ikke, når 1-{MAX_SMALL} elever har "
+            f"afbrudt, eller når 0-{MAX_SMALL} elever ikke har afbrudt."
+        )
+    return text
+
+
+def period_text(cube: Cube) -> str:
+    text = (
+        "Perioder er kalendermåneder, -kvartaler og -år i dansk tid (Europe/Copenhagen). "
+        "Hver udgivelse genberegner alle perioder, så sent registrerede oplysninger kan "
+        "ændre tidligere perioders tal."
+    )
+    if cube.kind == "stock":
+        text += (
+            " Tallene er en opgørelse på en bestemt dag (kolonnen Statusdato): År pr. 31. "
+            "december, Kvartal på kvartalets sidste dag og Måned på månedens sidste dag; for "
+            "en periode, der ikke er afsluttet, på udgivelsens skæringstidspunkt. Tallene kan "
+            "derfor ikke lægges sammen over tid."
+        )
+    else:
+        text += " Tallene tæller afslag registreret i perioden."
+    return text
+
+
+def about_lines(cube: Cube, release: str, cutoff: datetime) -> list[tuple[str, str]]:
+    """The content of the sheet "Om tallene" as (style, text) lines; style is one of
+    "title", "heading", "text", "blank"."""
+    names = sheet_names(cube)
+    lines: list[tuple[str, str]] = [
+        ("title", cube.caption),
+        ("text", cube.description),
+        ("blank", ""),
+        ("heading", "Nøgletal"),
+    ]
+    lines += [
+        ("text", f"{m.caption}: {cube.definitions.get(m.caption, '')}") for m in cube.measures
+    ]
+    lines += [("blank", ""), ("heading", "Perioder"), ("text", period_text(cube))]
+    lines += [("blank", ""), ("heading", "Diskretion"), ("text", discretion_text(cube))]
+    lines += [("blank", ""), ("heading", "Tabeller")]
+    lines += [
+        ("text", f"Arket {names[v.id]}: {_view_label(v)} (også som {view_csv_name(v)})")
+        for v in cube.views
+    ]
+    lines += [
+        (
+            "text",
+            (
+                f"Hvert ark indeholder tabellen og alle dens totaler. »{TOTAL}« betyder alle "
+                "værdier af variablen tilsammen."
+            ),
+        ),
+        ("blank", ""),
+        ("text", SOURCE_LINE),
+    ]
+    lines += [("text", line) for line in _cutoff_lines(release, cutoff)]
+    return lines
+
+
+def _width(texts: Sequence[str], minimum: int = 8, maximum: int = 60) -> float:
+    longest = max((len(t) for t in texts), default=0)
+    return float(min(max(longest + 2, minimum), maximum))
+
+
+def write_xlsx(
+    path: str | Path, cube: Cube, published: pd.DataFrame, release: str, cutoff: datetime
+) -> Path:
+    """Write ``tabeller.xlsx`` for one cube: a sheet per view and the sheet "Om tallene"."""
+    path = Path(path)
+    created = cutoff.astimezone(UTC).replace(tzinfo=None)
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {
+            "in_memory": True,  # zip entries stamped 1980-01-01, no temp files
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    wb.set_properties(
+        {
+            "title": f"{cube.caption} – udgivelse {release}",
+            "subject": cube.description,
+            "author": "Børne- og Undervisningsministeriet",
+            "company": "Børne- og Undervisningsministeriet",
+            "comments": SOURCE_LINE,
+            "created": created,
+        }
+    )
+    header_fmt = wb.add_format({"bold": True, "bottom": 1, "bg_color": "#E8EEF4"})
+    header_num_fmt = wb.add_format(
+        {"bold": True, "bottom": 1, "bg_color": "#E8EEF4", "align": "right"}
+    )
+    total_fmt = wb.add_format({"italic": True})
+    date_fmt = wb.add_format({"num_format": EXCEL_DATE_FORMAT_INDEX})
+    num_fmts = {k: wb.add_format({"num_format": excel_format(k)}) for k in ("count", "share")}
+
+    names = sheet_names(cube)
+    for view in cube.views:
+        cols = view_columns(cube, view)
+        rows = view_rows(cube, view, published)
+        if len(rows) + 1 > EXCEL_MAX_ROWS:
+            raise ValueError(f"{cube.id} {view.id}: {len(rows)} rows do not fit in one sheet")
+        ws = wb.add_worksheet(names[view.id])
+        for j, c in enumerate(cols):
+            numeric = c.kind in ("count", "share")
+            ws.write_string(0, j, c.header, header_num_fmt if numeric else header_fmt)
+            values = list(rows[c.column])
+            if c.kind == "attribute":
+                for i, v in enumerate(values, start=1):
+                    ws.write_string(i, j, v, total_fmt if v == TOTAL else None)
+                width = _width([c.header, *set(values)], maximum=60)
+            elif c.kind == "date":
+                for i, v in enumerate(values, start=1):
+                    if not is_missing(v):
+                        ws.write_datetime(i, j, pd.Timestamp(v).to_pydatetime(), date_fmt)
+                width = _width([c.header], minimum=12)
+            else:
+                fmt = num_fmts[c.kind]
+                for i, v in enumerate(values, start=1):
+                    if is_missing(v):
+                        continue  # withheld or empty: no cell at all
+                    ws.write_number(i, j, int(v) if c.kind == "count" else float(v), fmt)
+                width = _width([c.header], minimum=12, maximum=40) + 2
+            ws.set_column(j, j, width)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
+        # captions like "2026" are text on purpose; no green "number stored as text" marks
+        ws.ignore_errors(
+            {"number_stored_as_text": f"A1:{_col_letter(len(cols) - 1)}{len(rows) + 1}"}
+        )
+
+    about = wb.add_worksheet(ABOUT_SHEET)
+    title_fmt = wb.add_format({"bold": True, "font_size": 14})
+    heading_fmt = wb.add_format({"bold": True})
+    text_fmt = wb.add_format({"text_wrap": True, "valign": "top"})
+    width = 110
+    about.set_column(0, 0, width)
+    for i, (style, text) in enumerate(about_lines(cube, release, cutoff)):
+        if style == "blank":
+            continue
+        fmt = {"title": title_fmt, "heading": heading_fmt}.get(style, text_fmt)
+        about.write_string(i, 0, text, fmt)
+        if style == "text":
+            lines = max(1, math.ceil(len(text) / (width * 1.05)))
+            if lines > 1:
+                about.set_row(i, 15 * lines)
+    wb.worksheets()[0].activate()
+    wb.close()
+    return path
+
+
+def _col_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def write_cube_tables(
+    folder: str | Path, cube: Cube, published: pd.DataFrame, release: str, cutoff: datetime
+) -> list[Path]:
+    """Convenience for the release writer: every ``<view>.csv`` and ``tabeller.xlsx`` of a
+    cube into its folder; returns the paths written (views in catalogue order, then xlsx)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [write_view_csv(folder / view_csv_name(v), cube, v, published) for v in cube.views]
+    paths.append(write_xlsx(folder / XLSX_NAME, cube, published, release, cutoff))
+    return paths
