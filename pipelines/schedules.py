@@ -3,12 +3,9 @@
 
 import dagster as dg
 
-from pipelines.partitions import release_partitions
-
 release_job = dg.define_asset_job(
     "monthly_release",
     selection=dg.AssetSelection.all(),
-    partitions_def=release_partitions,
     description="Extract, model, build the cubes, protect and publish one release month.",
 )
 

@@ -176,7 +176,7 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
                    + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
                    + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
         con.execute(agg_sql)
-        n_agg = con.execute("SELECT count(*) FROM _agg").fetchone()[0]
+        n_agg = con.execute("SELECT count(*) FROM _agg").fetchall()[0][0]
         matched = 0
         for g in gs:
             glist = g.split("|") if g else []

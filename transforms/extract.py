@@ -58,6 +58,10 @@ class SourceError(Exception):
     """The store cannot be read as the contract says; the message says what is wrong."""
 
 
+class SourceUnavailable(SourceError):
+    """The store did not answer; worth retrying."""
+
+
 class SourceConnection:
     """One read-only, consistent snapshot of the store for the duration of a run."""
 
@@ -87,7 +91,7 @@ class SourceConnection:
         except SourceError:
             raise
         except Exception as exc:  # driver errors carry the useful text
-            raise SourceError(f"Cannot connect to the store {_redact(self.url)}: {exc}") from exc
+            raise SourceUnavailable(f"Cannot connect to the store {_redact(self.url)}: {exc}") from exc
         return self
 
     def __exit__(self, *exc) -> None:

@@ -65,7 +65,7 @@ def watermarks(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     out = {}
     for table, col in (("afslag", "registreret"), ("frafaldsvurdering", "registreret"),
                        ("uddannelsesaftale", "aendret")):
-        v = con.execute(f"SELECT max({col}) FROM stg_laerepladsen__{table}").fetchone()[0]
+        v = con.execute(f"SELECT max({col}) FROM stg_laerepladsen__{table}").fetchall()[0][0]
         out[table] = v.isoformat() if v is not None else None
     return out
 
@@ -82,7 +82,8 @@ def publish_release(con: duckdb.DuckDBPyConnection, releases_dir: Path, release:
     from transforms.publish.release import CubeRelease, previous_release, write_release
     from transforms.warehouse import source_counts
 
-    row = con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?", [release]).fetchone()
+    rows = con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?", [release]).fetchall()
+    row = rows[0] if rows else None
     if row is None:
         raise LookupError(f"Release {release} has not been through disclosure control.")
     audit = json.loads(row[0])

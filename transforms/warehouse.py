@@ -87,21 +87,6 @@ def run_staging(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def record_history(con: duckdb.DuckDBPyConnection) -> int:
-    """Append every agreement version not seen before (by aftale_id, aendret)."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS hist_uddannelsesaftale AS "
-        "SELECT * FROM stg_laerepladsen__uddannelsesaftale WHERE false"
-    )
-    before = con.execute("SELECT count(*) FROM hist_uddannelsesaftale").fetchone()[0]
-    con.execute(
-        "INSERT INTO hist_uddannelsesaftale SELECT s.* FROM stg_laerepladsen__uddannelsesaftale s "
-        "WHERE NOT EXISTS (SELECT 1 FROM hist_uddannelsesaftale h "
-        "WHERE h.aftale_id = s.aftale_id AND h.aendret = s.aendret)"
-    )
-    return con.execute("SELECT count(*) FROM hist_uddannelsesaftale").fetchone()[0] - before
-
-
 def run_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     load_reference(con)
     for model in WAREHOUSE_MODELS:
@@ -113,21 +98,22 @@ def build_all(con: duckdb.DuckDBPyConnection) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         run_staging(con)
-        new_versions = record_history(con)
         run_warehouse(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {"new_agreement_versions": new_versions}
+    return {"agreement_versions": con.execute(
+        "SELECT count(*) FROM fct_aftale_historik").fetchall()[0][0]}
 
 
 def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Per source table: rows read (landed), loaded (staged) and quarantined by reason."""
+    """Per source table: rows read (landed; for agreements every version landed), loaded
+    (staged) and quarantined by reason."""
     out: dict[str, dict] = {}
     for table in SOURCE_TABLES:
-        read = con.execute(f"SELECT count(*) FROM raw_{table}").fetchone()[0]
-        loaded = con.execute(f"SELECT count(*) FROM stg_laerepladsen__{table}").fetchone()[0]
+        read = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0]
+        loaded = con.execute(f"SELECT count(*) FROM stg_laerepladsen__{table}").fetchall()[0][0]
         reasons = dict(con.execute(
             "SELECT aarsag, count(*) FROM karantaene WHERE kilde_tabel = ? "
             "GROUP BY aarsag ORDER BY aarsag", [table]).fetchall())

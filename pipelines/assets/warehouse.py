@@ -45,7 +45,7 @@ def build_warehouse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     try:
         info = build_all(con)
         counts = source_counts(con)
-        model_rows = {m: con.execute(f"SELECT count(*) FROM {m}").fetchone()[0]
+        model_rows = {m: con.execute(f"SELECT count(*) FROM {m}").fetchall()[0][0]
                       for m in WAREHOUSE_MODELS}
     finally:
         con.close()
@@ -59,5 +59,5 @@ def build_warehouse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     for m, n in model_rows.items():
         meta = {"dagster/row_count": n}
         if m == "fct_aftale_historik":
-            meta["new_versions"] = info["new_agreement_versions"]
+            meta["versions"] = info["agreement_versions"]
         yield dg.MaterializeResult(asset_key=m, metadata=meta)

@@ -1,4 +1,5 @@
--- Grain: one row per training agreement (its state as last extracted).
+-- Grain: one row per version of a training agreement (aftale_id, aendret) landed so far; the
+-- portal updates agreements in place, and every version seen is kept for history.
 -- Quarantine: unreadable dates or timestamps, unknown student, workplace or education, an end
 -- before the start, an unknown or half-registered termination. An unknown school is kept and
 -- publishes as 'Uoplyst'.
@@ -36,5 +37,5 @@ SELECT
              AND t.ophoert_aarsag NOT IN ('GENNEMFOERT', 'AFBRUDT', 'OVERFOERT') THEN 'ukendt_ophoersaarsag'
         WHEN (t.ophoert_aarsag IS NULL) <> (t.ophoert_dato IS NULL) THEN 'ufuldstaendigt_ophoer'
     END AS karantaene_aarsag,
-    CAST(t.aftale_id AS VARCHAR) AS _noegle
+    CAST(t.aftale_id AS VARCHAR) || '@' || coalesce(CAST(t.aendret AS VARCHAR), '?') AS _noegle
 FROM typed AS t;

@@ -210,8 +210,14 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
         (tmp / "skema.json").write_bytes(json_bytes(skema(release, members)))
         (tmp / "audit.json").write_bytes(json_bytes(audit))
         (tmp / "revisions.csv").write_bytes(revisions(previous_dir, cubes))
+        previous = None
+        if previous_dir is not None:
+            previous = {"release": previous_dir.name, "cubes": {
+                cr.cube.underemne: pq.read_table(previous_dir / cr.cube.id / "cells.parquet")
+                .to_pandas() for cr in cubes
+                if (previous_dir / cr.cube.id / "cells.parquet").exists()}}
         writers.write_report(tmp / "rapport.html", release, cutoff,
-                             {cr.cube.underemne: cr.published for cr in cubes}, None)
+                             {cr.cube.underemne: cr.published for cr in cubes}, previous)
         for cr in cubes:
             files_by_cube[cr.cube.id] = [
                 (p.relative_to(tmp).as_posix(), _media_type(p), p.stat().st_size)

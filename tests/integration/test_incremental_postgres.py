@@ -1,0 +1,108 @@
+"""Incremental, resilient extraction from the real PostgreSQL (issue: ingestion)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from transforms.land import land_source
+from transforms.warehouse import build_all, connect
+
+pytestmark = pytest.mark.postgres
+KEY = "incremental-test-key"
+
+
+@pytest.fixture
+def store(tmp_path, pg_database):
+    from demo.generate import generate
+    from demo.postgres import load_sqlite_into_postgres
+
+    path = tmp_path / "store.sqlite"
+    generate(path, scale="small", seed=5)
+    load_sqlite_into_postgres(path, pg_database)
+    return pg_database
+
+
+def _count(con, sql):
+    return con.execute(sql).fetchall()[0][0]
+
+
+def test_incremental_runs_pick_up_new_late_and_changed_rows_and_nothing_twice(tmp_path, store):
+    con = connect(tmp_path / "wh.duckdb")
+    first = land_source(store, KEY, con, "run1")
+    assert first["afslag"]["new"] == first["afslag"]["read"] > 1000
+    build_all(con)
+    n_afslag = _count(con, "SELECT count(*) FROM raw_afslag")
+    n_versions = _count(con, "SELECT count(*) FROM fct_aftale_historik")
+
+    again = land_source(store, KEY, con, "run2")
+    assert {t: again[t]["new"] for t in ("afslag", "frafaldsvurdering", "uddannelsesaftale")} \
+        == {"afslag": 0, "frafaldsvurdering": 0, "uddannelsesaftale": 0}
+    # only the look-back window is re-read, not the whole table
+    assert again["afslag"]["read"] < first["afslag"]["read"] / 10
+
+    with psycopg.connect(store, autocommit=True) as pg:
+        wm = pg.execute("SELECT max(registreret) FROM laerepladsen.afslag").fetchone()[0]
+        aftale_id, = pg.execute("SELECT min(aftale_id) FROM laerepladsen.uddannelsesaftale "
+                                "WHERE ophoert_dato IS NULL").fetchone()
+        pg.execute("INSERT INTO laerepladsen.afslag SELECT afslag_id + 1000000, virksomhed_id, "
+                   "uddannelse_kode, ansoeger, primaer_begrundelse, sekundaer_begrundelse, %s, "
+                   "registreret_af FROM laerepladsen.afslag ORDER BY afslag_id LIMIT 1",
+                   [wm + timedelta(hours=1)])
+        # committed late, with a timestamp a day older than what we have already seen
+        pg.execute("INSERT INTO laerepladsen.afslag SELECT afslag_id + 2000000, virksomhed_id, "
+                   "uddannelse_kode, ansoeger, primaer_begrundelse, sekundaer_begrundelse, %s, "
+                   "registreret_af FROM laerepladsen.afslag ORDER BY afslag_id LIMIT 1",
+                   [wm - timedelta(days=1)])
+        pg.execute("UPDATE laerepladsen.uddannelsesaftale SET ophoert_dato = DATE '2026-11-10', "
+                   "ophoert_aarsag = 'AFBRUDT', aendret = %s WHERE aftale_id = %s",
+                   [wm + timedelta(hours=2), aftale_id])
+    third = land_source(store, KEY, con, "run3")
+    assert third["afslag"]["new"] == 2
+    assert third["uddannelsesaftale"]["new"] == 1
+    build_all(con)
+    assert _count(con, "SELECT count(*) FROM raw_afslag") == n_afslag + 2
+    assert _count(con, "SELECT count(DISTINCT afslag_id) FROM raw_afslag") == n_afslag + 2
+    assert _count(con, "SELECT count(*) FROM fct_aftale_historik") == n_versions + 1
+    versions = con.execute("SELECT ophoert_aarsag, gyldig_til IS NULL FROM fct_aftale_historik "
+                           "WHERE aftale_id = ? ORDER BY gyldig_fra", [aftale_id]).fetchall()
+    assert versions == [(None, False), ("AFBRUDT", True)]
+    con.close()
+
+
+def test_a_connection_killed_mid_extract_is_survived_without_loss_or_duplicates(tmp_path, store):
+    clean = connect(tmp_path / "clean.duckdb")
+    expected = land_source(store, KEY, clean, "clean")
+    clean_counts = {t: _count(clean, f"SELECT count(*) FROM raw_{t}") for t in expected}
+    clean.close()
+
+    killed = {"n": 0}
+
+    def kill_once(table, rows_so_far):
+        if table == "elev" and killed["n"] == 0:
+            killed["n"] += 1
+            with psycopg.connect(store, autocommit=True) as pg:
+                pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+    con = connect(tmp_path / "wh.duckdb")
+    stats = land_source(store, KEY, con, "run", on_batch=kill_once, backoff_seconds=0.1)
+    assert killed["n"] == 1
+    counts = {t: _count(con, f"SELECT count(*) FROM raw_{t}") for t in stats}
+    assert counts == clean_counts
+    for table, key in (("afslag", "afslag_id"), ("frafaldsvurdering", "vurdering_id"),
+                       ("elev", "elev_id")):
+        assert _count(con, f"SELECT count(DISTINCT {key}) FROM raw_{table}") == counts[table]
+    con.close()
+
+
+def test_an_unreachable_store_fails_with_a_clear_message(tmp_path):
+    from transforms.extract import SourceError
+
+    con = connect(tmp_path / "wh.duckdb")
+    with pytest.raises(SourceError, match="Cannot connect to the store"):
+        land_source("postgresql://nobody@127.0.0.1:1/none", KEY, con, "run", retries=1,
+                    backoff_seconds=0.01)
+    con.close()

@@ -1,0 +1,95 @@
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from transforms.pseudonymise import (
+    PSEUDONYM_PATTERN, RAW_COLUMNS, Pseudonymiser, cpr_birth_date_and_sex, normalise_applicant,
+    pseudonymise_batch,
+)
+from transforms.settings import DEMO_PSEUDONYM_KEY, SettingsError, load_settings
+
+
+@pytest.mark.parametrize("cpr, born, sex", [
+    ("0101004002", date(2000, 1, 1), "Kvinde"),  # 7th digit 4, year 00 → 2000
+    ("010137-4003", date(1937, 1, 1), "Mand"),  # 4 with year 37 → 1900s; dash allowed
+    ("1505982013", date(1998, 5, 15), "Mand"),  # 0-3 → 1900s
+    ("2912575001", date(2057, 12, 29), "Mand"),  # 5-8 with year ≤ 57 → 2000s
+    ("2912585001", date(1858, 12, 29), "Mand"),  # 5-8 with year ≥ 58 → 1800s
+    ("0101999998", date(1999, 1, 1), "Kvinde"),  # 9 with year 99 → 1900s
+    ("3102001234", None, "Uoplyst"),  # 31 February does not exist
+    ("12345", None, "Uoplyst"),
+    ("", None, "Uoplyst"),
+    (None, None, "Uoplyst"),
+])
+def test_cpr_gives_birth_date_and_sex(cpr, born, sex):
+    assert cpr_birth_date_and_sex(cpr) == (born, sex)
+
+
+def test_fictive_cpr_failing_modulus_11_is_accepted():
+    cpr = "0101004001"  # weights 4,3,2,7,6,5,4,3,2,1 give a sum not divisible by 11
+    weights = [4, 3, 2, 7, 6, 5, 4, 3, 2, 1]
+    assert sum(int(d) * w for d, w in zip(cpr, weights)) % 11 != 0
+    assert cpr_birth_date_and_sex(cpr) == (date(2000, 1, 1), "Mand")
+
+
+@pytest.mark.parametrize("text", ["12345678", "12 34 56 78", "+45 12 34 56 78", "0045 12345678",
+                                  "+4512345678", " 12-34-56-78 "])
+def test_phone_numbers_normalise_to_eight_digits(text):
+    assert normalise_applicant(text) == "tlf:12345678"
+
+
+def test_names_and_addresses_fold_case_and_space():
+    assert normalise_applicant("  Anna   HANSEN ") == normalise_applicant("anna hansen") \
+        == "tekst:anna hansen"
+    assert normalise_applicant("Vej 1,  8000 Aarhus C") == "tekst:vej 1, 8000 aarhus c"
+    assert normalise_applicant("   ") is None and normalise_applicant(None) is None
+
+
+def test_pseudonyms_are_keyed_stable_and_domain_separated():
+    a, b = Pseudonymiser("key one"), Pseudonymiser("key two")
+    p = a.one("cpr", "0101004002")
+    assert PSEUDONYM_PATTERN.match(p)
+    assert p == Pseudonymiser("key one").one("cpr", "0101004002")
+    assert p != b.one("cpr", "0101004002")
+    assert p != a.one("ansoeger", "0101004002")
+    long_key = Pseudonymiser("x" * 200)  # longer than BLAKE2b's 64-byte key limit
+    assert PSEUDONYM_PATTERN.match(long_key.one("cpr", "1"))
+
+
+def test_batches_lose_every_direct_identifier():
+    ps = Pseudonymiser("k")
+    elev = pa.RecordBatch.from_pydict({
+        "elev_id": [1, 2], "cpr": ["0101004002", "garbage"], "fornavn": ["Sofie", "Bo"],
+        "efternavn": ["Jensen", "Berg"], "adresse": ["Testvej 1", None], "mobil": ["20304050", None]})
+    out = pseudonymise_batch("elev", elev, ps)
+    assert out.schema.names == list(RAW_COLUMNS["elev"])
+    rows = out.to_pylist()
+    assert rows[0]["foedselsdato"] == date(2000, 1, 1) and rows[0]["koen"] == "Kvinde"
+    assert rows[1]["foedselsdato"] is None and rows[1]["koen"] == "Uoplyst"
+    assert rows[0]["elev_pseudonym"] == ps.one("cpr", "0101004002")
+    flat = str(rows)
+    for secret in ("0101004002", "Sofie", "Jensen", "Testvej", "20304050", "garbage"):
+        assert secret not in flat
+    afslag = pa.RecordBatch.from_pydict({
+        "afslag_id": [1, 2], "virksomhed_id": [1, 1], "uddannelse_kode": ["SSA", "SSA"],
+        "ansoeger": ["+45 12 34 56 78", "12345678"], "primaer_begrundelse": ["R01", "R02"],
+        "sekundaer_begrundelse": [None, "R01"], "registreret": ["2024-01-01T10:00:00+01:00"] * 2,
+        "registreret_af": ["Mette Medarbejder"] * 2})
+    out = pseudonymise_batch("afslag", afslag, ps).to_pylist()
+    assert out[0]["ansoeger_pseudonym"] == out[1]["ansoeger_pseudonym"]
+    assert "12345678" not in str(out) and "Mette" not in str(out)
+    assert set(out[0]) == set(RAW_COLUMNS["afslag"])
+
+
+def test_a_real_store_needs_a_key(tmp_path):
+    with pytest.raises(SettingsError, match="LPSTAT_PSEUDONYM_KEY"):
+        load_settings({"LPSTAT_HOME": str(tmp_path),
+                       "LPSTAT_SOURCE_URL": "postgresql://u@127.0.0.1:5432/db"})
+    s = load_settings({"LPSTAT_HOME": str(tmp_path)})
+    assert s.is_demo_store and s.pseudonym_key == DEMO_PSEUDONYM_KEY
+    s = load_settings({"LPSTAT_HOME": str(tmp_path), "LPSTAT_PSEUDONYM_KEY": "secret",
+                       "LPSTAT_SOURCE_URL": "postgresql://u@127.0.0.1:5432/db"})
+    assert s.pseudonym_key == "secret"
+    with pytest.raises(SettingsError, match="not understood"):
+        load_settings({"LPSTAT_HOME": str(tmp_path), "LPSTAT_SOURCE_URL": "mysql://x"})
