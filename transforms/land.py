@@ -119,8 +119,8 @@ def _land_table(con, src, table, ps, run_id, lookback, on_batch) -> dict[str, in
             else:
                 same = f"r.{key} = l.{key}"  # append-only and immutable: the id is enough
             con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) FROM _landing l "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r WHERE {same}) "
-                        f"ORDER BY l.{key}", [run_id])
+                        f"WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r WHERE {same})",
+                        [run_id])
             new = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0] - before
             col = INCREMENTAL[table]
             top = con.execute(f"SELECT max(TRY_CAST({col} AS TIMESTAMPTZ)) FROM raw_{table}"

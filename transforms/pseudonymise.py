@@ -47,9 +47,17 @@ class Pseudonymiser:
         raw = key.encode("utf-8")
         # BLAKE2b takes keys of up to 64 bytes; longer secrets are condensed first.
         self._key = raw if len(raw) <= 64 else hashlib.blake2b(raw).digest()
+        self._bases: dict[str, object] = {}
+
+    def _base(self, domain: str):
+        base = self._bases.get(domain)
+        if base is None:
+            base = hashlib.blake2b(digest_size=16, key=self._key, person=domain.encode()[:16])
+            self._bases[domain] = base
+        return base
 
     def one(self, domain: str, value: str) -> str:
-        h = hashlib.blake2b(digest_size=16, key=self._key, person=domain.encode()[:16])
+        h = self._base(domain).copy()  # the keyed state is set up once per domain
         h.update(value.encode("utf-8"))
         return h.hexdigest()
 
@@ -58,8 +66,13 @@ class Pseudonymiser:
         enc = pc.dictionary_encode(values)
         if isinstance(enc, pa.ChunkedArray):
             enc = enc.combine_chunks()
-        hashed = pa.array([self.one(domain, v) for v in enc.dictionary.to_pylist()], pa.string())
-        return pc.take(hashed, enc.indices)
+        base = self._base(domain)
+        out = []
+        for v in enc.dictionary.to_pylist():
+            h = base.copy()
+            h.update(v.encode("utf-8"))
+            out.append(h.hexdigest())
+        return pc.take(pa.array(out, pa.string()), enc.indices)
 
 
 # --- CPR ----------------------------------------------------------------------------------
@@ -101,8 +114,9 @@ def cpr_birth_date_and_sex(cpr: str | None) -> tuple[date | None, str]:
 # --- applicant free text ------------------------------------------------------------------
 
 _PHONE_PREFIX = re.compile(r"^(?:\+45|0045)")
-_PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
-_SPACES = re.compile(r"\s+")
+# The same character classes as the vectorised kernels (RE2's \s is ASCII whitespace).
+_PHONE_SEPARATORS = re.compile(r"[\t\n\f\r \-./()]")
+_SPACES = re.compile(r"[\t\n\f\r ]+")
 
 
 def normalise_applicant(text: str | None) -> str | None:
@@ -120,7 +134,55 @@ def normalise_applicant(text: str | None) -> str | None:
     compact = _PHONE_PREFIX.sub("", _PHONE_SEPARATORS.sub("", stripped))
     if len(compact) == 8 and compact.isdigit():
         return "tlf:" + compact
-    return "tekst:" + _SPACES.sub(" ", stripped.casefold())
+    return "tekst:" + _SPACES.sub(" ", stripped.lower())
+
+
+# --- vectorised forms (the per-value functions above are the reference) ----------------------
+
+
+def normalise_cpr_array(cprs: pa.Array) -> pa.Array:
+    digits = pc.replace_substring_regex(cprs, r"\D", "")
+    return pc.if_else(pc.equal(pc.utf8_length(digits), 0), pa.scalar(None, pa.string()), digits)
+
+
+def cpr_attributes_array(norm: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Birth dates and sexes for an array of digit-only CPR numbers, as cpr_birth_date_and_sex
+    does one by one, without a Python loop."""
+    import numpy as np
+
+    n = len(norm)
+    ok = pc.fill_null(pc.equal(pc.utf8_length(norm), 10), False).to_numpy(zero_copy_only=False)
+    padded = pc.fill_null(pc.if_else(pa.array(ok), norm, pa.scalar("0000000000")), "0000000000")
+    def part(a, b):
+        return pc.cast(pc.utf8_slice_codeunits(padded, a, b), pa.int32()).to_numpy()
+    day, month, yy, c7, last = part(0, 2), part(2, 4), part(4, 6), part(6, 7), part(9, 10)
+    century = np.where(c7 <= 3, 1900,
+                       np.where((c7 == 4) | (c7 == 9), np.where(yy <= 36, 2000, 1900),
+                                np.where(yy <= 57, 2000, 1800)))
+    year = century + yy
+    valid = ok & (month >= 1) & (month <= 12) & (day >= 1)
+    months = (year - 1970) * 12 + (np.clip(month, 1, 12) - 1)
+    first = months.astype("datetime64[M]").astype("datetime64[D]")
+    next_first = (months + 1).astype("datetime64[M]").astype("datetime64[D]")
+    days_in_month = (next_first - first).astype(int)
+    valid &= day <= days_in_month
+    born = first + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    born_arr = pa.array(born, pa.date32(), mask=~valid)
+    sex = np.where(valid, np.where(last % 2 == 1, "Mand", "Kvinde"), "Uoplyst")
+    return born_arr, pa.array(sex, pa.string())
+
+
+def normalise_applicant_array(texts: pa.Array) -> pa.Array:
+    """normalise_applicant for a whole array (pyarrow compute kernels)."""
+    stripped = pc.utf8_trim_whitespace(texts)
+    empty = pc.fill_null(pc.equal(pc.utf8_length(stripped), 0), True)
+    compact = pc.replace_substring_regex(
+        pc.replace_substring_regex(stripped, r"[\t\n\f\r \-./()]", ""), r"^(?:\+45|0045)", "")
+    is_phone = pc.fill_null(pc.match_substring_regex(compact, r"^[0-9]{8}$"), False)
+    folded = pc.replace_substring_regex(pc.utf8_lower(stripped), r"[\t\n\f\r ]+", " ")
+    out = pc.if_else(is_phone, pc.binary_join_element_wise("tlf:", compact, ""),
+                     pc.binary_join_element_wise("tekst:", folded, ""))
+    return pc.if_else(empty, pa.scalar(None, pa.string()), out)
 
 
 # --- batches --------------------------------------------------------------------------------
@@ -139,24 +201,21 @@ def pseudonymise_batch(table: str, batch: pa.RecordBatch, ps: Pseudonymiser) -> 
     """Turn one source batch into its raw_* form (RAW_COLUMNS[table]), PII-free."""
     cols = RAW_COLUMNS[table]
     if table == "elev":
-        cprs = _as_string(_column(batch, "cpr")).to_pylist()
-        norm = [normalise_cpr(c) for c in cprs]
-        ids = _column(batch, "elev_id").to_pylist()
+        norm = normalise_cpr_array(_as_string(_column(batch, "cpr")))
+        ids = _column(batch, "elev_id")
         # A student without a readable CPR still counts once: fall back on the portal's id.
-        keys = [n if n else f"elev_id:{i}" for n, i in zip(norm, ids)]
-        attrs = [cpr_birth_date_and_sex(c) for c in cprs]
+        keys = pc.coalesce(norm, pc.binary_join_element_wise("elev_id:", _as_string(ids), ""))
+        born, sex = cpr_attributes_array(norm)
         arrays = {
-            "elev_id": _column(batch, "elev_id"),
-            "elev_pseudonym": ps.array("cpr", pa.array(keys, pa.string())),
-            "foedselsdato": pa.array([a[0] for a in attrs], pa.date32()),
-            "koen": pa.array([a[1] for a in attrs], pa.string()),
+            "elev_id": ids,
+            "elev_pseudonym": ps.array("cpr", keys),
+            "foedselsdato": born,
+            "koen": sex,
         }
     elif table == "afslag":
-        texts = _as_string(_column(batch, "ansoeger")).to_pylist()
         arrays = {c: _column(batch, c) for c in cols if c != "ansoeger_pseudonym"}
         arrays["ansoeger_pseudonym"] = ps.array(
-            "ansoeger", pa.array([normalise_applicant(t) for t in texts], pa.string())
-        )
+            "ansoeger", normalise_applicant_array(_as_string(_column(batch, "ansoeger"))))
     else:
         arrays = {c: _column(batch, c) for c in cols}
     return pa.RecordBatch.from_arrays([arrays[c] for c in cols], names=list(cols))

@@ -49,6 +49,7 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         # The warehouse holds pseudonymised microdata: owner-only from the first byte.
         Path(path).chmod(0o600)
     con.execute("SET TimeZone = 'Europe/Copenhagen'")
+    con.execute("SET enable_progress_bar = false")  # logs stay readable in Dagster and CI
     return con
 
 

@@ -93,3 +93,39 @@ def test_a_real_store_needs_a_key(tmp_path):
     assert s.pseudonym_key == "secret"
     with pytest.raises(SettingsError, match="not understood"):
         load_settings({"LPSTAT_HOME": str(tmp_path), "LPSTAT_SOURCE_URL": "mysql://x"})
+
+
+def test_vectorised_forms_agree_with_the_reference_functions():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from transforms.pseudonymise import (
+        cpr_attributes_array, normalise_applicant_array, normalise_cpr, normalise_cpr_array,
+    )
+
+    samples = ["0101004002", "010137-4003", "2912585001", "3102001234", "12345", "", None,
+               "2902004001", "2902014001", "0000000000", "3112999999", "31129x9999"]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(samples), st.text("0123456789-", max_size=12),
+                              st.none()), max_size=30))
+    def cpr(values):
+        norm = normalise_cpr_array(pa.array(values, pa.string()))
+        assert norm.to_pylist() == [normalise_cpr(v) for v in values]
+        born, sex = cpr_attributes_array(norm)
+        expected = [cpr_birth_date_and_sex(v) for v in values]
+        assert born.to_pylist() == [e[0] for e in expected]
+        assert sex.to_pylist() == [e[1] for e in expected]
+
+    texts = ["12 34 56 78", "+45 12345678", "0045-12-34-56-78", " Anna  HANSEN ", "Vej 1, 8000",
+             "", "   ", None, "+4512", "(12) 34 56 78"]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(texts),
+                              st.text("0123456789 +-aAbB.", max_size=16), st.none()), max_size=30))
+    def applicant(values):
+        got = normalise_applicant_array(pa.array(values, pa.string())).to_pylist()
+        assert got == [normalise_applicant(v) for v in values]
+
+    cpr()
+    applicant()
