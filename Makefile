@@ -23,7 +23,7 @@ serve: setup
 	$(BIN)/lpstat serve
 
 dagster: setup
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$$($(BIN)/python -m pipelines.instance) $(BIN)/dagster dev -w workspace.yaml
 
 bench: setup
 	$(BIN)/python -m bench

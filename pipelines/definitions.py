@@ -6,15 +6,19 @@ from pipelines.assets.cubes import cube_assets
 from pipelines.assets.ingest import extract_source
 from pipelines.assets.release import beskyttede_celler, udgivelse
 from pipelines.assets.warehouse import build_warehouse
+from pipelines.checks import ALL_CHECKS
 from pipelines.resources import LpstatResource
 from pipelines.schedules import monthly_release_schedule, release_job
+from pipelines.sensors import release_failure_sensor
 
 ALL_ASSETS = [extract_source, build_warehouse, *cube_assets, beskyttede_celler, udgivelse]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
     jobs=[release_job],
     schedules=[monthly_release_schedule],
+    sensors=[release_failure_sensor],
     resources={"lpstat": LpstatResource()},
     # One DuckDB file takes one writer at a time: run steps in one process, in order.
     executor=dg.in_process_executor,

@@ -35,15 +35,15 @@ def _read_partition(con: duckdb.DuckDBPyConnection, table: str, release: str) ->
 
 def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
     from transforms.disclosure.audit import audit
-    from transforms.disclosure.suppress import suppress
+    from transforms.disclosure.guarded import guarded_pattern
 
     result = {"udgivelse": release, "cubes": {}}
     for u, cube in CUBES.items():
         cells = _read_partition(con, f"cube_{u.lower()}", release)
-        pattern = suppress(cells, cube)
+        pattern, method = guarded_pattern(cells, cube, audit)
         published = published_cells(cells, pattern, cube)
         store_partition(con, f"pub_{u.lower()}", release, published)
-        result["cubes"][u] = audit(published, cube)
+        result["cubes"][u] = {**audit(published, cube), "metode": method}
     result["verdict"] = ("bestået" if all(c["verdict"] == "bestået"
                                           for c in result["cubes"].values()) else "ikke bestået")
     con.execute("CREATE TABLE IF NOT EXISTS release_audit (udgivelse VARCHAR PRIMARY KEY, "
@@ -98,5 +98,9 @@ def publish_release(con: duckdb.DuckDBPyConnection, releases_dir: Path, release:
         "revisionskontrol": {"verdict": audit["verdict"]},
         "sources": source_counts(con),
     }
-    return write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
-                         audit, writers(), previous_release(releases_dir, release))
+    folder = write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
+                           audit, writers(), previous_release(releases_dir, release))
+    from transforms.analyse import build_analysis_db  # analysts' SQL views over every release
+
+    build_analysis_db(releases_dir.parent)
+    return folder

@@ -5,6 +5,18 @@ import dagster as dg
 
 from pipelines.resources import LpstatResource
 from transforms.extract import SOURCE_TABLES
+from transforms.land import INCREMENTAL
+
+
+def _loading(table: str) -> str:
+    if table == "uddannelsesaftale":
+        return ("Loaded incrementally on `aendret`; every version of an agreement is kept, so "
+                "any past release can be rebuilt as of its cut-off.")
+    if table in INCREMENTAL:
+        return (f"Append-only: loaded incrementally from the watermark on `{INCREMENTAL[table]}` "
+                "(minus a 3-day look-back for late commits); rows already landed are skipped.")
+    return "Reference table: read in full on every run."
+
 
 RAW_SPECS = [
     dg.AssetSpec(
@@ -13,27 +25,53 @@ RAW_SPECS = [
         kinds={"duckdb"},
         owners=["team:lpstat"],
         description=f"Landed rows of the store's `{t}` table, pseudonymised before landing "
-        "(no CPR numbers, names, addresses, phone numbers or free text).",
+        f"(no CPR numbers, names, addresses, phone numbers or free text). {_loading(t)}",
+        metadata={"source_table": f"laerepladsen.{t}"},
     )
     for t in SOURCE_TABLES
 ]
 
 
+#: The only step that touches the store. transforms.land retries a dropped connection
+#: itself (3 times, 1-2-4 s); when that is not enough (the store restarts, a network outage,
+#: the warehouse file still locked by another process), Dagster retries the whole step after
+#: about 5, 15 and 35 s (exponential, +/- 5 s of jitter so that retries do not all hit a
+#: store that just came back at once). A store that breaks the contract fails at once.
+#: Landing is one DuckDB transaction, so a failed attempt leaves nothing behind and the retry
+#: starts from the same watermarks.
+SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL,
+                                     jitter=dg.Jitter.PLUS_MINUS)
+
+
 @dg.multi_asset(
     name="extract_source",
     specs=RAW_SPECS,
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
-    description="Extract every source table through ADBC in one read-only snapshot.",
+    retry_policy=SOURCE_RETRY_POLICY,
+    description="Extract every source table through ADBC in one read-only snapshot, "
+    "pseudonymise in memory and land the rows (incrementally where the table allows). "
+    "Retried with exponential backoff when the store does not answer.",
 )
 def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-    from transforms.land import land_source
+    from transforms.extract import SourceError, SourceUnavailable
+    from transforms.land import INCREMENTAL, land_source
 
     s = lpstat.settings()
     con = lpstat.warehouse()
     try:
         stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id)
+    except SourceUnavailable:
+        raise  # transient: the RetryPolicy tries again
+    except SourceError as exc:
+        # The store answered but breaks the contract (or extraction already failed through
+        # land_source's own retries): waiting will not fix it, so fail now.
+        raise dg.Failure(description=f"{exc} Nothing was landed; earlier releases and "
+                         "'latest' are unchanged. Fix the store or LPSTAT_SOURCE_URL, then "
+                         "run the month again.", allow_retries=False) from exc
     finally:
         con.close()
     for table, st in stats.items():
-        yield dg.MaterializeResult(
-            asset_key=f"raw_{table}", metadata={"dagster/row_count": st["read"]})
+        yield dg.MaterializeResult(asset_key=f"raw_{table}", metadata={
+            "dagster/row_count": st["read"],
+            "new_rows": st["new"],
+            "incremental": table in INCREMENTAL,
+        })

@@ -18,7 +18,9 @@ from transforms.catalog import CUBES, MAX_SMALL, PROTECTION_UPPER, PROTECTION_WI
     kinds={"duckdb", "python"},
     owners=["team:lpstat"],
     description="Primary and secondary suppression over all views of each cube, then the "
-    "independent audit (transforms/disclosure). A failing audit stops the release.",
+    "independent audit (transforms/disclosure): every withheld cell's feasible interval must "
+    f"reach {PROTECTION_UPPER} and be at least {PROTECTION_WIDTH} wide (or be [0, 0]). "
+    "A failing audit blocks the release: nothing is published and the run fails.",
 )
 def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     from transforms.protect import protect_release
@@ -27,17 +29,55 @@ def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource)
     con = lpstat.warehouse()
     try:
         audit = protect_release(con, release)
+        passed = audit["verdict"] == "bestået"
+        preview = _preview(con, release) if passed else None
     finally:
         con.close()
     meta = {"verdict": audit["verdict"],
-            "withheld": sum(c["withheld"] for c in audit["cubes"].values())}
-    if audit["verdict"] != "bestået":
+            "withheld": sum(c["withheld"] for c in audit["cubes"].values()),
+            "failed": sum(c.get("failed", 0) for c in audit["cubes"].values()),
+            "audit_by_cube": dg.MetadataValue.md(_audit_table(audit))}
+    if not passed:
         raise dg.Failure(
             description=f"The disclosure audit of release {release} failed: "
             f"{json.dumps({u: c['failed'] for u, c in audit['cubes'].items()})} withheld cells "
-            "can be narrowed down. Nothing was published. See the audit in the warehouse "
-            "table release_audit.", metadata=meta)
+            "can be narrowed down. Nothing was published; earlier releases and 'latest' are "
+            "unchanged. Do not publish by hand: the failing cells are in the warehouse table "
+            "release_audit; report it as a suppression bug (docs/runbook.md).", metadata=meta)
+    if preview:
+        meta["preview"] = dg.MetadataValue.md(preview)
     return dg.MaterializeResult(metadata=meta)
+
+
+def _audit_table(audit: dict) -> str:
+    rows = ["| cube | verdict | withheld cells | values checked | failed |",
+            "|---|---|---:|---:|---:|"]
+    for u, c in audit["cubes"].items():
+        rows.append(f"| {u} | {c['verdict']} | {c.get('withheld', 0):,} | "
+                    f"{c.get('checked', 0):,} | {c.get('failed', 0):,} |")
+    return "\n".join(rows)
+
+
+def _preview(con, release: str, rows: int = 8) -> str:
+    """The first published cells of each cube (margins first), as they will be released."""
+    parts = []
+    for u, cube in CUBES.items():
+        df = con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? ORDER BY _nr "
+                         f"LIMIT {int(rows)}", [release]).df()
+        cols = [c for c in ["gruppering", *cube.columns, *(m.column for m in cube.measures),
+                            "status"] if c in df.columns and df[c].notna().any()]
+        parts.append(f"**{cube.id}**\n\n| " + " | ".join(cols) + " |\n|"
+                     + "---|" * len(cols) + "\n" + "\n".join(
+                         "| " + " | ".join("" if _na(v) else str(v).replace("|", " × ")
+                                           for v in r) + " |"
+                         for r in df[cols].itertuples(index=False)))
+    return "\n\n".join(parts)
+
+
+def _na(v) -> bool:
+    import pandas as pd
+
+    return v is None or (not isinstance(v, (list, tuple)) and bool(pd.isna(v)))
 
 
 @dg.asset(
@@ -48,7 +88,9 @@ def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource)
     kinds={"parquet", "csv", "excel"},
     owners=["team:lpstat"],
     description="releases/<YYYY-MM>/: parquet, CSV, xlsx, skema, DCAT, manifest, audit, "
-    "revisions and the ministry report, written atomically; `latest` moves last.",
+    "revisions and the ministry report (rapport.html), written atomically in a temporary "
+    "folder and renamed into place; `latest` moves last and only forward. A failed build "
+    "leaves every earlier release and `latest` untouched.",
 )
 def udgivelse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     from transforms.protect import publish_release
@@ -64,9 +106,23 @@ def udgivelse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
         })
     finally:
         con.close()
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = [p.relative_to(folder).as_posix() for p in paths]
+    audit = json.loads((folder / "audit.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    revisions = (folder / "revisions.csv").read_text(encoding="utf-8-sig").count("\n") - 1
+    latest = s.releases_dir / "latest"
     return dg.MaterializeResult(metadata={
         "folder": dg.MetadataValue.path(str(folder)),
-        "report": dg.MetadataValue.url(f"file://{folder / 'rapport.html'}"),
+        "report": dg.MetadataValue.url(folder.joinpath("rapport.html").as_uri()),
+        "report_path": dg.MetadataValue.path(str(folder / "rapport.html")),
+        "verdict": audit["verdict"],
+        "withheld": sum(c.get("withheld", 0) for c in audit["cubes"].values()),
+        "cutoff": manifest["skaeringstidspunkt"],
+        "revisions": max(revisions, 0),
+        "latest": latest.resolve().name if latest.exists() else "",
         "files": dg.MetadataValue.json(files),
+        "file_sizes": dg.MetadataValue.md("| file | bytes |\n|---|---:|\n" + "\n".join(
+            f"| {f} | {p.stat().st_size:,} |" for f, p in zip(files, paths))),
+        "api": f"POST /Api/v1/statistik with \"udgivelse\": \"{release}\" (lpstat serve)",
     })

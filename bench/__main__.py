@@ -1,0 +1,232 @@
+"""The whole monthly run, step by step, at one or more scales: ``python -m bench``.
+
+    python -m bench [--scale national,10,100] [--runs 3] [--pg URL] [--skip-api]
+
+For each scale: generate (or reuse) the demo store in the local PostgreSQL
+(``lpstat_bench_<scale>``), then measure each step in its own subprocess (so its peak RSS is
+its own), the median of ``--runs`` runs after a warm-up:
+
+1. extraction (lpstat's extract + pseudonymise + load) next to ``COPY … TO STDOUT (FORMAT
+   binary)`` of the same tables;
+2. warehouse + cubes for the latest complete release;
+3. suppression + audit;
+4. release writing;
+5. the API (bench/api.py) over the built release, next to its trivial endpoint.
+
+Writes ``bench/RESULTS.md`` (with the machine's description) and prints one line per figure:
+``RATIO <name> <value>`` or ``VALUE <name> <value> <unit>``. Never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.extract import DEFAULT_PG, ensure_store, measure
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+STEP_CODE = {
+    "warehouse_cubes": """
+import time
+from transforms.warehouse import connect, build_all
+from transforms.cubes import prepare_release, build_cells
+from transforms.catalog import CUBES
+from transforms.warehouse import store_partition
+con = connect(HOME + '/warehouse.duckdb')
+t = time.perf_counter()
+build_all(con)
+prepare_release(con, RELEASE)
+for u, c in CUBES.items():
+    store_partition(con, 'cube_' + u.lower(), RELEASE, build_cells(con, c, RELEASE))
+seconds = time.perf_counter() - t
+cells = sum(con.execute('SELECT count(*) FROM cube_' + u.lower() + ' WHERE udgivelse = ?',
+                        [RELEASE]).fetchall()[0][0] for u in CUBES)
+con.close()
+RESULT = {'seconds': seconds, 'cells': cells}
+""",
+    "disclosure": """
+import time
+from transforms.warehouse import connect
+from transforms.protect import protect_release
+con = connect(HOME + '/warehouse.duckdb')
+t = time.perf_counter()
+audit = protect_release(con, RELEASE)
+seconds = time.perf_counter() - t
+con.close()
+RESULT = {'seconds': seconds, 'verdict': audit['verdict'],
+          'withheld': sum(c['withheld'] for c in audit['cubes'].values())}
+""",
+    "release": """
+import time
+from pathlib import Path
+from transforms.warehouse import connect
+from transforms.protect import publish_release
+con = connect(HOME + '/warehouse.duckdb')
+t = time.perf_counter()
+publish_release(con, Path(HOME) / 'releases', RELEASE, {})
+seconds = time.perf_counter() - t
+con.close()
+RESULT = {'seconds': seconds}
+""",
+    "extract_once": """
+import time
+import adbc_driver_postgresql.dbapi
+from transforms.land import land_source
+from transforms.warehouse import connect
+con = connect(HOME + '/warehouse.duckdb')
+t = time.perf_counter()
+land_source(URL, 'bench-key', con, 'bench')
+RESULT = {'seconds': time.perf_counter() - t}
+con.close()
+""",
+}
+
+
+def _step(name: str, **env: str) -> dict:
+    prelude = "".join(f"{k} = {v!r}\n" for k, v in env.items())
+    code = (prelude + STEP_CODE[name] + "\nimport json, resource\nRESULT['peak_rss_mb'] = "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(RESULT))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _latest_release(url: str) -> str:
+    from pipelines.cli import complete_months
+    from transforms.extract import latest_registration_day
+
+    return complete_months(latest_registration_day(url))
+
+
+def bench_scale(scale: str, admin_url: str, runs: int, api: bool) -> dict:
+    url = ensure_store(admin_url, scale)
+    release = _latest_release(url)
+    fig: dict = {"scale": scale, "release": release}
+    ext = measure(url, runs)
+    fig.update({k: ext[k] for k in ("rows", "copy_rows_per_s", "lpstat_rows_per_s",
+                                    "lpstat_peak_rss_mb", "lpstat_seconds")})
+    steps: dict[str, list[dict]] = {"warehouse_cubes": [], "disclosure": [], "release": []}
+    for i in range(runs + 1):  # the first is the warm-up
+        with tempfile.TemporaryDirectory() as home:
+            _step("extract_once", HOME=home, URL=url)
+            for name in steps:
+                r = _step(name, HOME=home, RELEASE=release)
+                if i:
+                    steps[name].append(r)
+            if api and i == runs:
+                fig["api"] = _api(Path(home))
+    for name, rs in steps.items():
+        fig[f"{name}_seconds"] = statistics.median(r["seconds"] for r in rs)
+        fig[f"{name}_peak_rss_mb"] = max(r["peak_rss_mb"] for r in rs)
+    fig["cells"] = steps["warehouse_cubes"][0]["cells"]
+    fig["verdict"] = steps["disclosure"][0]["verdict"]
+    fig["end_to_end_seconds"] = (fig["lpstat_seconds"] + fig["warehouse_cubes_seconds"]
+                                 + fig["disclosure_seconds"] + fig["release_seconds"])
+    fig["peak_rss_mb"] = max(fig["lpstat_peak_rss_mb"], fig["warehouse_cubes_peak_rss_mb"],
+                             fig["disclosure_peak_rss_mb"], fig["release_peak_rss_mb"])
+    return fig
+
+
+def _api(home: Path) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "api.py"), str(home),
+                          "--seconds", "8"], capture_output=True, text=True, cwd=ROOT)
+    figures = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"(VALUE|RATIO) (\S+) (\S+)", line)
+        if m:
+            figures[m.group(2)] = float(m.group(3))
+    return figures
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def report(figs: list[dict]) -> str:
+    rows = [
+        ("source rows", lambda f: f"{f['rows']:,}"),
+        ("release built", lambda f: f["release"]),
+        ("binary COPY, rows/s", lambda f: f"{f['copy_rows_per_s']:,.0f}"),
+        ("lpstat extract+pseudonymise+load, rows/s", lambda f: f"{f['lpstat_rows_per_s']:,.0f}"),
+        ("extract ratio to COPY", lambda f: f"{f['lpstat_rows_per_s'] / f['copy_rows_per_s']:.2f}"),
+        ("extract peak RSS, MB", lambda f: f"{f['lpstat_peak_rss_mb']:.0f}"),
+        ("warehouse + cubes, s", lambda f: f"{f['warehouse_cubes_seconds']:.1f}"),
+        ("warehouse + cubes peak RSS, MB", lambda f: f"{f['warehouse_cubes_peak_rss_mb']:.0f}"),
+        ("cells", lambda f: f"{f['cells']:,}"),
+        ("suppression + audit, s", lambda f: f"{f['disclosure_seconds']:.1f}"),
+        ("suppression + audit peak RSS, MB", lambda f: f"{f['disclosure_peak_rss_mb']:.0f}"),
+        ("audit verdict", lambda f: f["verdict"]),
+        ("release writing, s", lambda f: f"{f['release_seconds']:.1f}"),
+        ("release writing peak RSS, MB", lambda f: f"{f['release_peak_rss_mb']:.0f}"),
+        ("one release end to end, s", lambda f: f"{f['end_to_end_seconds']:.1f}"),
+        ("peak RSS of any step, MB", lambda f: f"{f['peak_rss_mb']:.0f}"),
+        ("API requests/s (8 clients)", lambda f: f"{f.get('api', {}).get('api_rps', float('nan')):.0f}"),
+        ("API p99, ms", lambda f: f"{f.get('api', {}).get('api_p99', float('nan')):.0f}"),
+        ("API ratio to trivial endpoint", lambda f: f"{f.get('api', {}).get('api_rps_vs_ceiling', float('nan')):.2f}"),
+    ]
+    head = "| figure | " + " | ".join(f"scale {f['scale']}" for f in figs) + " |"
+    sep = "|---|" + "---|" * len(figs)
+    body = [f"| {name} | " + " | ".join(fn(f) for f in figs) + " |" for name, fn in rows]
+    return "\n".join([
+        "# Benchmark results", "",
+        f"Machine: {machine()}.", "",
+        "Written by `python -m bench` (median of several runs after a warm-up; each step in "
+        "its own process, peak RSS per step). Times are wall-clock on a shared machine: read "
+        "the ratios and how each step grows with scale rather than single seconds.", "",
+        head, sep, *body, ""])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", default="national,10", help="comma-separated: national, N")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--pg", default=DEFAULT_PG)
+    p.add_argument("--skip-api", action="store_true")
+    p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = p.parse_args(argv)
+    figs = []
+    for scale in args.scale.split(","):
+        t = time.perf_counter()
+        f = bench_scale(scale.strip(), args.pg, args.runs, not args.skip_api)
+        figs.append(f)
+        s = f["scale"]
+        print(f"VALUE rows_{s} {f['rows']} rows")
+        print(f"RATIO extract_vs_copy_{s} {f['lpstat_rows_per_s'] / f['copy_rows_per_s']:.3f}")
+        print(f"VALUE extract_rate_{s} {f['lpstat_rows_per_s']:.0f} rows/s")
+        for step in ("warehouse_cubes", "disclosure", "release"):
+            print(f"VALUE {step}_{s} {f[step + '_seconds']:.2f} s")
+            print(f"VALUE {step}_peak_rss_{s} {f[step + '_peak_rss_mb']:.0f} MB")
+        print(f"VALUE end_to_end_{s} {f['end_to_end_seconds']:.2f} s")
+        print(f"VALUE peak_rss_{s} {f['peak_rss_mb']:.0f} MB")
+        for k, v in f.get("api", {}).items():
+            print(f"{'RATIO' if 'ratio' in k or '_vs_' in k else 'VALUE'} {k}_{s} {v:g}")
+        print(f"# scale {s} took {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    if not args.no_write:
+        RESULTS.write_text(report(figs), encoding="utf-8")
+        print(f"# wrote {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

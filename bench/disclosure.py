@@ -1,0 +1,254 @@
+"""Benchmark: lpstat's suppression against Tau-Argus (pytauargus, HiGHS).
+
+    .venv/bin/pip install pytauargus        # only for this benchmark
+    .venv/bin/python bench/disclosure.py [--sizes small,3d,3d-large] [--seed 1]
+
+Tables (counts of individuals, many small cells, every margin published):
+
+- ``small``: 2-D, 6 x 5 (42 cells with margins);
+- ``3d``: 20 educations in 4 groups (a hierarchy) x 10 periods x 11 regions: 25 x 11 x 12
+  = 3,300 cells;
+- ``3d-large``: 20 educations in 4 groups x 20 x 23: 25 x 21 x 24 = 12,600 cells.
+
+The tables are put on a benchmark cube built from the catalogue's own attributes (education
+↔ Kommune in Region, period ↔ Primær årsag, region ↔ Sekundær årsag), so lpstat's
+suppression and audit run unchanged.
+
+Methods, each printed with: secondary cells, their total value, wall and CPU time (the CPU
+time is the fairer number on a shared machine), and the verdict of
+lpstat's audit (transforms/disclosure/audit.py) on the published pattern:
+
+- ``lpstat``: transforms.disclosure.suppress (primary 1..3, zeros withheld, every withheld
+  cell protected: interval [0,0], or hi >= 4 and width >= 3 where lo < 4);
+- ``OPT|MOD FREQ(4,30)``: Tau-Argus (OPT optimal, MOD modular/HiTaS) with the frequency
+  rule (cells of 1..3 contributors unsafe, protection level 30 % of the value), its usual
+  setting;
+- ``OPT|MOD PL``: the same method with lpstat's requirement as per-cell protection levels on the
+  primary cells (upper max(4 - v, 3), lower 0): the fair comparison.
+
+pytauargus 0.6.0 (PyPI wheel, bundles the Tau-Argus engine and HiGHS) implements OPT, MOD
+and RND; GH, NET and CTA are rejected by its engine. Its apriori reader checks the field count
+on the first line only and miscounts ``PL;lower;upper`` lines, so the protection-level file
+opens with a plain ``U`` line.
+
+Tau-Argus leaves empty cells alone (they are known zeros); lpstat never publishes a zero, so
+for the audit the Tau-Argus patterns are published with zeros withheld too, as lpstat would
+publish them. Tau-Argus protects primary cells only; the audit checks every withheld cell
+(also secondary ones and zeros), which is lpstat's contract. Benchmarks print, they never
+assert on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from transforms.catalog import Cube, View
+from transforms.disclosure._suppress_synth import cells_from_records
+from transforms.disclosure.suppress import apply_pattern, suppress
+
+KOM, REG = "[Arbejdssted].[Kommune]", "[Arbejdssted].[Region]"
+PRIM, SEK = "[Afslagsårsag].[Primær årsag]", "[Afslagsårsag].[Sekundær årsag]"
+
+SIZES = {
+    # name: (educations, groups, periods, regions) ; educations None = 2-D table
+    "small": (None, None, 6, 5),
+    "3d": (20, 4, 10, 11),
+    "3d-large": (20, 4, 20, 23),
+}
+
+
+def bench_cube(two_d: bool) -> Cube:
+    attrs = (PRIM, SEK) if two_d else (REG, KOM, PRIM, SEK)
+    view = (PRIM, SEK) if two_d else (KOM, PRIM, SEK)
+    from transforms.catalog import AFSLAARS
+
+    return Cube(
+        underemne="BENCH2D" if two_d else "BENCH3D",
+        caption="benchmark",
+        omraade=AFSLAARS.omraade,
+        emne=AFSLAARS.emne,
+        kind="flow",
+        attributes=attrs,
+        measures=AFSLAARS.measures[:1],
+        views=(View("v1", view),),
+        value_column="antal_afslag",
+        individuals_column="antal_afslag",
+    )
+
+
+def make_table(size: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, Cube]:
+    """Unit records and the cell frame of one benchmark table."""
+    n_edu, n_grp, n_per, n_reg = SIZES[size]
+    rng = np.random.default_rng(seed)
+    per = [f"P{i:02d}" for i in range(n_per)]
+    reg = [f"R{i:02d}" for i in range(n_reg)]
+    if n_edu is None:
+        shape = (n_per, n_reg)
+    else:
+        edu = [f"E{i:02d}" for i in range(n_edu)]
+        grp = [f"G{i % n_grp + 1}" for i in range(n_edu)]
+        shape = (n_edu, n_per, n_reg)
+    # many small cells: Poisson counts around log-normal means
+    mean = rng.lognormal(mean=0.6, sigma=1.2, size=shape)
+    counts = rng.poisson(mean)
+    recs = []
+    for idx in np.argwhere(counts > 0):
+        k = int(counts[tuple(idx)])
+        if n_edu is None:
+            row = {"primaer_aarsag": per[idx[0]], "sekundaer_aarsag": reg[idx[1]]}
+        else:
+            row = {"kommune": edu[idx[0]], "region": grp[idx[0]],
+                   "primaer_aarsag": per[idx[1]], "sekundaer_aarsag": reg[idx[2]]}
+        recs += [row] * k
+    rec = pd.DataFrame(recs)
+    rec["tid_maaned"] = "2024M01"
+    rec["individ"] = np.arange(len(rec))
+    cube = bench_cube(n_edu is None)
+    members = {"primaer_aarsag": per, "sekundaer_aarsag": reg}
+    if n_edu is not None:
+        members["kommune"] = edu
+        members["_geo"] = list(zip(edu, grp))
+    cells = cells_from_records(rec, cube, members=members)
+    return rec, cells, cube
+
+
+def _audit(cells, pattern, cube) -> str:
+    try:
+        from transforms.disclosure.audit import audit
+    except ImportError:
+        return "(no audit module)"
+    t = time.perf_counter()
+    res = audit(apply_pattern(cells, pattern, cube), cube)
+    return f"{res['verdict']} ({res.get('failed', '?')} failed, {time.perf_counter() - t:.1f}s)"
+
+
+def _report(size, name, cells, pattern, primary, seconds, cpu, cube):
+    sec = pattern["undertrykt"] & ~primary
+    v = cells["antal_afslag"]
+    print(f"  {name:<16} secondary {int(sec.sum()):>5}  value {int(v[sec].sum()):>7}  "
+          f"time {seconds:7.2f}s (cpu {cpu:7.2f}s)  audit: {_audit(cells, pattern, cube)}",
+          flush=True)
+    tag = f"disclosure_{size}_" + "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+    print(f"VALUE {tag}_secondary {int(sec.sum())} cells")
+    print(f"VALUE {tag}_secondary_value {int(v[sec].sum())} individuals")
+    print(f"VALUE {tag}_seconds {seconds:.2f} s")
+
+
+def run_lpstat(cells, cube):
+    t, c = time.perf_counter(), time.process_time()
+    p = suppress(cells, cube)
+    return p, time.perf_counter() - t, time.process_time() - c
+
+
+# --- Tau-Argus ----------------------------------------------------------------------------
+
+
+def run_tau(rec: pd.DataFrame, cells: pd.DataFrame, cube: Cube, per_cell_pl: bool,
+            method: str = "OPT"):
+    """Tau-Argus OPT on the same table; returns (pattern frame, seconds) or raises."""
+    from pytauargus import protect
+    from pytauargus.arb import apriori_batch
+    from pytauargus.engine import run_batch
+    from pytauargus.result import TableResult
+
+    three = "kommune" in rec.columns
+    micro = pd.DataFrame({
+        "per": rec["primaer_aarsag"], "reg": rec["sekundaer_aarsag"], "one": 1.0,
+    })
+    dims = ["per", "reg"]
+    kw = {}
+    if three:
+        micro.insert(0, "edu", rec["kommune"].to_numpy())
+        micro.insert(1, "grp", rec["region"].to_numpy())
+        dims = ["edu", "per", "reg"]
+        kw = {"hrc": {"edu": "edu > grp"}, "hierleadstring": "@"}
+    work = Path(tempfile.mkdtemp(prefix="lpstat_tau_"))
+    t = time.perf_counter()
+    res = protect(micro, dims, response="one", safety_rules="FREQ(4,30)", suppress=f"{method}(1)",
+                  workdir=str(work), run=False, totcode="Total", **kw)
+    arb = Path(res.files["arb"])
+    if per_cell_pl:
+        inner = cells[cells["gruppering"] == cells["gruppering"].iloc[-1]]
+        small = inner[(inner["antal_afslag"] >= 1) & (inner["antal_afslag"] <= 3)]
+        lines = []
+        for _, r in small.iterrows():
+            v = int(r["antal_afslag"])
+            codes = ([r["kommune"]] if three else []) + [r["primaer_aarsag"], r["sekundaer_aarsag"]]
+            if not lines:
+                # pytauargus 0.6.0 checks the field count on the first line only and
+                # miscounts "PL;lower;upper": open with a plain status line (U on a cell
+                # that is unsafe anyway)
+                lines.append(";".join(codes + ["U"]))
+            lines.append(";".join(codes + ["PL", "0", str(max(4 - v, 3))]))
+        hst = work / "pl.hst"
+        hst.write_text("\n".join(lines) + "\n")
+        text = arb.read_text().splitlines()
+        at = next(i for i, ln in enumerate(text) if ln.startswith("<SUPPRESS>"))
+        text[at:at] = apriori_batch(1, [str(hst)], ";", 1, 0)
+        arb.write_text("\n".join(text) + "\n")
+    run_batch(str(arb))
+    seconds = time.perf_counter() - t
+    tab = TableResult(path=res.files["tab1"], exp_vars=dims, response="one", is_freq=False)
+    df = tab.dataframe()
+    status = pd.Series(tab.status(), index=df.index)
+    withheld_codes = set()
+    for i, r in df.iterrows():
+        if status[i] not in ("S", "s", "", None) and str(status[i]).upper() not in ("S", "Z", "E"):
+            withheld_codes.add(tuple(str(r[d]) for d in dims))
+    # map to lpstat cells: captions, with totals and group codes
+    def key(row):
+        if three:
+            e = row["kommune"] or row["region"] or "Total"
+            out = [e]
+        else:
+            out = []
+        out += [row["primaer_aarsag"] or "Total", row["sekundaer_aarsag"] or "Total"]
+        return tuple(out)
+
+    und = np.array([key(r) in withheld_codes for _, r in cells.iterrows()])
+    und |= cells["antal_afslag"].to_numpy() == 0
+    pat = pd.DataFrame({"undertrykt": und, "undertrykt_udfald": und, "aarsag": None},
+                       index=cells.index)
+    return pat, seconds, df, status
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="small,3d,3d-large")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-tau", action="store_true")
+    ap.add_argument("--tau-methods", default="OPT,MOD",
+                    help="Tau-Argus secondary suppression methods (OPT optimal, MOD modular)")
+    ap.add_argument("-v", action="store_true", help="log suppression progress")
+    args = ap.parse_args(argv)
+    if args.v:
+        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7d %(message)s")
+    for size in args.sizes.split(","):
+        rec, cells, cube = make_table(size, args.seed)
+        primary = (cells["antal_afslag"] >= 0) & (cells["n_individer"] <= 3)
+        print(f"{size}: {len(cells)} cells, {int(primary.sum())} primary or empty, "
+              f"{len(rec)} individuals")
+        p, sec, cpu = run_lpstat(cells, cube)
+        _report(size, "lpstat", cells, p, primary, sec, cpu, cube)
+        if args.no_tau:
+            continue
+        for method in args.tau_methods.split(","):
+            for label, pl in ((f"{method} FREQ(4,30)", False), (f"{method} PL", True)):
+                c = time.process_time()
+                try:
+                    pat, sec, _, _ = run_tau(rec, cells, cube, pl, method)
+                except Exception as exc:  # report, do not hide: the benchmark goes on
+                    print(f"  {label:<16} failed: {type(exc).__name__}: {exc}")
+                    continue
+                _report(size, label, cells, pat, primary, sec, time.process_time() - c, cube)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Backfill from the command line: build every release month of a range, oldest first.
+
+``run_range(settings, "2026-01", "2026-10")`` lands the store once (ingest and warehouse,
+with the first month), then builds the partitioned assets (cubes, disclosure control,
+release) month by month, each as its own Dagster run recorded in the instance under
+``LPSTAT_HOME`` (pipelines/instance.py), so the runs show in the UI with the tag
+``lpstat/backfill=<first>..<last>``. It prints per month what happened.
+
+Months are built in order and the backfill stops at the first failure: each release lists
+its revisions against the previous release folder, so building month M+1 on top of a
+missing M would publish the wrong revisions. A failed month publishes nothing (releases are
+written atomically), so everything built before it stays, ``latest`` included; the message
+says which step failed, why, and the command that resumes the range.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+FIRST_RELEASE = "2021-04"
+PARTITIONED_GROUPS = ("cubes", "disclosure", "release")
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from ``first`` through ``last`` ('YYYY-MM'), in order."""
+    y, m = (int(x) for x in first.split("-"))
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def check_range(first: str, last: str) -> str | None:
+    """Why the range cannot be built (a sentence saying what to do), or None."""
+    from pipelines.partitions import release_partitions
+
+    for name, value in (("--from", first), ("--to", last)):
+        if not _MONTH.fullmatch(value or ""):
+            return f"{name} {value!r} is not a release month: use YYYY-MM, e.g. 2026-10."
+    if first > last:
+        return f"--from {first} is after --to {last}: give the earlier month first."
+    if first < FIRST_RELEASE:
+        return f"the first release month is {FIRST_RELEASE}; use --from {FIRST_RELEASE} or later."
+    newest = release_partitions.get_last_partition_key()
+    if newest is None or last > newest:
+        return (f"release month {last} is not over yet (or not yet in the release calendar): "
+                f"the newest month that can be built is {newest}.")
+    return None
+
+
+def _definitions() -> list:
+    """The assets and their quality checks: a backfill runs exactly what the schedule runs
+    (blocking checks stop a month before anything is published)."""
+    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
+
+    return [*ALL_ASSETS, *ALL_CHECKS]
+
+
+def _resources(settings) -> dict:
+    from pipelines.resources import LpstatResource
+
+    return {"lpstat": LpstatResource(home=str(settings.home), source_url=settings.source_url,
+                                     pseudonym_key=settings.pseudonym_key)}
+
+
+def _summary(result, settings, month: str, seconds: float) -> str:
+    """One line on what a successful month produced."""
+    mats = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    parts = [f"built in {seconds:.1f} s"]
+    raw = [m for k, m in mats.items() if k.startswith("raw_")]
+    if raw:
+        read = sum(int(m["dagster/row_count"].value) for m in raw if "dagster/row_count" in m)
+        new = sum(int(m["new_rows"].value) for m in raw if "new_rows" in m)
+        parts.append(f"store landed ({read:,} rows read, {new:,} new)")
+    prot = mats.get("beskyttede_celler", {})
+    if "verdict" in prot:
+        parts.append(f"audit {prot['verdict'].value}, {int(prot['withheld'].value):,} "
+                     "withheld cells")
+    rel = mats.get("udgivelse", {})
+    if "files" in rel:
+        parts.append(f"{len(rel['files'].value)} files")
+    retries = [e.step_key for e in result.all_events
+               if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    if retries:
+        parts.append("retried: " + ", ".join(f"{s} x{retries.count(s)}"
+                                              for s in dict.fromkeys(retries)))
+    folder = settings.releases_dir / month
+    return f"{', '.join(parts)} -> {folder}"
+
+
+def run_range(settings, first: str, last: str, *, instance=None, out=None, err=None,
+              notify: bool = True) -> bool:
+    """Build every release month from ``first`` through ``last`` in order; True if all
+    were built. ``instance``: the Dagster instance to record the runs in (default: the one
+    under ``settings.home``, see pipelines/instance.py)."""
+    import dagster as dg
+
+    from pipelines.sensors import classify_failure, failure_payload, notify_failure
+    from transforms.publish.release import complete_releases
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    problem = check_range(first, last)
+    if problem:
+        print(f"lpstat: {problem}", file=err)
+        return False
+    months = months_between(first, last)
+    print(f"Backfill {first} .. {last}: {len(months)} release month(s), oldest first, "
+          f"into {settings.releases_dir}", file=out, flush=True)
+
+    own_instance = instance is None
+    if own_instance:
+        from pipelines.instance import open_instance
+
+        instance = open_instance(settings.home)
+    resources = _resources(settings)
+    definitions = _definitions()
+    tags = {"lpstat/backfill": f"{first}..{last}"}
+    try:
+        for i, month in enumerate(months):
+            selection = None if i == 0 else dg.AssetSelection.groups(*PARTITIONED_GROUPS)
+            started = time.monotonic()
+            result = dg.materialize(definitions, selection=selection, partition_key=month,
+                                    resources=resources, instance=instance, tags=tags,
+                                    raise_on_error=False)
+            seconds = time.monotonic() - started
+            if result.success:
+                print(f"  {month}  {_summary(result, settings, month, seconds)}", file=out,
+                      flush=True)
+                continue
+            status, reason, steps = classify_failure(result.get_step_failure_events())
+            if not steps:
+                steps = [{"step": "run", "message": "the run failed before any step ran"}]
+            for s in steps:
+                print(f"  {month}  {status.upper()} in step {s['step']} after {seconds:.1f} s: "
+                      f"{s['message']}", file=out, flush=True)
+            left = months[i + 1:]
+            if left:
+                print(f"  not built: {', '.join(left)}", file=out)
+            done = complete_releases(settings.releases_dir)
+            latest = done[-1] if done else None
+            blocked_by = {"audit": " (the disclosure audit blocked it)",
+                          "quality_check": " (a blocking quality check stopped it)"}
+            print(f"lpstat: nothing was published for {month}{blocked_by.get(reason, '')}. "
+                  "The releases already there (an earlier build of it included) are unchanged"
+                  + (f" and 'latest' still points at {latest}" if latest else "")
+                  + ". Fix the cause above, then resume with: "
+                  f"lpstat run --from {month} --to {last}   (docs/runbook.md)", file=err,
+                  flush=True)
+            if notify:
+                notify_failure(failure_payload(month, status, steps, job="lpstat backfill",
+                                               run_id=result.run_id, reason=reason))
+            return False
+        print(f"Done: {len(months)} release(s) built; latest -> "
+              f"{complete_releases(settings.releases_dir)[-1]}", file=out, flush=True)
+        return True
+    finally:
+        if own_instance:
+            instance.dispose()

@@ -1,0 +1,333 @@
+"""The command line as scripts and people meet it: ``.venv/bin/lpstat`` in a subprocess, with
+LPSTAT_HOME in a temporary folder. Help on every command, `lpstat sql` and `lpstat releases`
+over the demo build of test_analyse.py, and the messages and exit codes of common mistakes
+(0 ok, 1 failed run, 2 usage/settings, 3 nothing to show)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.test_analyse import RELEASES, analysis_home, doc_examples
+
+ROOT = Path(__file__).resolve().parents[2]
+LPSTAT = ROOT / ".venv" / "bin" / "lpstat"
+if not LPSTAT.exists():  # an installed lpstat elsewhere (e.g. another virtualenv)
+    LPSTAT = Path(shutil.which("lpstat") or Path(sys.executable).parent / "lpstat")
+
+OK, FAILED, USAGE, EMPTY = 0, 1, 2, 3
+
+
+def lpstat(*args: str, home: Path, env: dict | None = None, stdin: str | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LPSTAT_")}
+    base.update({"LPSTAT_HOME": str(home), "COLUMNS": "200"}, **(env or {}))
+    return subprocess.run([str(LPSTAT), *args], capture_output=True, text=True, env=base,
+                          input=stdin, timeout=timeout, cwd=home.parent)
+
+
+def no_traceback(p: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in p.stderr, p.stderr
+    assert "Traceback" not in p.stdout
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return analysis_home(tmp_path_factory)
+
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [None, "demo", "run", "serve", "sql", "releases"])
+def test_help_with_examples_and_exit_codes(command, tmp_path):
+    p = lpstat(*([command] if command else []), "--help", home=tmp_path)
+    assert p.returncode == OK, p.stderr
+    assert "examples:" in p.stdout
+    assert "exit codes:" in p.stdout
+    for code in ("0 ", "1 ", "2 ", "3 "):
+        assert f"\n  {code}" in p.stdout
+    if command is None:
+        assert "LPSTAT_PSEUDONYM_KEY" in p.stdout
+        for c in ("demo", "run", "serve", "sql", "releases"):
+            assert f"lpstat {c}" in p.stdout
+
+
+def test_no_command_is_a_usage_error(tmp_path):
+    p = lpstat(home=tmp_path)
+    assert p.returncode == USAGE
+    assert "COMMAND" in p.stderr
+
+
+# --- lpstat sql -----------------------------------------------------------------------------------
+
+
+def test_sql_table_csv_json_parquet(home, tmp_path):
+    q = ("SELECT udgivelse, revisionsverdikt, seneste FROM releases ORDER BY udgivelse")
+    p = lpstat("sql", q, home=home)
+    assert p.returncode == OK, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["udgivelse", "revisionsverdikt", "seneste"]
+    assert [ln.split()[0] for ln in lines[2:]] == list(RELEASES)
+
+    p = lpstat("sql", q, "--csv", home=home)
+    assert p.returncode == OK
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert [r["udgivelse"] for r in rows] == list(RELEASES)
+    assert [r["seneste"] for r in rows] == ["False", "True"]
+
+    p = lpstat("sql", q, "--json", home=home)
+    assert json.loads(p.stdout) == [
+        {"udgivelse": RELEASES[0], "revisionsverdikt": "bestået", "seneste": False},
+        {"udgivelse": RELEASES[1], "revisionsverdikt": "bestået", "seneste": True}]
+
+    out = tmp_path / "r.parquet"
+    p = lpstat("sql", "SELECT * FROM afslaars WHERE vaerdi IS NULL", "--parquet", str(out),
+               home=home)
+    assert p.returncode == OK, p.stderr
+    t = pq.read_table(out)
+    assert t.num_rows > 0 and t.column("vaerdi").null_count == t.num_rows
+    assert set(t.column("status").to_pylist()) == {"diskretioneret"}
+
+    out = tmp_path / "r.json"
+    p = lpstat("sql", q, "--json", str(out), home=home)
+    assert p.returncode == OK and p.stdout == ""
+    assert len(json.loads(out.read_text("utf-8"))) == 2
+
+
+def test_sql_nulls_and_maps_in_json_and_csv(home):
+    q = ("SELECT udgivelse, filer, CAST(NULL AS INTEGER) AS ingen FROM releases "
+         "WHERE seneste")
+    rows = json.loads(lpstat("sql", q, "--json", home=home).stdout)
+    assert rows[0]["ingen"] is None
+    assert isinstance(rows[0]["filer"], dict)
+    assert "manifest.json" not in rows[0]["filer"]
+    assert len(rows[0]["filer"]["EUD_AFSL_AFSLAARS/cells.parquet"]) == 64
+    rows = list(csv.DictReader(io.StringIO(lpstat("sql", q, "--csv", home=home).stdout)))
+    assert rows[0]["ingen"] == ""
+    assert json.loads(rows[0]["filer"])["EUD_AFSL_AFSLAARS/cells.parquet"]
+
+
+def test_sql_reads_the_query_from_stdin_and_runs_a_docs_example(home):
+    sql = doc_examples()["releases-overview"]
+    p = lpstat("sql", "-", "--json", home=home, stdin=sql)
+    assert p.returncode == OK, p.stderr
+    rows = json.loads(p.stdout)
+    assert [r["udgivelse"] for r in rows] == list(RELEASES)
+    assert all(r["celler"] > r["diskretionerede"] > 0 for r in rows)
+
+
+def test_sql_table_is_capped_and_says_so(home):
+    p = lpstat("sql", "SELECT * FROM afslaars", "--max-rows", "5", home=home)
+    assert p.returncode == OK
+    assert len(p.stdout.splitlines()) == 2 + 5
+    assert "more rows not shown" in p.stderr and "--csv" in p.stderr
+
+
+def test_sql_empty_result_exits_3(home):
+    p = lpstat("sql", "SELECT * FROM releases WHERE udgivelse = '1999-01'", "--json", home=home)
+    assert p.returncode == EMPTY
+    assert json.loads(p.stdout) == []
+    assert "no rows" in p.stderr
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("SELEC * FROM releases", "does not parse"),
+    ("SELECT * FROM afslag", "SHOW TABLES"),
+    ("SELECT no_such_column FROM releases", "DESCRIBE"),
+    ("SELECT 1; SELECT 2", "exactly one query"),
+    ("COPY (SELECT * FROM releases) TO 'out.csv'", "only queries run here"),
+    ("SET enable_external_access = true", "only queries run here"),
+    ("INSTALL httpfs", "only queries run here"),
+    ("", "give a query"),
+])
+def test_sql_mistakes_say_what_to_do(home, sql, message):
+    p = lpstat("sql", sql, home=home)
+    assert p.returncode == USAGE, (p.returncode, p.stderr)
+    assert message in p.stderr
+    assert p.stderr.startswith("lpstat: ")
+    no_traceback(p)
+
+
+def test_sql_cannot_reach_the_warehouse(home):
+    wh = (home / "warehouse.duckdb").as_posix()
+    around = f"{(home / 'releases').as_posix()}/../warehouse.duckdb"
+    for sql in (f"ATTACH '{wh}' AS w", f"SELECT * FROM read_blob('{wh}')",
+                f"SELECT * FROM '{wh}'", f"SELECT * FROM read_parquet('{around}')"):
+        p = lpstat("sql", sql, home=home)
+        assert p.returncode == USAGE, (sql, p.stdout)
+        assert p.stdout == ""
+        no_traceback(p)
+
+
+def test_sql_needs_no_store_or_key(home):
+    env = {"LPSTAT_SOURCE_URL": "postgresql://nobody@127.0.0.1:9/none"}  # and no key
+    p = lpstat("sql", "SELECT count(*) AS n FROM releases", "--json", home=home, env=env)
+    assert p.returncode == OK, p.stderr
+    assert json.loads(p.stdout) == [{"n": 2}]
+
+
+def test_sql_builds_a_missing_analysis_db(home, tmp_path):
+    copy = tmp_path / "home"
+    shutil.copytree(home / "releases", copy / "releases", symlinks=True)
+    assert not (copy / "analyse.duckdb").exists()
+    p = lpstat("sql", "SELECT count(*) AS n FROM release_cubes", "--json", home=copy)
+    assert p.returncode == OK, p.stderr
+    assert json.loads(p.stdout) == [{"n": 6}]
+    assert (copy / "analyse.duckdb").exists()
+
+
+# --- lpstat releases ------------------------------------------------------------------------------
+
+
+def test_releases_lists_cutoff_audit_and_row_counts(home):
+    p = lpstat("releases", "--json", home=home)
+    assert p.returncode == OK, p.stderr
+    rows = json.loads(p.stdout)
+    assert [r["udgivelse"] for r in rows] == list(RELEASES)
+    for r in rows:
+        manifest = json.loads((home / "releases" / r["udgivelse"] / "manifest.json").read_text())
+        assert r["skaeringstidspunkt"] == manifest["skaeringstidspunkt"]
+        assert r["revisionsverdikt"] == "bestået"
+        for cube in ("AFSLAARS", "FRAFVURD", "FRAFAFBRUD"):
+            folder = {"AFSLAARS": "EUD_AFSL_AFSLAARS", "FRAFVURD": "EUD_FRAF_FRAFVURD",
+                      "FRAFAFBRUD": "EUD_FRAF_FRAFAFBRUD"}[cube]
+            n = pq.ParquetFile(home / "releases" / r["udgivelse"] / folder / "cells.parquet") \
+                .metadata.num_rows
+            assert r[f"celler_{cube.lower()}"] == n
+    assert [r["seneste"] for r in rows] == [False, True]
+    table = lpstat("releases", home=home)
+    assert table.returncode == OK
+    assert RELEASES[0] in table.stdout and "bestået" in table.stdout
+
+
+def test_one_release_and_its_files(home):
+    p = lpstat("releases", RELEASES[-1], home=home)
+    assert p.returncode == OK, p.stderr
+    assert f"release {RELEASES[-1]}: cut-off" in p.stdout and "latest" in p.stdout
+    p = lpstat("releases", RELEASES[-1], "--files", "--csv", home=home)
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    manifest = json.loads((home / "releases" / RELEASES[-1] / "manifest.json").read_text())
+    assert {r["fil"]: r["sha256"] for r in rows} == manifest["filer"]
+
+
+def test_unknown_release_exits_3_and_lists_the_published_ones(home):
+    p = lpstat("releases", "2030-01", home=home)
+    assert p.returncode == EMPTY
+    assert "no release 2030-01" in p.stderr
+    assert ", ".join(RELEASES) in p.stderr
+    assert "lpstat run --release 2030-01" in p.stderr
+    no_traceback(p)
+
+
+def test_malformed_release_is_a_usage_error(home):
+    for args in (("releases", "2026-13"), ("run", "--release", "October")):
+        p = lpstat(*args, home=home)
+        assert p.returncode == USAGE
+        assert "YYYY-MM" in p.stderr
+        no_traceback(p)
+
+
+def test_no_releases_yet(tmp_path):
+    for args in (("releases",), ("sql", "SELECT 1")):
+        p = lpstat(*args, home=tmp_path / "empty")
+        assert p.returncode == EMPTY
+        assert "no releases under" in p.stderr and "lpstat demo" in p.stderr
+        no_traceback(p)
+
+
+# --- settings and the store -----------------------------------------------------------------------
+
+
+def test_missing_pseudonym_key_is_a_settings_error(tmp_path):
+    env = {"LPSTAT_SOURCE_URL": "postgresql://etl@db.example:5432/portal"}
+    for args in (("run", "--release", "2026-10"), ("demo", "--scale", "small")):
+        p = lpstat(*args, home=tmp_path, env=env)
+        assert p.returncode == USAGE, p.stderr
+        assert "LPSTAT_PSEUDONYM_KEY is not set" in p.stderr
+        no_traceback(p)
+    assert not (tmp_path / "releases").exists()
+
+
+def test_bad_source_url_is_a_settings_error(tmp_path):
+    p = lpstat("run", "--release", "2026-10", home=tmp_path,
+               env={"LPSTAT_SOURCE_URL": "mysql://x", "LPSTAT_PSEUDONYM_KEY": "k"})
+    assert p.returncode == USAGE
+    assert "sqlite:///" in p.stderr and "postgresql://" in p.stderr
+
+
+def test_unreachable_store_fails_the_run_and_says_what_to_do(tmp_path):
+    env = {"LPSTAT_SOURCE_URL": "postgresql://lpstat@127.0.0.1:9/laerepladsen",
+           "LPSTAT_PSEUDONYM_KEY": "k"}
+    p = lpstat("demo", home=tmp_path, env=env)
+    assert p.returncode == FAILED
+    assert "Cannot connect to the store" in p.stderr
+    assert "Check LPSTAT_SOURCE_URL" in p.stderr
+    no_traceback(p)
+    assert not (tmp_path / "releases").exists()
+
+
+def test_missing_sqlite_store_fails_at_once_and_says_what_to_do(tmp_path):
+    env = {"LPSTAT_SOURCE_URL": f"sqlite:///{tmp_path}/no-such-store.sqlite",
+           "LPSTAT_PSEUDONYM_KEY": "k"}
+    p = lpstat("run", "--release", "2026-10", home=tmp_path, env=env, timeout=60)
+    assert p.returncode == FAILED
+    assert "no-such-store.sqlite does not exist" in p.stderr
+    assert "LPSTAT_SOURCE_URL" in p.stderr and "lpstat demo" in p.stderr
+    assert "Nothing was published" in p.stderr
+    no_traceback(p)
+    assert not (tmp_path / "releases").exists()
+
+
+def test_progress_bars_render_on_a_terminal(capsys):
+    """The bars themselves (stderr is no terminal under pytest, so they are forced on)."""
+    from types import SimpleNamespace
+
+    from pipelines.cli import _StepProgress, _TableProgress
+
+    with _TableProgress(enabled=True) as bar:
+        bar.update("afslag", 500, 1000)
+        bar.update("afslag", 1000, 1000)
+        bar.update("skole", 0, 0)
+    with _StepProgress("2026-10", 2, enabled=True) as bar:
+        for kind, step in (("STEP_START", "a"), ("STEP_SUCCESS", "a"), ("STEP_START", "b"),
+                           ("STEP_UP_FOR_RETRY", "b"), ("STEP_RESTARTED", "b"),
+                           ("STEP_SUCCESS", "b"), ("STEP_START", "c"), ("STEP_SUCCESS", "c")):
+            bar.event(SimpleNamespace(step_key=step,
+                                      dagster_event=SimpleNamespace(event_type_value=kind)))
+        bar.event(SimpleNamespace(step_key=None, dagster_event=None))  # a plain log line
+        assert bar.total == 3  # a step that was not counted grows the bar
+    err = capsys.readouterr().err
+    assert "afslag" in err and "release 2026-10" in err and "3/3" in err
+
+
+def test_damaged_release_file_is_reported_not_a_traceback(home, tmp_path):
+    copy = tmp_path / "home"
+    shutil.copytree(home / "releases", copy / "releases", symlinks=True)
+    (copy / "releases" / RELEASES[0] / "EUD_AFSL_AFSLAARS" / "cells.parquet").write_bytes(b"x")
+    p = lpstat("sql", "SELECT 1", home=copy)
+    assert p.returncode == FAILED
+    assert "cannot build" in p.stderr and "analyse.duckdb" in p.stderr
+    no_traceback(p)
+
+
+def test_a_release_newer_than_the_analysis_db_is_picked_up(home, tmp_path):
+    copy = tmp_path / "home"
+    shutil.copytree(home / "releases", copy / "releases", symlinks=True)
+    assert lpstat("releases", home=copy).returncode == OK  # builds analyse.duckdb
+    new = copy / "releases" / "2026-11"
+    shutil.copytree(copy / "releases" / RELEASES[-1], new)
+    manifest = json.loads((new / "manifest.json").read_text("utf-8"))
+    (new / "manifest.json").write_text(json.dumps({**manifest, "udgivelse": "2026-11"}))
+    p = lpstat("releases", "--json", home=copy)
+    assert p.returncode == OK, p.stderr
+    assert [r["udgivelse"] for r in json.loads(p.stdout)] == [*RELEASES, "2026-11"]

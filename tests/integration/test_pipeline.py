@@ -1,0 +1,193 @@
+"""The whole path through the Dagster asset graph, in-process, on a small demo store:
+two releases, their files, reconciliation, primary suppression, no identifiers anywhere, and
+byte-identical rebuilds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from transforms.catalog import CUBES, MAX_SMALL
+from transforms.settings import load_settings
+
+RELEASES = ("2026-09", "2026-10")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _disclosure_stand_in():
+    """The global suppressor and the LP audit take minutes on a whole demo store; they are
+    tested in tests/unit/test_suppress.py and test_audit.py. Here the primary pattern and a
+    passing audit stand in (LPSTAT_TEST_REAL_DISCLOSURE=1 runs the real ones)."""
+    from tests.integration.test_quality_checks import _stand_in
+
+    with pytest.MonkeyPatch.context() as mp:
+        _stand_in(mp)
+        yield
+
+
+def _build(home: Path, store: Path, releases=RELEASES) -> None:
+    from pipelines.cli import materialize
+
+    settings = load_settings({"LPSTAT_HOME": str(home),
+                              "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
+                              "LPSTAT_PSEUDONYM_KEY": "pipeline-test-key"})
+    for i, release in enumerate(releases):
+        assert materialize(settings, release, with_ingest=(i == 0)), release
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> Path:
+    from demo.generate import generate
+
+    path = tmp_path_factory.mktemp("store") / "laerepladsen.sqlite"
+    generate(path, scale="small", seed=7)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, small_store):
+    home = tmp_path_factory.mktemp("home")
+    _build(home, small_store)
+    return home
+
+
+def test_releases_and_latest(built):
+    rel = built / "releases"
+    assert sorted(p.name for p in rel.iterdir() if not p.name.startswith(".")) == \
+        ["2026-09", "2026-10", "latest"]
+    assert (rel / "latest").resolve() == (rel / "2026-10").resolve()
+    for cube in CUBES.values():
+        folder = rel / "2026-10" / cube.id
+        names = {p.name for p in folder.iterdir()}
+        assert {"cells.parquet", "tabeller.xlsx"} <= names
+        assert {f"{v.name}.csv" for v in cube.views} <= names
+
+
+def test_manifest_checksums_and_reconciliation(built, small_store):
+    folder = built / "releases" / "2026-10"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["udgivelse"] == "2026-10"
+    assert manifest["skaeringstidspunkt"] == "2026-11-01T00:00:00+01:00"
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert set(manifest["filer"]) == files - {"manifest.json"}
+    for name, digest in manifest["filer"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    src = sqlite3.connect(small_store)
+    for table, counts in manifest["sources"].items():
+        in_store = src.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        assert counts["read"] == in_store
+        assert counts["read"] == counts["loaded"] + sum(counts["quarantined"].values()), table
+    assert manifest["sources"]["afslag"]["quarantined"].get("sekundaer_lig_primaer", 0) > 0
+
+
+def test_no_published_cell_rests_on_one_to_three_individuals(built):
+    from transforms.warehouse import connect
+
+    con = connect(built / "warehouse.duckdb", read_only=True)
+    try:
+        for u, cube in CUBES.items():
+            true = con.execute(f"SELECT * FROM cube_{u.lower()} WHERE udgivelse = '2026-10' "
+                               "ORDER BY _nr").df()
+            pub = pq.read_table(built / "releases" / "2026-10" / cube.id / "cells.parquet").to_pandas()
+            assert len(true) == len(pub)
+            shown = pub[cube.value_column].notna().to_numpy()
+            small = true["n_individer"].between(1, MAX_SMALL).to_numpy()
+            assert not (shown & small).any(), u
+            assert not (shown & (true[cube.value_column] == 0).to_numpy()).any(), u
+            assert (pub.loc[shown, cube.value_column].to_numpy()
+                    == true.loc[shown, cube.value_column].to_numpy()).all()
+            assert small.any() and shown.any()
+    finally:
+        con.close()
+
+
+def test_audit_passed(built):
+    audit = json.loads((built / "releases" / "2026-10" / "audit.json").read_text())
+    assert audit["verdict"] == "bestået"
+    assert set(audit["cubes"]) == set(CUBES)
+
+
+def _identifiers(store: Path) -> set[str]:
+    con = sqlite3.connect(store)
+    found: set[str] = set()
+    for sql in ("SELECT cpr FROM elev", "SELECT fornavn || ' ' || efternavn FROM elev",
+                "SELECT adresse FROM elev", "SELECT mobil FROM elev",
+                "SELECT ansoeger FROM afslag", "SELECT registreret_af FROM afslag",
+                "SELECT medarbejder FROM frafaldsvurdering"):
+        found |= {r[0].strip() for r in con.execute(sql) if r[0] and len(r[0].strip()) >= 8}
+    return found
+
+
+def test_no_direct_identifier_reaches_the_warehouse_releases_or_logs(tmp_path, small_store, capfd):
+    secrets = _identifiers(small_store)
+    assert len(secrets) > 1000
+    home = tmp_path / "home"
+    _build(home, small_store, releases=("2026-10",))
+    logs = capfd.readouterr()
+    log_text = logs.out + logs.err
+    from transforms.warehouse import connect
+
+    con = connect(home / "warehouse.duckdb", read_only=True)
+    con.execute("CREATE TEMP TABLE secrets (s VARCHAR)")
+    con.executemany("INSERT INTO secrets VALUES (?)", [(s,) for s in secrets])
+    text_columns = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE data_type IN ('VARCHAR', 'JSON') AND table_name <> 'secrets'").fetchall()
+    assert text_columns
+    for table, column in text_columns:
+        hits = con.execute(
+            f'SELECT count(*) FROM "{table}" t JOIN secrets ON contains(CAST(t."{column}" AS VARCHAR), s)'
+        ).fetchall()[0][0]
+        assert hits == 0, (table, column)
+    con.close()
+    texts = [log_text]
+    for p in (home / "releases" / "2026-10").rglob("*"):
+        if p.suffix in (".csv", ".json", ".rdf", ".html"):
+            texts.append(p.read_text(encoding="utf-8-sig"))
+        elif p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as z:
+                texts += [z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml")]
+        elif p.suffix == ".parquet":
+            texts.append(pd.read_parquet(p).to_csv())
+    blob = "\n".join(texts)
+    leaked = [s for s in secrets if s in blob]
+    assert leaked == []
+
+
+def test_rebuilds_are_byte_identical(tmp_path, small_store, built):
+    other = tmp_path / "again"
+    _build(other, small_store)
+    a, b = built / "releases" / "2026-10", other / "releases" / "2026-10"
+    files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    for name in files:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_definitions_load_and_schedule_requests_previous_month():
+    import datetime as dt
+
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_afslag", "stg_laerepladsen__afslag", "karantaene", "fct_afslag",
+            "cube_afslaars", "cube_frafvurd", "cube_frafafbrud", "beskyttede_celler",
+            "udgivelse"} <= keys
+    schedule = defs.get_schedule_def("monthly_release_schedule")
+    assert schedule.execution_timezone == "Europe/Copenhagen"
+    with dg.DagsterInstance.ephemeral() as instance:
+        ctx = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=dt.datetime(2026, 12, 15, 6, 0,
+                                                 tzinfo=dt.timezone(dt.timedelta(hours=1))))
+        requests = list(schedule.evaluate_tick(ctx).run_requests)
+    assert [r.partition_key for r in requests] == ["2026-11"]
