@@ -573,3 +573,88 @@ def test_lp_intervals_equal_brute_force(case):
         got[k] = (cell["lo"], cell["hi"])
     assert got == expected
     assert res["consistency_errors"] == []
+
+
+# --- the rule, and the certificate path against exact LPs -------------------------------------
+
+
+def test_decide_matches_enumeration():
+    from transforms.disclosure.audit import _decide, interval_ok
+
+    for L in range(0, 9):
+        for a in range(L, 11):
+            for b in range(a, 13):
+                for U in list(range(b, 15)) + [None]:
+                    top = U if U is not None else 40
+                    vals = {interval_ok(lo, hi) for lo in range(L, a + 1) for hi in range(b, top + 1)}
+                    want = vals.pop() if len(vals) == 1 else None
+                    assert _decide(L, a, b, U) == want, (L, a, b, U)
+
+
+V2_GROUPINGS = sorted(
+    {catalog.grouping_key(m, AFSLAARS) for m in catalog.margins(AFSLAARS.views[1].attributes, stock=False)},
+    key=lambda k: catalog._gsort(k, AFSLAARS),
+)
+
+
+def three_way(seed: int, share: float = 0.35) -> pd.DataFrame:
+    """AFSLAARS view 2 (Kvartal × Kommune × Primær årsag with every margin) on a year, six
+    kommuner in two regions and four reasons; small counts; zeros, 1-3 and a random share of
+    the other finest cells and margins withheld."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in range(1, 5):
+        for k, (kom, reg, _) in enumerate(KOMMUNER + [("Gentofte", "Region Hovedstaden", 0), ("Næstved", "Region Sjælland", 0)]):
+            for r in range(4):
+                rows.append({"tid_aar": "2022", "tid_kvartal": f"2022K{q}", "kommune": kom, "region": reg,
+                             "primaer_aarsag": f"Årsag {r}", "antal_afslag": int(rng.poisson(3.0))})
+    df = build(AFSLAARS, V2_GROUPINGS, pd.DataFrame(rows))
+    small = (df["antal_afslag"] <= 3) | (rng.random(len(df)) < share)
+    small &= df["gruppering"] != ""  # keep the grand total
+    spec = []
+    for i in np.flatnonzero(small.to_numpy()):
+        row = df.iloc[i]
+        members = {c: row[c] for c in AFSLAARS.columns if row[c] is not None}
+        spec.append((row["gruppering"], members))
+    return publish(df, AFSLAARS, withhold=spec)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_certificates_agree_with_exact_lps(seed, monkeypatch):
+    import transforms.disclosure.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)  # take the certificate path
+    pub = three_way(seed)
+    fast = audit(pub, AFSLAARS, workers=1)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    assert fast["checked"] == exact["checked"] > 100
+    assert exact["exact"] == exact["checked"]
+    assert fast["exact"] < fast["checked"]  # the certificate path was taken
+    for c, x in zip(fast["cells"], exact["cells"]):
+        assert (c["gruppering"], c["members"]) == (x["gruppering"], x["members"])
+        assert c["ok"] == x["ok"]
+        assert c["lo_bound"] <= x["lo"] <= c["lo"]
+        big = 10**9
+        assert c["hi"] <= (x["hi"] if x["hi"] is not None else big) <= (c["hi_bound"] if c["hi_bound"] is not None else big)
+        if c["exact"]:
+            assert (c["lo"], c["hi"]) == (x["lo"], x["hi"])
+    assert fast["verdict"] == exact["verdict"]
+
+
+def test_row_order_and_workers_do_not_change_the_result(monkeypatch):
+    import transforms.disclosure.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    monkeypatch.setattr(audit_module, "EXACT_SPLIT_MIN", 3)  # exercise the split exact phase
+    pub = three_way(3)
+    one_ = audit(pub, AFSLAARS, workers=1)
+    shuffled = pub.sample(frac=1.0, random_state=7)
+    two = audit(shuffled, AFSLAARS, workers=2)
+    key = lambda c: (c["gruppering"], tuple(sorted(c["members"].items())), c["measure"])  # noqa: E731
+    # raekke (a failing cell's row position, for the suppressor's search) follows the frame
+    row_of = {key(c): c.pop("raekke") for c in two["cells"] if "raekke" in c}
+    assert {k: int(shuffled.index[r]) for k, r in row_of.items()} == {
+        key(c): int(pub.index[c.pop("raekke")]) for c in one_["cells"] if "raekke" in c}
+    assert sorted(map(json.dumps, one_["cells"])) == sorted(map(json.dumps, two["cells"]))
+    assert {key(c) for c in one_["cells"]} == {key(c) for c in two["cells"]}
+    assert one_["verdict"] == two["verdict"]

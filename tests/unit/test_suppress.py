@@ -342,3 +342,74 @@ def test_random_outcome_tables_pass_the_audit(tab):
     near_all = (x >= 1) & (((y >= 1) & (y <= 3)) | (x - y <= 3))
     assert p.loc[near_all, "undertrykt_udfald"].all()
     assert _audit(cells, p, FRAFAFBRUD)["verdict"] == "bestået"
+
+
+# --- the checked search (large cubes) and the chooser ---------------------------------------
+
+
+def _audit_check(cells, cube, calls):
+    """The real audit as the checker, as transforms.disclosure.guarded wires it."""
+    from transforms.disclosure.audit import audit
+    from transforms.disclosure.guarded import _failing_rows
+
+    def check(pattern):
+        calls.append(int(pattern["undertrykt"].sum()))
+        result = audit(apply_pattern(cells, pattern, cube), cube)
+        bad, bad_out = _failing_rows(cells, cube, result)
+        return result["verdict"] == "bestået", result, bad, bad_out
+    return check
+
+
+def test_checked_search_repairs_what_the_audit_names():
+    from transforms.disclosure.suppress import suppress_checked
+
+    # 3-way table: local passes leave cells that only the linked system pins down
+    rng = np.random.default_rng(5)
+    values = rng.choice([0, 1, 2, 5, 9, 14], size=(2, 4, 5), p=[.3, .2, .1, .2, .1, .1])
+    axes = _axes(values.shape)
+    cells = table_frame(AFSLAARS, axes, values)
+    calls = []
+    p, result = suppress_checked(cells, AFSLAARS, _audit_check(cells, AFSLAARS, calls))
+    assert result["verdict"] == "bestået" and result["failed"] == 0
+    assert calls == sorted(calls) and len(calls) >= 1  # withholding only grows
+    small = cells["n_individer"] <= 3
+    assert p.loc[small, "undertrykt"].all()
+    for name, lo, hi in brute_intervals(values.shape, values, _withheld_map(cells, p, axes)):
+        assert interval_ok(lo, hi), (name, lo, hi)
+
+
+def test_checked_search_adds_cells_when_the_checker_objects():
+    from transforms.disclosure.suppress import suppress_checked
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    big = cells["antal_afslag"] == 10  # a published inner cell the checker keeps naming
+    seen = []
+
+    def check(pattern):  # objects to the 10 until it is withheld, then passes
+        seen.append(pattern["undertrykt"].copy())
+        return bool(pattern.loc[big, "undertrykt"].all()), {"verdict": "x"}, \
+            (big & ~pattern["undertrykt"]).to_numpy(), np.zeros(len(cells), bool)
+
+    # the checker names a *published* cell here; its relations get the cheapest terms
+    p, _ = suppress_checked(cells, AFSLAARS, check)
+    assert len(seen) >= 2 and p["undertrykt"].sum() > seen[0].sum()
+
+
+def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
+    from transforms.disclosure.audit import audit
+    from transforms.disclosure.guarded import guarded_pattern
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "0")
+    p, method, result = guarded_pattern(cells, AFSLAARS, audit)
+    assert method == "kontrolleret" and result["verdict"] == "bestået"
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "1000")
+    p2, method2, result2 = guarded_pattern(cells, AFSLAARS, audit)
+    assert method2 == "global" and result2["verdict"] == "bestået"
+    pd.testing.assert_frame_equal(p2, suppress(cells, AFSLAARS))
+    # a global run that does not finish in its budget falls back to the checked search
+    monkeypatch.setattr("transforms.disclosure.guarded.global_pattern", lambda *a: None)
+    _, method3, result3 = guarded_pattern(cells, AFSLAARS, audit)
+    assert method3 == "kontrolleret" and result3["verdict"] == "bestået"

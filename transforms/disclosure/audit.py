@@ -38,27 +38,40 @@ have no consistency errors.
 How it is computed
 ------------------
 A national cube has some 10,000 withheld values in one linked LP; two exact LPs each
-(≈0.1 s apiece, hot-started) would take far too long, so the verdict is *proved* and the exact
-interval computed only where it is cheap or needed:
+(≈0.1 s apiece even hot-started) would take far too long, so the *verdict* is proved for every
+value and the exact interval computed where it is cheap or needed:
 
 1. Published values move to the right-hand side. A relation without unknowns must hold
    exactly (consistency check). A relation with one unknown pins it (iterated, exact).
 2. Activity-based bound tightening gives every unknown *outer* bounds ``lo ≥ L``, ``hi ≤ U``
    (e.g. a cell is at most the smallest published margin around it).
-3. The unknowns split into connected components; one HiGHS model per component.
-4. Every LP solution is a feasible point; over the points a value ranges over ``[a, b]``, so
-   ``lo ≤ a`` and ``hi ≥ b`` (*inner* bounds). Where the verdict is the same for every
-   ``lo ∈ [L, a]``, ``hi ∈ [b, U]`` it is proved. Points come from one seed LP (min of the
-   sum), then *goal rounds*: one LP per round that rewards (capped) every undecided value for
-   reaching the value that would prove it, first all at once, then over spread-out subsets (no
-   two in one relation) while rounds keep paying.
-5. Values still undecided, values that fail, and all values of small components (≤ 60
-   unknowns) get exact LPs: min and max, the model re-solved from the last basis (primal
-   simplex) with only the objective changed. ``exact=True`` computes every interval exactly.
+3. The unknowns split into connected components; each is solved on its own.
+4. Every LP solution is a feasible point; over the points found a value ranges over
+   ``[a, b]``, so ``lo ≤ a`` and ``hi ≥ b`` (*inner* bounds). Where the verdict is the same
+   for every ``lo ∈ [L, a]`` and ``hi ∈ [b, U]`` it is proved. (It must be checked over the
+   whole box: the rule is not monotone, [4, 5] passes where [3, 5] fails.) Points come from a
+   seed LP (min of the sum of the unknowns: ``lo`` is exact wherever a value is 0 there), then
+   *goal rounds*: per round ``ROUND_LPS`` LPs over the component whose objective pushes every
+   undecided value toward the side (up or down) that would prove it, scaled by the distance
+   to that goal, with deterministic pseudo-random weights per LP so that values competing for
+   the same margin win in different rounds; rounds stop when one decides fewer than
+   ``ROUND_MIN_GAIN`` (or 0.4 % of the unknowns) values. The extreme points these LPs find
+   also make many intervals exact on the way (a value at its outer bound in some point).
+5. Values still undecided, and every value of a small component (≤ ``EXACT_MAX_VARS``
+   unknowns), get exact LPs: min and max, re-solved from the previous basis (primal simplex)
+   with only the objective changed. ``exact=True`` computes every interval exactly (slow on
+   national cubes).
 
-Each value reports ``lo``/``hi``: values the attacker cannot exclude (the exact interval when
-``exact`` is true), ``lo_bound``/``hi_bound``: the limits proved (``lo ∈ [lo_bound, lo]``,
-``hi ∈ [hi, hi_bound]``; ``hi_bound`` null: no finite limit), and ``ok``.
+Independent LPs (those of one round; two fixed halves of a large exact phase) run in up to
+``workers`` processes (default 2); the LPs solved are the same for any number of workers, so
+the result is too.
+
+Each value reports ``lo``, ``hi``, ``lo_bound``, ``hi_bound``, ``exact`` and ``ok``: its
+(rounded) feasible interval ``[min, max]`` satisfies ``lo_bound ≤ min ≤ lo`` and
+``hi ≤ max ≤ hi_bound``, so every value in ``[lo, hi]`` is one the attacker cannot exclude;
+``exact`` means ``lo == lo_bound`` and ``hi == hi_bound`` (the interval itself). ``hi`` and
+``hi_bound`` are null where the maximum is unbounded (``hi_bound`` null alone: no finite
+limit was proved).
 
 Everything is deterministic: variables are numbered canonically (status date, grouping,
 captions), never by row order; HiGHS runs single-threaded; rounds stop by counts, not time.
@@ -66,7 +79,9 @@ captions), never by row order; HiGHS runs single-threaded; rounds stop by counts
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 from collections import defaultdict
 from functools import lru_cache
 
@@ -83,12 +98,14 @@ TOL = 1e-6  # rounding tolerance on LP values: ceil(lo - TOL), floor(hi + TOL)
 _EPS = 1e-9  # exactness tolerance on integer arithmetic done in floating point
 _SHARE_TOL = 5e-4 + 1e-9  # half of 0.1 percentage point: shares may be stored rounded
 #: components with at most this many unknowns get exact intervals for every value
-EXACT_MAX_VARS = 60
-#: goal rounds: stop when a round decides fewer than this many values (or after MAX_ROUNDS)
-ROUND_MIN_GAIN = 12
+EXACT_MAX_VARS = 400
+#: goal rounds stop when a round decides fewer than max(this, unknowns / 250) values
+ROUND_MIN_GAIN = 25
 MAX_ROUNDS = 60
-#: spread rounds: at most this many targets per relation
-SPREAD = 2
+#: LPs per goal round (run in parallel when workers allow; results do not depend on it)
+ROUND_LPS = 2
+#: exact phases with more targets than this are split into two halves (parallel if allowed)
+EXACT_SPLIT_MIN = 40
 
 PASSED = "bestået"
 FAILED = "ikke bestået"
@@ -291,6 +308,7 @@ class _Audit:
 
     def read(self) -> None:
         df, cube, n = self.df, self.cube, self.n
+
         def strings(col) -> list:
             if col not in df.columns:
                 return [None] * n
@@ -322,7 +340,7 @@ class _Audit:
         for c in self.measures:
             self.values.setdefault(c, np.full(n, np.nan))
         self.present = [m for m in cube.measures if m.column in df.columns]
-        self.status = df["status"].tolist() if "status" in df.columns else None
+        self.status = strings("status") if "status" in df.columns else None
         self.sys, _ = _codes(self.sdate)  # -1: none (flow cubes)
 
     def parse_groupings(self) -> None:
@@ -514,6 +532,13 @@ class _Audit:
                     self.error("status_mismatch", i, status=self.status[i], expected=want)
         for i in np.flatnonzero(value == 0):
             self.error("published_zero", int(i), measure=self.value_col)
+        for m in self.present:
+            if m.kind == "count":
+                x = self.values[m.column]
+                with np.errstate(invalid="ignore"):
+                    bad = (x < 0) | (np.abs(x - np.round(x)) > _EPS)
+                for i in np.flatnonzero(bad):
+                    self.error("invalid_count", int(i), measure=m.column, value=_num_out(x[i]))
         shown = (~nulls).any(axis=1) if len(self.present) else np.zeros(n, bool)
         for i in np.flatnonzero(np.isnan(value) & shown):
             self.error("measure_without_value", int(i),
@@ -804,40 +829,59 @@ class _Component:
 
     # -- solving ---------------------------------------------------------------------------
 
-    def solve(self, exact_all: bool) -> bool:
-        """Fills the inner/outer/exact arrays. False when the component is infeasible."""
-        n = self.n
+    def _seed(self) -> highspy.Highs | None:
+        """The base model, solved for min of the sum of all unknowns (a first point, and
+        lo exact for every value that is 0 there). None when infeasible."""
         h = _highs()
-        _pass(h, self.M, np.ones(n), self.lb, self.ub, self.rlo, self.rhi)
+        _pass(h, self.M, np.ones(self.n), self.lb, self.ub, self.rlo, self.rhi)
         h.run()
         self.lp_count += 1
         if _status(h) != "optimal":
-            return False
+            return None
         self._record(np.asarray(h.getSolution().col_value, dtype=float))
-        exact_mode = exact_all or n <= EXACT_MAX_VARS
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)  # primal: hot start after cost changes
+        return h
+
+    def solve(self, exact_all: bool, pool, screen: bool = False) -> bool:
+        """Fills the inner/outer/exact arrays. False when the component is infeasible.
+        ``screen``: stop after the goal rounds (undecided values stay undecided)."""
+        h = self._seed()
+        if h is None:
+            return False
+        exact_mode = exact_all or self.n <= EXACT_MAX_VARS
         if not exact_mode:
-            self._goal_rounds()
-        states = self._states()
-        if exact_mode:
-            todo = list(range(self.nt))
+            self._goal_rounds(pool)
+            todo = [t for t, s in enumerate(self._states()) if s[4] is None]
+            if screen:
+                return True
         else:
-            todo = [t for t, s in enumerate(states) if s[4] is None]
-        if todo:
-            h.setOptionValue("presolve", "off")
-            h.setOptionValue("simplex_strategy", 4)  # primal: hot start after cost changes
+            todo = list(range(self.nt))
+        if len(todo) <= EXACT_SPLIT_MIN:
             self._exact(h, todo)
+        else:  # two fixed halves, each re-solved from the seed basis: same result anywhere
+            del h
+            halves = [todo[0::2], todo[1::2]]
+            for half, out in zip(halves, pool.map(_exact_task, [self, self], halves)):
+                lo_lp, hi_lp, unb, amin, bmax, lps = out
+                self.lo_lp[half] = lo_lp[half]
+                self.hi_lp[half] = hi_lp[half]
+                self.hi_unbounded[half] = unb[half]
+                np.minimum(self.amin, amin, out=self.amin)
+                np.maximum(self.bmax, bmax, out=self.bmax)
+                self.lp_count += lps
         return True
 
     def _exact(self, h: highspy.Highs, todo: list[int]) -> None:
+        """Exact min and max of each target in todo (sides already attained are skipped),
+        re-solving the model hot with only the objective changed."""
         T = self.T
-        cur = np.zeros(0, dtype=np.int32)
         n = self.n
-        h.changeColsCost(n, np.arange(n, dtype=np.int32), np.zeros(n))
+        cur = np.arange(n, dtype=np.int32)  # the seed's costs (all ones) are to be cleared
 
         def run(idx, cost):
             nonlocal cur
-            if len(cur):
-                h.changeColsCost(len(cur), cur, np.zeros(len(cur)))
+            h.changeColsCost(len(cur), cur, np.zeros(len(cur)))
             idx = idx.astype(np.int32)
             h.changeColsCost(len(idx), idx, cost.astype(float))
             cur = idx
@@ -877,14 +921,14 @@ class _Component:
                     elif st == "unbounded":
                         self.hi_unbounded[t] = True
 
-    def _goal_rounds(self) -> None:
-        """LPs that reward (capped) every undecided target for reaching its goal: first all
-        at once, then spread subsets (at most SPREAD targets per relation), alternating the
-        order, while a round decides at least ROUND_MIN_GAIN targets."""
-        Tb = (self.T != 0).astype(np.float64)
-        Mb = (self.M != 0).astype(np.float64)
-        trows = (Tb @ Mb.T).tocsr()  # rows touched by each target
-        m = self.M.shape[0]
+    def _goal_rounds(self, pool) -> None:
+        """Goal rounds: per round ROUND_LPS LPs over the component's own constraints whose
+        objective pushes every undecided target toward the side that would prove it (up or
+        down, scaled by the distance to its goal), each LP with its own deterministic
+        pseudo-random weights (the very first with equal weights) so that targets competing
+        for one margin win in different rounds. Stops when a round decides fewer than
+        max(ROUND_MIN_GAIN, unknowns / 250) targets."""
+        T = self.T.tocsr()
         states = self._states()
         for rnd in range(MAX_ROUNDS):
             goals = []
@@ -895,62 +939,88 @@ class _Component:
                         goals.append((t, g))
             if not goals:
                 return
-            if rnd > 0:
-                used = np.zeros(m, dtype=np.int64)
-                keep = []
-                for t, g in (goals if rnd % 2 == 1 else goals[::-1]):
-                    rs = trows.indices[trows.indptr[t]:trows.indptr[t + 1]]
-                    if not (used[rs] >= SPREAD).any():
-                        used[rs] += 1
-                        keep.append((t, g))
-                goals = sorted(keep)
             before = sum(1 for x in states if x[4] is None)
-            self._round(goals)
+            tv = np.array([t for t, _ in goals], dtype=np.int64)
+            up = np.array([g[0] > 0 for _, g in goals])
+            goal = np.array([g[1] for _, g in goals], dtype=float)
+            base = np.where(up, self.LT[tv], self.UT[tv])
+            scale = np.maximum(np.abs(goal - base), 1.0)
+            costs = []
+            for j in range(ROUND_LPS):
+                w = np.ones(len(goals)) if rnd == 0 and j == 0 else \
+                    np.random.default_rng([rnd, j]).uniform(0.1, 1.0, len(goals))
+                coef = np.where(up, -1.0, 1.0) * w / scale  # minimised: -T x pushes up
+                costs.append(np.asarray(T[tv].T @ coef).ravel())
+            k = ROUND_LPS
+            for x in pool.map(_lp_task, [self.M] * k, costs, [self.lb] * k, [self.ub] * k,
+                              [self.rlo] * k, [self.rhi] * k):
+                self.lp_count += 1
+                if x is not None:
+                    self._record(x)
             states = self._states()
             after = sum(1 for x in states if x[4] is None)
-            if rnd > 0 and before - after < ROUND_MIN_GAIN:
+            if rnd > 0 and before - after < max(ROUND_MIN_GAIN, self.n // 250):
                 return
 
-    def _round(self, goals: list[tuple[int, tuple[int, int]]]) -> None:
-        n, k = self.n, len(goals)
-        T = self.T
-        rows, cols, vals, rlo, rhi = [], [], [], [], []
-        for r, (t, (direction, g)) in enumerate(goals):
-            idx = T.indices[T.indptr[t]:T.indptr[t + 1]]
-            coef = T.data[T.indptr[t]:T.indptr[t + 1]]
-            c = self.consts[t]
-            if direction > 0:  # T x + c ≥ L + (g - L) s, i.e. T x - (g - L) s ≥ L - c
-                base = self.LT[t]
-                rows += [r] * (len(idx) + 1)
-                cols += list(idx) + [n + r]
-                vals += list(coef) + [-(g - base)]
-                rlo.append(base - c)
-                rhi.append(np.inf)
-            else:  # T x + c ≤ U - (U - h) s, i.e. T x + (U - h) s ≤ U - c
-                base = self.UT[t]
-                rows += [r] * (len(idx) + 1)
-                cols += list(idx) + [n + r]
-                vals += list(coef) + [base - g]
-                rlo.append(-np.inf)
-                rhi.append(base - c)
-        G = sp.csr_matrix((vals, (rows, cols)), shape=(k, n + k))
-        top = sp.hstack([self.M.tocsr(), sp.csr_matrix((self.M.shape[0], k))])
-        M = sp.vstack([top, G]).tocsc()
-        M.sort_indices()
-        h = _highs()
-        _pass(h, M, np.r_[np.zeros(n), -np.ones(k)], np.r_[self.lb, np.zeros(k)],
-              np.r_[self.ub, np.ones(k)], np.r_[self.rlo, rlo], np.r_[self.rhi, rhi])
-        h.run()
-        self.lp_count += 1
-        if _status(h) == "optimal":
-            self._record(np.asarray(h.getSolution().col_value, dtype=float)[:n])
+
+def _lp_task(M, cost, lo, hi, rlo, rhi):
+    """Solve one LP (fresh, presolve on); the primal solution or None."""
+    h = _highs()
+    _pass(h, M, cost, lo, hi, rlo, rhi)
+    h.run()
+    if _status(h) != "optimal":
+        return None
+    return np.asarray(h.getSolution().col_value, dtype=float)
+
+
+def _exact_task(comp: _Component, todo: list[int]):
+    """Exact intervals of `todo` on a fresh copy of the component's model (seed basis)."""
+    comp = copy.deepcopy(comp)  # the same starting state in this process or another
+    comp.lp_count = 0
+    h = comp._seed()
+    if h is not None:
+        comp._exact(h, todo)
+    return comp.lo_lp, comp.hi_lp, comp.hi_unbounded, comp.amin, comp.bmax, comp.lp_count
+
+
+class _Pool:
+    """Up to `workers` processes for independent LPs; started on first use. Results never
+    depend on the number of workers (the same LPs are solved either way)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._ex = None
+
+    def map(self, fn, *its):
+        args = [list(x) for x in its]
+        if self.workers <= 1 or len(args[0]) <= 1:
+            return list(map(fn, *args))
+        import concurrent.futures
+        import multiprocessing
+
+        try:
+            if self._ex is None:
+                self._ex = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            return list(self._ex.map(fn, *args))
+        except (concurrent.futures.process.BrokenProcessPool, RuntimeError, OSError):
+            # e.g. an unguarded __main__ under spawn: carry on in this process (same result)
+            self.close()
+            self.workers = 1
+            return list(map(fn, *args))
+
+    def close(self) -> None:
+        if self._ex is not None:
+            self._ex.shutdown()
+            self._ex = None
 
 
 # --- the audit ----------------------------------------------------------------------------
 
 
 def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
-          exact: bool = False) -> dict:
+          exact: bool = False, workers: int | None = None, screen: bool = False) -> dict:
     """Audit one cube's published cells (count measures null where withheld).
 
     Returns a JSON-serialisable, deterministic dict::
@@ -965,6 +1035,12 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     whose count is withheld (FRAFAFBRUD); by default only outcome-withheld cells (count
     published, outcome null) have their outcome checked. ``exact``: exact LP intervals for
     every withheld value (slow on national cubes); by default only where needed or cheap.
+    ``screen``: a quick look for a suppressor's search loop, never a release's audit: values
+    that the goal rounds leave undecided are not settled by exact LPs but reported with
+    ``ok`` false and ``undecided`` true (so a failing verdict may be a false alarm; a passing
+    one is the same as the full audit's, which then has nothing left to decide either).
+    Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
+    audit, the only kind a release publishes, has none).
     """
     a = _Audit(published, cube, outcome_of_withheld)
     a.read()
@@ -1144,51 +1220,58 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         cols_of[c].append(f)
 
     lp_count = 0
-    for c in sorted(by_comp):
-        ts = by_comp[c]
-        if c in comp_bad:
-            for t in ts:
-                res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
-                          "exact": False, "ok": False}
-            continue
-        cols = np.array(cols_of[c], dtype=np.int64)
-        loc = np.full(nf, -1, dtype=np.int64)
-        loc[cols] = np.arange(len(cols))
-        rws = np.array(rows_of.get(c, []), dtype=np.int64)
-        Ac_ = Af[rws][:, cols] if len(rws) else sp.csr_matrix((0, len(cols)))
-        iq = ineq_f[ineq_of.get(c, [])]
-        iq = loc[iq] if len(iq) else np.zeros((0, 2), dtype=np.int64)
-        tr, tc, tv = [], [], []
-        for k, t in enumerate(ts):
-            for coef, f in tdef[t][1]:
-                tr.append(k)
-                tc.append(loc[f])
-                tv.append(coef)
-        Tm = sp.csr_matrix((tv, (tr, tc)), shape=(len(ts), len(cols)))
-        comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
-                           lbf[cols].copy(), ubf[cols].copy(), Tm,
-                           np.array([tdef[t][0] for t in ts]))
-        feasible_c = comp_.solve(exact)
-        lp_count += comp_.lp_count
-        if not feasible_c:
-            row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
-            a.error("infeasible", row0, detail="the published numbers admit no non-negative "
-                    "solution for this linked group of withheld cells")
-            for t in ts:
-                res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
-                          "exact": False, "ok": False}
-            continue
-        states = comp_._states()
-        for k, t in enumerate(ts):
-            L, a_, b, U, d = states[k]
-            if b is None:  # proved unbounded
-                res[t] = {"lo": L, "hi": None, "lo_bound": L, "hi_bound": None,
-                          "exact": L == a_, "ok": True}
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    pool = _Pool(workers)
+    try:
+        for c in sorted(by_comp):
+            ts = by_comp[c]
+            if c in comp_bad:
+                for t in ts:
+                    res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
+                              "exact": False, "ok": False}
                 continue
-            if d is None:  # not decided: only possible if an LP failed; be strict
-                d = False
-            res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
-                      "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
+            cols = np.array(cols_of[c], dtype=np.int64)
+            loc = np.full(nf, -1, dtype=np.int64)
+            loc[cols] = np.arange(len(cols))
+            rws = np.array(rows_of.get(c, []), dtype=np.int64)
+            Ac_ = Af[rws][:, cols] if len(rws) else sp.csr_matrix((0, len(cols)))
+            iq = ineq_f[ineq_of.get(c, [])]
+            iq = loc[iq] if len(iq) else np.zeros((0, 2), dtype=np.int64)
+            tr, tc, tv = [], [], []
+            for k, t in enumerate(ts):
+                for coef, f in tdef[t][1]:
+                    tr.append(k)
+                    tc.append(loc[f])
+                    tv.append(coef)
+            Tm = sp.csr_matrix((tv, (tr, tc)), shape=(len(ts), len(cols)))
+            comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
+                               lbf[cols].copy(), ubf[cols].copy(), Tm,
+                               np.array([tdef[t][0] for t in ts]))
+            feasible_c = comp_.solve(exact, pool, screen)
+            lp_count += comp_.lp_count
+            if not feasible_c:
+                row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
+                a.error("infeasible", row0, detail="the published numbers admit no non-negative "
+                        "solution for this linked group of withheld cells")
+                for t in ts:
+                    res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
+                              "exact": False, "ok": False}
+                continue
+            states = comp_._states()
+            for k, t in enumerate(ts):
+                L, a_, b, U, d = states[k]
+                if b is None:  # proved unbounded
+                    res[t] = {"lo": L, "hi": None, "lo_bound": L, "hi_bound": None,
+                              "exact": L == a_, "ok": True}
+                    continue
+                undecided = d is None  # screening, or an LP failed: be strict
+                res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
+                          "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
+                if undecided and screen:
+                    res[t]["undecided"] = True
+    finally:
+        pool.close()
 
     cells = []
     failed = 0
@@ -1199,6 +1282,10 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         n_exact += bool(r["exact"])
         cells.append({**a.cell(i), "measure": label, "lo": r["lo"], "hi": r["hi"], "ok": r["ok"],
                       "exact": r["exact"], "lo_bound": r["lo_bound"], "hi_bound": r["hi_bound"]})
+        if r.get("undecided"):
+            cells[-1]["undecided"] = True
+        if not r["ok"]:
+            cells[-1]["raekke"] = int(i)  # frame row, for the suppressor's search loop
     withheld = int(np.logical_or.reduce([np.isnan(a.values[c]) for c in a.measures]).sum()) \
         if a.n else 0
     errors = a.errors
