@@ -125,7 +125,9 @@ def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
 def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, frame) -> None:
     """Idempotent partition write: delete the release's rows and insert them again, in one
     transaction. ``table`` comes from the catalogue, never from input; ``_nr`` keeps the
-    frame's (publication) order for readers."""
+    frame's (publication) order for readers. ``partitioner`` records that the partition was
+    written and how many rows it has, so that an empty partition (a cube with no period yet,
+    e.g. FRAFAFBRUD before mid-2022) is told apart from one never built."""
     frame = frame.assign(_nr=range(len(frame)))
     con.register("_partition", frame)
     con.execute("BEGIN TRANSACTION")
@@ -134,9 +136,22 @@ def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, fr
                     "SELECT CAST(NULL AS VARCHAR) AS udgivelse, * FROM _partition WHERE false")
         con.execute(f"DELETE FROM {table} WHERE udgivelse = ?", [release])
         con.execute(f"INSERT INTO {table} SELECT ? AS udgivelse, * FROM _partition", [release])
+        con.execute("CREATE TABLE IF NOT EXISTS partitioner (tabel VARCHAR, udgivelse VARCHAR, "
+                    "raekker BIGINT, PRIMARY KEY (tabel, udgivelse))")
+        con.execute("INSERT OR REPLACE INTO partitioner VALUES (?, ?, ?)",
+                    [table, release, len(frame)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("_partition")
+
+
+def partition_written(con: duckdb.DuckDBPyConnection, table: str, release: str) -> bool:
+    """Whether store_partition wrote this release's partition of ``table`` (maybe empty)."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'partitioner'").fetchall()[0][0]
+    return bool(exists) and bool(con.execute(
+        "SELECT count(*) FROM partitioner WHERE tabel = ? AND udgivelse = ?",
+        [table, release]).fetchall()[0][0])

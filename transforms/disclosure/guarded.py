@@ -4,11 +4,13 @@ The global suppressor (:func:`suppress.suppress`) loses the least information (i
 picks the cheapest protecting move over the whole linked system) but its own LP checks grow
 too slow on the large linked flow cube: AFSLAARS on the small demo store (37,560 cells, most
 of them empty quarter x municipality x reason combinations) did not finish in 15 minutes,
-while FRAFVURD (18,895 cells in per-date systems) takes 10-20 s. So:
+and took 319 s for release 2022-06 (10,440 cells), while FRAFVURD (18,895 cells, but in
+per-date systems of a few hundred) takes 10-20 s. So:
 
-1. Cubes of at most ``LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS`` cells (default 25,000) get the
-   global suppressor, in a worker process with a time budget
-   (``LPSTAT_SUPPRESSION_BUDGET_SECONDS``, default 300).
+1. Cubes whose largest linked system (:func:`system_size`) has at most
+   ``LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS`` cells (default 5,000) get the global suppressor,
+   in a worker process with a time budget (``LPSTAT_SUPPRESSION_BUDGET_SECONDS``, default
+   120).
 2. Larger cubes, and any cube whose global run ran out of time or (it should not) failed the
    audit, get :func:`suppress.suppress_checked`: the same primary, local and propagation
    passes, then rounds in which the independent audit's *screening* mode names every withheld
@@ -38,11 +40,19 @@ SCREEN = os.environ.get("LPSTAT_AUDIT_SCREEN", "0") == "1"
 
 
 def _budget() -> float:
-    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "300"))
+    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "120"))
 
 
 def _global_max_cells() -> int:
-    return int(os.environ.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "25000"))
+    return int(os.environ.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "5000"))
+
+
+def system_size(cells: pd.DataFrame, cube: Cube) -> int:
+    """Cells in the largest linked system: the whole cube for a flow cube, the largest
+    status date for a stock cube (each status date is a system of its own)."""
+    if cube.kind == "stock" and "statusdato" in cells.columns and len(cells):
+        return int(cells.groupby("statusdato", dropna=False).size().max())
+    return len(cells)
 
 
 def _worker(cells, cube, queue):  # pragma: no cover - runs in a child process
@@ -104,7 +114,8 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
     from transforms.publication import published_cells
 
     budget = _budget() if budget is None else budget
-    if len(cells) <= _global_max_cells():
+    size = system_size(cells, cube)
+    if size <= _global_max_cells():
         pattern = global_pattern(cells, cube, budget)
         if pattern is not None:
             result = audit_fn(published_cells(cells, pattern, cube), cube)
@@ -113,8 +124,8 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
             log.error("%s: the global suppressor's pattern failed the audit (%s values); "
                       "using the checked search", cube.underemne, result.get("failed"))
     else:
-        log.info("%s: %d cells, more than the global suppressor's limit; using the checked "
-                 "search", cube.underemne, len(cells))
+        log.info("%s: a linked system of %d cells, more than the global suppressor's limit; "
+                 "using the checked search", cube.underemne, size)
 
     def check(pattern: pd.DataFrame):
         result = audit_fn(published_cells(cells, pattern, cube), cube, screen=SCREEN)
