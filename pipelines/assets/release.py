@@ -50,11 +50,12 @@ def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource)
 
 
 def _audit_table(audit: dict) -> str:
-    rows = ["| cube | verdict | withheld cells | values checked | failed |",
-            "|---|---|---:|---:|---:|"]
+    rows = ["| cube | verdict | suppression | withheld cells | values checked | failed |",
+            "|---|---|---|---:|---:|---:|"]
     for u, c in audit["cubes"].items():
-        rows.append(f"| {u} | {c['verdict']} | {c.get('withheld', 0):,} | "
-                    f"{c.get('checked', 0):,} | {c.get('failed', 0):,} |")
+        rows.append(f"| {u} | {c['verdict']} | {c.get('undertrykkelse', '')} | "
+                    f"{c.get('withheld', 0):,} | {c.get('checked', 0):,} | "
+                    f"{c.get('failed', 0):,} |")
     return "\n".join(rows)
 
 
