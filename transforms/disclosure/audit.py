@@ -843,9 +843,8 @@ class _Component:
         h.setOptionValue("simplex_strategy", 4)  # primal: hot start after cost changes
         return h
 
-    def solve(self, exact_all: bool, pool, screen: bool = False) -> bool:
-        """Fills the inner/outer/exact arrays. False when the component is infeasible.
-        ``screen``: stop after the goal rounds (undecided values stay undecided)."""
+    def solve(self, exact_all: bool, pool) -> bool:
+        """Fills the inner/outer/exact arrays. False when the component is infeasible."""
         h = self._seed()
         if h is None:
             return False
@@ -853,8 +852,6 @@ class _Component:
         if not exact_mode:
             self._goal_rounds(pool)
             todo = [t for t, s in enumerate(self._states()) if s[4] is None]
-            if screen:
-                return True
         else:
             todo = list(range(self.nt))
         if len(todo) <= EXACT_SPLIT_MIN:
@@ -1020,7 +1017,7 @@ class _Pool:
 
 
 def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
-          exact: bool = False, workers: int | None = None, screen: bool = False) -> dict:
+          exact: bool = False, workers: int | None = None) -> dict:
     """Audit one cube's published cells (count measures null where withheld).
 
     Returns a JSON-serialisable, deterministic dict::
@@ -1035,10 +1032,6 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     whose count is withheld (FRAFAFBRUD); by default only outcome-withheld cells (count
     published, outcome null) have their outcome checked. ``exact``: exact LP intervals for
     every withheld value (slow on national cubes); by default only where needed or cheap.
-    ``screen``: a quick look for a suppressor's search loop, never a release's audit: values
-    that the goal rounds leave undecided are not settled by exact LPs but reported with
-    ``ok`` false and ``undecided`` true (so a failing verdict may be a false alarm; a passing
-    one is the same as the full audit's, which then has nothing left to decide either).
     Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
     audit, the only kind a release publishes, has none).
     """
@@ -1248,7 +1241,7 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
             comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
                                lbf[cols].copy(), ubf[cols].copy(), Tm,
                                np.array([tdef[t][0] for t in ts]))
-            feasible_c = comp_.solve(exact, pool, screen)
+            feasible_c = comp_.solve(exact, pool)
             lp_count += comp_.lp_count
             if not feasible_c:
                 row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
@@ -1265,11 +1258,10 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
                     res[t] = {"lo": L, "hi": None, "lo_bound": L, "hi_bound": None,
                               "exact": L == a_, "ok": True}
                     continue
-                undecided = d is None  # screening, or an LP failed: be strict
+                if d is None:  # not decided: only possible if an LP failed; be strict
+                    d = False
                 res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
                           "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
-                if undecided and screen:
-                    res[t]["undecided"] = True
     finally:
         pool.close()
 
@@ -1282,8 +1274,6 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         n_exact += bool(r["exact"])
         cells.append({**a.cell(i), "measure": label, "lo": r["lo"], "hi": r["hi"], "ok": r["ok"],
                       "exact": r["exact"], "lo_bound": r["lo_bound"], "hi_bound": r["hi_bound"]})
-        if r.get("undecided"):
-            cells[-1]["undecided"] = True
         if not r["ok"]:
             cells[-1]["raekke"] = int(i)  # frame row, for the suppressor's search loop
     withheld = int(np.logical_or.reduce([np.isnan(a.values[c]) for c in a.measures]).sum()) \

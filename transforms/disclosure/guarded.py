@@ -13,14 +13,12 @@ per-date systems of a few hundred) takes 10-20 s. So:
    120).
 2. Larger cubes, and any cube whose global run ran out of time or (it should not) failed the
    audit, get :func:`suppress.suppress_checked`: the same primary, local and propagation
-   passes, then rounds in which the independent audit's *screening* mode names every withheld
-   value it cannot yet prove protected and each relation of such a cell gets one more
-   withheld term.
+   passes, then rounds in which the independent audit names every withheld value it finds
+   unprotected and each relation of such a cell gets one more withheld term.
 3. Should that ever run out of cells to withhold, the whole cube is withheld.
 
 Whatever the path, the pattern returned has passed the independent audit
-(:mod:`audit`), whose result is returned with it for the release: a screening audit that
-passes has decided every value, so it is the full audit.
+(:mod:`audit`), whose result on exactly that pattern is returned with it for the release.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from transforms.catalog import Cube
 
 log = logging.getLogger(__name__)
 PASSED = "bestået"
-SCREEN = os.environ.get("LPSTAT_AUDIT_SCREEN", "0") == "1"
 
 
 def _budget() -> float:
@@ -82,7 +79,7 @@ def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float) -> pd.DataFra
 
 
 def _failing_rows(cells: pd.DataFrame, cube: Cube, result: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Rows whose count (first) or outcome (second) the screening audit did not prove ok."""
+    """Rows whose count (first) or outcome (second) the audit did not find ok."""
     bad = np.zeros(len(cells), bool)
     bad_out = np.zeros(len(cells), bool)
     for c in result.get("cells", []):
@@ -128,7 +125,7 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
                  "using the checked search", cube.underemne, size)
 
     def check(pattern: pd.DataFrame):
-        result = audit_fn(published_cells(cells, pattern, cube), cube, screen=SCREEN)
+        result = audit_fn(published_cells(cells, pattern, cube), cube)
         bad, bad_out = _failing_rows(cells, cube, result)
         return result["verdict"] == PASSED, result, bad, bad_out
 

@@ -572,9 +572,8 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
     """A faster search for large linked cubes, driven by an outside checker.
 
     Steps 1-3 of the global method (primary, local pass, propagation pass), then rounds in
-    which ``check(pattern)`` -- in lpstat the independent audit's screening mode -- names the
-    frame rows whose withheld count (``bad``) or outcome (``bad_out``) it cannot prove
-    protected, and every relation such a cell sits in gets one more withheld term, the
+    which ``check(pattern)`` -- in lpstat the independent audit -- names the frame rows whose
+    withheld count (``bad``) or outcome (``bad_out``) it finds unprotected, and every relation such a cell sits in gets one more withheld term, the
     cheapest published one (greedy set cover, as in the propagation pass); a cell named a
     second time gets every term of its relations withheld (parents included). Where a
     round's relations have no published term left, the round widens to the relations of
