@@ -212,3 +212,16 @@ def test_definitions_load_and_schedule_requests_previous_month():
                                                  tzinfo=dt.timezone(dt.timedelta(hours=1))))
         requests = list(schedule.evaluate_tick(ctx).run_requests)
     assert [r.partition_key for r in requests] == ["2026-11"]
+
+
+def test_dagster_definitions_validate_passes():
+    """`dagster definitions validate -w workspace.yaml`, as an operator would run it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    dagster = Path(sys.executable).with_name("dagster")
+    out = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All code locations passed validation" in out.stdout + out.stderr
