@@ -222,9 +222,9 @@ def main(argv=None) -> int:
         for k, v in f.get("api", {}).items():
             print(f"{'RATIO' if 'ratio' in k or '_vs_' in k else 'VALUE'} {k}_{s} {v:g}")
         print(f"# scale {s} took {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    if not args.no_write:
-        RESULTS.write_text(report(figs), encoding="utf-8")
-        print(f"# wrote {RESULTS}", file=sys.stderr)
+        if not args.no_write:  # after every scale, so a long run that is stopped keeps some
+            RESULTS.write_text(report(figs), encoding="utf-8")
+            print(f"# wrote {RESULTS}", file=sys.stderr)
     return 0
 
 
