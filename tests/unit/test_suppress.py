@@ -413,3 +413,24 @@ def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
     monkeypatch.setattr("transforms.disclosure.guarded.global_pattern", lambda *a: None)
     _, method3, result3 = guarded_pattern(cells, AFSLAARS, audit)
     assert method3 == "kontrolleret" and result3["verdict"] == "bestået"
+
+
+def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):
+    from transforms.disclosure.audit import audit
+    from transforms.disclosure.guarded import guarded_pattern
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 0], [9, 7, 12]]))
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "0")
+
+    def stuck(*args, **kwargs):
+        raise RuntimeError("suppression could not protect every withheld cell (1 still open)")
+
+    monkeypatch.setattr("transforms.disclosure.suppress.suppress_checked", stuck)
+    p, method, result = guarded_pattern(cells, AFSLAARS, audit)
+    assert method == "alt" and p["undertrykt"].all() and p["undertrykt_udfald"].all()
+    assert result["verdict"] == "bestået" and result["withheld"] == len(cells)
+    v, n = cells["antal_afslag"], cells["n_individer"]
+    assert (p.loc[v == 0, "aarsag"] == "tom").all()
+    assert (p.loc[(v > 0) & (n <= 3), "aarsag"] == "primær").all()
+    assert (p.loc[n > 3, "aarsag"] == "sekundær").all()
