@@ -26,6 +26,7 @@ from quality.rules import ERROR, RULES, RuleResult, merge
 from quality.suites import RAW_KEYS, landed_suites, warehouse_suites
 from transforms.catalog import CUBES, MAX_SMALL
 from transforms.land import INCREMENTAL
+from transforms.warehouse import read_partition
 
 _SEVERITY = {ERROR: dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
 
@@ -218,14 +219,6 @@ def freshness_and_volume(context: dg.AssetCheckExecutionContext, lpstat: LpstatR
 
 # --- cubes ----------------------------------------------------------------------------------------
 
-def _release_rows(con, table: str, release: str):
-    df = con.execute(f"SELECT * FROM {table} WHERE udgivelse = ? ORDER BY _nr", [release]).df()
-    df = df.drop(columns=["udgivelse", "_nr"])
-    obj = [c for c in df.columns if df[c].dtype == object]
-    df[obj] = df[obj].where(df[obj].notna(), None)
-    return df
-
-
 def _cube_check(underemne: str, rule: str):
     cube = CUBES[underemne]
     asset = f"cube_{underemne.lower()}"
@@ -239,7 +232,7 @@ def _cube_check(underemne: str, rule: str):
 
         con = lpstat.warehouse(read_only=True)
         try:
-            cells = _release_rows(con, asset, _release(context))
+            cells = read_partition(con, asset, _release(context))
         finally:
             con.close()
         res = getattr(rules, rule)(cells, cube)
@@ -264,8 +257,8 @@ def no_small_cells_published(context: dg.AssetCheckExecutionContext, lpstat: Lps
     release = _release(context)
     con = lpstat.warehouse(read_only=True)
     try:
-        parts = [rule(_release_rows(con, f"cube_{u.lower()}", release),
-                      _release_rows(con, f"pub_{u.lower()}", release), cube, MAX_SMALL)
+        parts = [rule(read_partition(con, f"cube_{u.lower()}", release),
+                      read_partition(con, f"pub_{u.lower()}", release), cube, MAX_SMALL)
                  for u, cube in CUBES.items()]
     finally:
         con.close()

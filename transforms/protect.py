@@ -18,19 +18,7 @@ import pandas as pd
 from transforms.catalog import CUBES
 from transforms.cubes import cutoff_for
 from transforms.publication import published_cells
-from transforms.warehouse import partition_written, store_partition
-
-
-def _read_partition(con: duckdb.DuckDBPyConnection, table: str, release: str) -> pd.DataFrame:
-    df = con.execute(f"SELECT * FROM {table} WHERE udgivelse = ? ORDER BY _nr", [release]).df()
-    if df.empty and not partition_written(con, table, release):
-        raise LookupError(f"{table} has no cells for release {release}: build the cubes first.")
-    df = df.drop(columns=["udgivelse", "_nr"])
-    obj_cols = [c for c in df.columns if df[c].dtype == object]
-    df[obj_cols] = df[obj_cols].where(df[obj_cols].notna(), None)
-    if "statusdato" in df.columns:
-        df["statusdato"] = pd.to_datetime(df["statusdato"]).dt.date
-    return df
+from transforms.warehouse import read_partition, store_partition
 
 
 def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
@@ -39,7 +27,7 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
 
     result = {"udgivelse": release, "cubes": {}}
     for u, cube in CUBES.items():
-        cells = _read_partition(con, f"cube_{u.lower()}", release)
+        cells = read_partition(con, f"cube_{u.lower()}", release)
         pattern, method, verdict = guarded_pattern(cells, cube, audit)
         published = published_cells(cells, pattern, cube)
         store_partition(con, f"pub_{u.lower()}", release, published)
@@ -89,7 +77,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, releases_dir: Path, release:
     audit = json.loads(row[0])
     if audit["verdict"] != "bestået":
         raise RuntimeError(f"The disclosure audit of {release} failed; nothing is published.")
-    cubes = [CubeRelease(c, _read_partition(con, f"pub_{u.lower()}", release))
+    cubes = [CubeRelease(c, read_partition(con, f"pub_{u.lower()}", release))
              for u, c in CUBES.items()]
     manifest_extra = {
         "kildevandmaerker": watermarks(con),

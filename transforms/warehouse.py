@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.catalog import CUBES
 from transforms.extract import SOURCE_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,12 +123,46 @@ def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return out
 
 
+#: Tables partitioned by release (cube cells, published cells): the only names the partition
+#: helpers put into SQL text; values are always bound as parameters.
+PARTITION_TABLES = frozenset(f"{kind}_{u.lower()}" for kind in ("cube", "pub") for u in CUBES)
+
+
+def _partition_table(table: str) -> str:
+    if table not in PARTITION_TABLES:
+        raise ValueError(f"{table!r} is not a partitioned table ({sorted(PARTITION_TABLES)})")
+    return table
+
+
+def read_partition(con: duckdb.DuckDBPyConnection, table: str, release: str,
+                   limit: int | None = None):
+    """One release's rows of a partitioned table, in the stored (publication) order, without
+    the bookkeeping columns; text nulls as None, ``statusdato`` as dates. A partition never
+    written raises LookupError; one written empty gives an empty frame."""
+    import pandas as pd
+
+    sql = f"SELECT * FROM {_partition_table(table)} WHERE udgivelse = ? ORDER BY _nr"
+    params: list = [release]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    df = con.execute(sql, params).df().drop(columns=["udgivelse", "_nr"])
+    if df.empty and not partition_written(con, table, release):
+        raise LookupError(f"{table} has no cells for release {release}: build the cubes first.")
+    obj = [c for c in df.columns if df[c].dtype == object]
+    df[obj] = df[obj].where(df[obj].notna(), None)
+    if "statusdato" in df.columns:
+        df["statusdato"] = pd.to_datetime(df["statusdato"]).dt.date
+    return df
+
+
 def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, frame) -> None:
     """Idempotent partition write: delete the release's rows and insert them again, in one
     transaction. ``table`` comes from the catalogue, never from input; ``_nr`` keeps the
     frame's (publication) order for readers. ``partitioner`` records that the partition was
     written and how many rows it has, so that an empty partition (a cube with no period yet,
     e.g. FRAFAFBRUD before mid-2022) is told apart from one never built."""
+    table = _partition_table(table)
     frame = frame.assign(_nr=range(len(frame)))
     con.register("_partition", frame)
     con.execute("BEGIN TRANSACTION")

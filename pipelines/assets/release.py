@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.partitions import release_partitions
 from pipelines.resources import LpstatResource
 from transforms.catalog import CUBES, MAX_SMALL, PROTECTION_UPPER, PROTECTION_WIDTH
+from transforms.warehouse import read_partition
 
 
 @dg.asset(
@@ -63,8 +64,7 @@ def _preview(con, release: str, rows: int = 8) -> str:
     """The first published cells of each cube (margins first), as they will be released."""
     parts = []
     for u, cube in CUBES.items():
-        df = con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? ORDER BY _nr "
-                         f"LIMIT {int(rows)}", [release]).df()
+        df = read_partition(con, f"pub_{u.lower()}", release, limit=rows)
         cols = [c for c in ["gruppering", *cube.columns, *(m.column for m in cube.measures),
                             "status"] if c in df.columns and df[c].notna().any()]
         parts.append(f"**{cube.id}**\n\n| " + " | ".join(cols) + " |\n|"

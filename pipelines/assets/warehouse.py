@@ -21,7 +21,10 @@ def _header(layer: str, name: str) -> str:
 
 
 def _column_schema(con, table: str) -> dg.TableSchema:
-    rows = con.execute(f"DESCRIBE {table}").fetchall()  # name from the fixed model list
+    known = {*WAREHOUSE_MODELS, *(f"stg_laerepladsen__{t}" for t in SOURCE_TABLES)}
+    if table not in known:  # the only names that reach the SQL text
+        raise ValueError(f"{table!r} is not a staging or warehouse model")
+    rows = con.execute(f"DESCRIBE {table}").fetchall()
     return dg.TableSchema(columns=[dg.TableColumn(name=r[0], type=str(r[1])) for r in rows])
 
 STG_SPECS = [

@@ -18,18 +18,7 @@ from transforms.catalog import CUBES, MAX_SMALL
 from transforms.settings import load_settings
 
 RELEASES = ("2026-09", "2026-10")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _disclosure_stand_in():
-    """The global suppressor and the LP audit take minutes on a whole demo store; they are
-    tested in tests/unit/test_suppress.py and test_audit.py. Here the primary pattern and a
-    passing audit stand in (LPSTAT_TEST_REAL_DISCLOSURE=1 runs the real ones)."""
-    from tests.integration.test_quality_checks import _stand_in
-
-    with pytest.MonkeyPatch.context() as mp:
-        _stand_in(mp)
-        yield
+DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def _build(home: Path, store: Path, releases=RELEASES) -> None:

@@ -10,18 +10,7 @@ import pytest
 from transforms.catalog import CUBES
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _disclosure_stand_in():
-    """The global suppressor and the LP audit take minutes on a whole demo store; they are
-    tested in tests/unit/test_suppress.py and test_audit.py. Here the primary pattern and a
-    passing audit stand in (LPSTAT_TEST_REAL_DISCLOSURE=1 runs the real ones)."""
-    from tests.integration.test_quality_checks import _stand_in
-
-    with pytest.MonkeyPatch.context() as mp:
-        _stand_in(mp)
-        yield
+DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def test_postgres_store_gives_the_same_release_as_sqlite(tmp_path, pg_database):

@@ -1,0 +1,25 @@
+"""Release partitions: only catalogue tables reach SQL text; empty and missing differ."""
+
+import pandas as pd
+import pytest
+
+from transforms.warehouse import connect, read_partition, store_partition
+
+
+def test_partitions_round_trip_and_refuse_unknown_tables():
+    con = connect(":memory:")
+    frame = pd.DataFrame({"gruppering": ["", "x"], "tid_aar": [None, "2024"], "antal_afslag": [5, 4]})
+    store_partition(con, "pub_afslaars", "2024-11", frame)
+    back = read_partition(con, "pub_afslaars", "2024-11")
+    assert back["gruppering"].tolist() == ["", "x"] and back["antal_afslag"].tolist() == [5, 4]
+    assert back["tid_aar"].isna().tolist() == [True, False] and back["tid_aar"][1] == "2024"
+    assert len(read_partition(con, "pub_afslaars", "2024-11", limit=1)) == 1
+    store_partition(con, "pub_afslaars", "2024-12", frame.iloc[:0])
+    assert read_partition(con, "pub_afslaars", "2024-12").empty  # written empty
+    with pytest.raises(LookupError, match="build the cubes first"):
+        read_partition(con, "pub_afslaars", "2025-01")  # never written
+    for bad in ("pub_afslaars; DROP TABLE x", "raw_afslag"):
+        with pytest.raises(ValueError, match="not a partitioned table"):
+            read_partition(con, bad, "2024-11")
+        with pytest.raises(ValueError, match="not a partitioned table"):
+            store_partition(con, bad, "2024-11", frame)
