@@ -13,7 +13,6 @@ carries a source value that could identify a person: keys (ids, cell captions, f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+from transforms.publish.release import sha256_file
 
 ERROR = "ERROR"  #: blocks everything downstream (the release is not written)
 WARN = "WARN"  #: reported with its evidence; the release is still written
@@ -662,14 +663,6 @@ def audit_passed(release: str, stored: dict | None, in_folder: dict | None) -> R
         details={"failed_per_cube": failed})
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def manifest_checksums(folder: Path) -> RuleResult:
     """Every file in the release folder listed in manifest.json with its sha256."""
     folder = Path(folder)
@@ -682,7 +675,7 @@ def manifest_checksums(folder: Path) -> RuleResult:
     present.discard("manifest.json")
     missing = sorted(set(listed) - present)
     unlisted = sorted(present - set(listed))
-    mismatch = sorted(n for n in set(listed) & present if _sha256(folder / n) != listed[n])
+    mismatch = sorted(n for n in set(listed) & present if sha256_file(folder / n) != listed[n])
     examples = ([f"checksum differs: {n}" for n in mismatch] + [f"missing: {n}" for n in missing]
                 + [f"not in manifest: {n}" for n in unlisted])
     bad = len(examples)

@@ -89,7 +89,8 @@ def members_from_cells(cube: Cube, cells: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (the manifest's checksums)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -228,7 +229,7 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
             "udgivelse": release,
             "skaeringstidspunkt": cutoff.isoformat(),
             **manifest_extra,
-            "filer": {p.relative_to(tmp).as_posix(): _sha256(p)
+            "filer": {p.relative_to(tmp).as_posix(): sha256_file(p)
                       for p in sorted(tmp.rglob("*")) if p.is_file()},
         }
         (tmp / "manifest.json").write_bytes(json_bytes(manifest))
