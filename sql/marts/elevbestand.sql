@@ -1,79 +1,158 @@
--- Grain: one row per (status date, student): the students with a training agreement running
--- on the status date, as known at the release cut-off, with the attributes the stock cubes
--- break them down by. Shared by cube_frafvurd.sql and cube_frafafbrud.sql.
+-- Grain: one row per (status date, combination of the attributes the stock cubes break
+-- students down by), with `antal` students and `antal_afbrudt` of them whose agreement ended
+-- AFBRUDT within six months after the status date. Shared by cube_frafvurd.sql and
+-- cube_frafafbrud.sql; every student running on a status date is in exactly one row of it.
 --
--- As known at the cut-off: each agreement's version valid at $cutoff (from the history), and
--- only agreements created before it. Running on day d: startdato <= d <= the actual end
--- (ophoert_dato), or the planned end while no end is registered. A student with several
--- running agreements counts once, with the most recently started one.
--- The current assessment on d is the latest registered before the end of d (Europe/Copenhagen)
--- and before the cut-off; IKKE_ANGIVET and no assessment both give 'Ikke vurderet'.
--- Parameters: $cutoff (TIMESTAMPTZ), $udgivelse (DATE).
+-- Semantics:
+-- * As known at the cut-off: each agreement's version valid at $cutoff (from the history), and
+--   only agreements created before it.
+-- * A student is a person (the CPR pseudonym), however many student records they have.
+-- * Running on day d: startdato <= d <= the actual end (ophoert_dato), or the planned end while
+--   no end is registered. A student with several running agreements counts once, with the most
+--   recently started one (ties: the highest aftale_id).
+-- * The current assessment on d is the latest registered before the end of d
+--   (Europe/Copenhagen: the connection's TimeZone) and before the cut-off; IKKE_ANGIVET and no
+--   assessment both give 'Ikke vurderet'.
+--
+-- Why it is built from intervals: a stock is a count over (status date × student). Joining
+-- every status date to every running student materialises tens of millions of rows at 100x
+-- national scale (and DuckDB's window functions over them do not spill). Instead, each
+-- student's timeline is cut into pieces on which the counted agreement and the current
+-- assessment are constant: the counted agreement comes from the elementary intervals between
+-- the student's own start and end dates, the assessment from the dates it was registered. Both
+-- are per-agreement work. Only the last step meets the status dates, and it streams straight
+-- into an aggregate. Parameters: $cutoff (TIMESTAMPTZ), $udgivelse (DATE).
 CREATE OR REPLACE TEMP TABLE elevbestand AS
 WITH aftaler AS (
     SELECT * EXCLUDE (rn) FROM (
-        SELECT h.*, row_number() OVER (
+        SELECT h.*, e.elev_pseudonym AS elev, coalesce(h.ophoert_dato, h.slutdato) AS slut,
+               row_number() OVER (
             PARTITION BY h.aftale_id
             ORDER BY (h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ)) DESC,
                      CASE WHEN h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ) THEN h.gyldig_fra END DESC,
                      h.gyldig_fra ASC) AS rn
         FROM fct_aftale_historik AS h
+        JOIN dim_elev AS e ON e.elev_id = h.elev_id
         WHERE h.oprettet < CAST($cutoff AS TIMESTAMPTZ)
-    ) WHERE rn = 1
+    ) WHERE rn = 1 AND startdato <= slut
 ),
-datoer AS (SELECT DISTINCT statusdato FROM status_perioder),
-loebende AS (
-    SELECT * EXCLUDE (rn) FROM (
-        SELECT d.statusdato, a.*, e.elev_pseudonym, e.foedselsdato, e.koen,
-               row_number() OVER (PARTITION BY d.statusdato, e.elev_pseudonym
-                                  ORDER BY a.startdato DESC, a.aftale_id DESC) AS rn
-        FROM datoer AS d
-        JOIN aftaler AS a
-          ON a.startdato <= d.statusdato AND d.statusdato <= coalesce(a.ophoert_dato, a.slutdato)
-        JOIN dim_elev AS e ON e.elev_id = a.elev_id
-    ) WHERE rn = 1
+-- The student's own breakpoints: every day on which one of their agreements starts or the day
+-- after one ends. Between two consecutive breakpoints the set of running agreements is fixed.
+graenser AS (
+    SELECT elev, startdato AS b FROM aftaler
+    UNION
+    SELECT elev, slut + 1 FROM aftaler
 ),
+stykker AS (
+    SELECT elev, b AS fra, lead(b) OVER (PARTITION BY elev ORDER BY b) - 1 AS til
+    FROM graenser
+),
+-- The counted agreement on each piece: the most recently started of those running on it.
+valgt AS (
+    SELECT s.elev, s.fra, s.til, arg_max(a.aftale_id, (a.startdato, a.aftale_id)) AS aftale_id
+    FROM stykker AS s
+    JOIN aftaler AS a ON a.elev = s.elev AND a.startdato <= s.fra AND s.fra <= a.slut
+    WHERE s.til IS NOT NULL
+    GROUP BY s.elev, s.fra, s.til
+),
+-- Each assessment is current from the local day it was registered until the day before the
+-- local day of the next one (one registered later the same day replaces it at once: an empty
+-- interval). Before an agreement's first assessment it has none.
 vurderinger AS (
-    SELECT v.aftale_id, v.risiko, v.dato, v.registreret,
-           lead(v.registreret) OVER (PARTITION BY v.aftale_id ORDER BY v.registreret, v.vurdering_id)
-               AS naeste
+    SELECT v.aftale_id, v.risiko, v.dato, CAST(v.registreret AS DATE) AS fra,
+           lead(CAST(v.registreret AS DATE)) OVER (
+               PARTITION BY v.aftale_id ORDER BY v.registreret, v.vurdering_id) - 1 AS til
     FROM fct_frafaldsvurdering AS v
     WHERE v.registreret < CAST($cutoff AS TIMESTAMPTZ)
+),
+vurderingsforloeb AS (
+    SELECT aftale_id, risiko, dato, fra, til FROM vurderinger WHERE til IS NULL OR fra <= til
+    UNION ALL
+    SELECT a.aftale_id, NULL, NULL, DATE '0001-01-01', min(v.fra) - 1
+    FROM aftaler AS a LEFT JOIN vurderinger AS v ON v.aftale_id = a.aftale_id
+    GROUP BY a.aftale_id
+),
+-- Pieces on which the counted agreement and its current assessment are both fixed, with
+-- everything the count needs as narrow keys (captions are joined after counting).
+segmenter AS (
+    SELECT greatest(g.fra, coalesce(w.fra, g.fra)) AS fra,
+           least(g.til, coalesce(w.til, g.til)) AS til,
+           a.uddannelse_kode,
+           coalesce(k.sortering, 9999) AS kommune_nr,
+           coalesce(sk.sortering, 1000000) AS skole_nr,
+           e.foedselsdato, e.koen, w.risiko,
+           -- The days the student turns 20, 25, 30 and 40, and the assessment becomes 3, 6
+           -- and 12 months old: d < x + n years is exactly date_sub('year', x, d) < n (checked
+           -- for every pair of days 1960-2031), and a comparison is far cheaper per row.
+           CAST(e.foedselsdato + INTERVAL 20 YEAR AS DATE) AS fyldt_20,
+           CAST(e.foedselsdato + INTERVAL 25 YEAR AS DATE) AS fyldt_25,
+           CAST(e.foedselsdato + INTERVAL 30 YEAR AS DATE) AS fyldt_30,
+           CAST(e.foedselsdato + INTERVAL 40 YEAR AS DATE) AS fyldt_40,
+           CASE WHEN w.risiko IS NULL OR w.risiko = 'IKKE_ANGIVET' THEN NULL
+                ELSE w.dato END AS vurderet,
+           CAST(w.dato + INTERVAL 3 MONTH AS DATE) AS vurderet_3,
+           CAST(w.dato + INTERVAL 6 MONTH AS DATE) AS vurderet_6,
+           CAST(w.dato + INTERVAL 12 MONTH AS DATE) AS vurderet_12,
+           CASE WHEN a.ophoert_aarsag = 'AFBRUDT' THEN a.ophoert_dato END AS afbrudt_dato
+    FROM valgt AS g
+    JOIN vurderingsforloeb AS w
+      ON w.aftale_id = g.aftale_id AND w.fra <= g.til AND (w.til IS NULL OR g.fra <= w.til)
+    JOIN aftaler AS a ON a.aftale_id = g.aftale_id
+    JOIN dim_elev AS e ON e.elev_id = a.elev_id
+    JOIN dim_virksomhed AS vs ON vs.virksomhed_id = a.virksomhed_id
+    LEFT JOIN dim_kommune AS k ON k.kommune = vs.kommune AND k.region = vs.region
+    LEFT JOIN dim_skole AS sk ON sk.institutionsnummer = a.institutionsnummer
+),
+datoer AS (
+    SELECT statusdato, CAST(statusdato + INTERVAL 6 MONTH AS DATE) AS seks_maaneder_efter
+    FROM (SELECT DISTINCT statusdato FROM status_perioder)
+),
+-- The only step that meets the status dates: (status date × running student) rows stream
+-- into this aggregate and are never stored. Age group and assessment age depend on the status
+-- date, so they are computed here, as small codes.
+optalt AS (
+    SELECT
+        d.statusdato, s.uddannelse_kode, s.kommune_nr, s.skole_nr, s.koen,
+        CASE
+            WHEN s.foedselsdato IS NULL OR s.foedselsdato > d.statusdato THEN 0
+            WHEN d.statusdato < s.fyldt_20 THEN 1
+            WHEN d.statusdato < s.fyldt_25 THEN 2
+            WHEN d.statusdato < s.fyldt_30 THEN 3
+            WHEN d.statusdato < s.fyldt_40 THEN 4
+            ELSE 5
+        END AS alder_nr,
+        s.risiko,
+        CASE
+            WHEN s.vurderet IS NULL THEN 0
+            WHEN d.statusdato < s.vurderet_3 THEN 1
+            WHEN d.statusdato < s.vurderet_6 THEN 2
+            WHEN d.statusdato < s.vurderet_12 THEN 3
+            ELSE 4
+        END AS vurdering_nr,
+        count(*) AS antal,
+        count(*) FILTER (WHERE s.afbrudt_dato > d.statusdato
+                         AND s.afbrudt_dato <= d.seks_maaneder_efter) AS antal_afbrudt
+    FROM datoer AS d
+    JOIN segmenter AS s ON s.fra <= d.statusdato AND d.statusdato <= s.til
+    GROUP BY ALL
 )
 SELECT
-    l.statusdato,
-    l.elev_pseudonym AS individ,
+    o.statusdato,
     u.uddannelse,
-    vs.region,
-    vs.kommune,
-    coalesce(sk.skole, 'Uoplyst') AS skole,
-    coalesce(sk.institutionsnummer, 'Uoplyst') AS institutionsnummer,
-    l.koen,
-    CASE
-        WHEN l.foedselsdato IS NULL OR l.foedselsdato > l.statusdato THEN 'Uoplyst'
-        WHEN date_sub('year', l.foedselsdato, l.statusdato) < 20 THEN 'Under 20 år'
-        WHEN date_sub('year', l.foedselsdato, l.statusdato) < 25 THEN '20-24 år'
-        WHEN date_sub('year', l.foedselsdato, l.statusdato) < 30 THEN '25-29 år'
-        WHEN date_sub('year', l.foedselsdato, l.statusdato) < 40 THEN '30-39 år'
-        ELSE '40 år og derover'
-    END AS aldersgruppe,
-    CASE v.risiko WHEN 'LAV' THEN 'Lav' WHEN 'MIDDEL' THEN 'Middel' WHEN 'HOEJ' THEN 'Høj'
+    k.region,
+    k.kommune,
+    sk.skole,
+    sk.institutionsnummer,
+    o.koen,
+    ['Uoplyst', 'Under 20 år', '20-24 år', '25-29 år', '30-39 år', '40 år og derover'][o.alder_nr + 1]
+        AS aldersgruppe,
+    CASE o.risiko WHEN 'LAV' THEN 'Lav' WHEN 'MIDDEL' THEN 'Middel' WHEN 'HOEJ' THEN 'Høj'
                   ELSE 'Ikke vurderet' END AS frafaldsrisiko,
-    CASE
-        WHEN v.risiko IS NULL OR v.risiko = 'IKKE_ANGIVET' THEN 'Ingen vurdering'
-        WHEN date_sub('month', v.dato, l.statusdato) < 3 THEN 'Under 3 måneder'
-        WHEN date_sub('month', v.dato, l.statusdato) < 6 THEN '3-5 måneder'
-        WHEN date_sub('month', v.dato, l.statusdato) < 12 THEN '6-11 måneder'
-        ELSE '12 måneder og derover'
-    END AS alder_af_vurdering,
-    (l.ophoert_aarsag = 'AFBRUDT' AND l.ophoert_dato > l.statusdato
-        AND l.ophoert_dato <= CAST(l.statusdato + INTERVAL 6 MONTH AS DATE)) AS afbrudt_6m
-FROM loebende AS l
-JOIN dim_uddannelse AS u ON u.uddannelse_kode = l.uddannelse_kode
-JOIN dim_virksomhed AS vs ON vs.virksomhed_id = l.virksomhed_id
-LEFT JOIN dim_skole AS sk ON sk.institutionsnummer = l.institutionsnummer
-LEFT JOIN vurderinger AS v
-  ON v.aftale_id = l.aftale_id
- AND v.registreret < CAST(l.statusdato + INTERVAL 1 DAY AS TIMESTAMPTZ)
- AND (v.naeste IS NULL OR v.naeste >= CAST(l.statusdato + INTERVAL 1 DAY AS TIMESTAMPTZ))
-ORDER BY l.statusdato, individ;
+    ['Ingen vurdering', 'Under 3 måneder', '3-5 måneder', '6-11 måneder',
+     '12 måneder og derover'][o.vurdering_nr + 1] AS alder_af_vurdering,
+    o.antal,
+    o.antal_afbrudt
+FROM optalt AS o
+JOIN dim_uddannelse AS u ON u.uddannelse_kode = o.uddannelse_kode
+JOIN dim_kommune AS k ON k.sortering = o.kommune_nr
+JOIN dim_skole AS sk ON sk.sortering = o.skole_nr;
