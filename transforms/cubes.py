@@ -20,7 +20,7 @@ import pandas as pd
 from transforms.catalog import (
     ATTRIBUTES, FIXED_MEMBERS, HIERARCHIES, INGEN_SEKUNDAER, Cube, canonical, carried_attributes,
 )
-from transforms.warehouse import bound, sql_text
+from transforms.warehouse import bound, sql_text, statements
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
@@ -65,7 +65,8 @@ def prepare_release(con: duckdb.DuckDBPyConnection, release: str) -> None:
     params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
     sql, used = bound(sql_text("marts", "status_perioder"), params)
     con.execute("CREATE OR REPLACE TEMP TABLE status_perioder AS " + sql, used)
-    con.execute(*bound(sql_text("marts", "elevbestand"), params))
+    for statement in statements(sql_text("marts", "elevbestand")):
+        con.execute(*bound(statement, params))
     _member_tables(con, release)
 
 
@@ -149,6 +150,8 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
     measures = MEASURE_SQL[cube.underemne]
     count_cols = list(measures)
     attr_cols = cube.columns
+    coded = _encode(con, base, [c for c in attr_cols + ["individ"] if c in _columns(con, base)])
+    con.execute(f"DROP TABLE {base}")
     groupings = list(cube.groupings)
     frames = []
     levels = [None] if cube.kind == "flow" else ["M", "K", "Å"]
@@ -166,19 +169,20 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
         grouping_cols = (["statusdato"] if level else []) + [c for c in attr_cols if c in in_sets]
         gid_expr = "GROUPING(" + ", ".join(grouping_cols) + ")"
         if level is None:
-            source = base
+            source = base + "_k"
         else:
             # Stock cells of this time level: the base rows of its status dates, with the
             # period captions of that level.
             source = (f"(SELECT b.* EXCLUDE (statusdato), p.statusdato, p.tid_aar, p.tid_kvartal, "
-                      f"p.tid_maaned FROM {base} b JOIN status_perioder p "
+                      f"p.tid_maaned FROM {base}_k b JOIN status_perioder p "
                       f"ON p.statusdato = b.statusdato AND p.niveau = '{level}')")
-            source = source.replace("b.* EXCLUDE (statusdato)", _non_time_cols(con, base))
-        agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT {', '.join(grouping_cols)}, "
+            source = source.replace("b.* EXCLUDE (statusdato)", _non_time_cols(con, base + "_k"))
+        agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(grouping_cols)}, "
                    f"{gid_expr} AS _gid, "
                    + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
                    + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
         con.execute(agg_sql)
+        _decode(con, "_agg_k", "_agg", coded)
         n_agg = con.execute("SELECT count(*) FROM _agg").fetchall()[0][0]
         matched = 0
         for g in gs:
@@ -233,6 +237,40 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
     cells = cells.astype({c: "object" for c in attr_cols})
     cells[attr_cols] = cells[attr_cols].where(cells[attr_cols].notna(), None)
     return cells
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _encode(con: duckdb.DuckDBPyConnection, base: str, cols: list[str]) -> list[str]:
+    """Write ``<base>_k``: ``base`` with each of ``cols`` replaced by a dense integer code
+    (dictionary ``_d_<col>``), and return the coded columns.
+
+    Why: the GROUPING SETS aggregation hashes every key of every row once per grouping set,
+    and for a DISTINCT measure it also keeps a hash table of (keys, individual) per set. On
+    caption strings and 32-character pseudonyms that costs about twice the CPU time of the same
+    aggregation on integers (AFSLAARS at 10x national scale: 15.2 s against 7.2 s of CPU), while
+    coding and decoding cost under a second. A NULL is coded like any other value.
+    """
+    for c in cols:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _d_{c} AS SELECT v AS {c}, "
+                    f"CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS _k "
+                    f"FROM (SELECT DISTINCT {c} AS v FROM {base})")
+    select = ", ".join(f"_d_{c}._k AS {c}" if c in cols else f"b.{c}"
+                       for c in _columns(con, base))
+    joins = " ".join(f"JOIN _d_{c} ON _d_{c}.{c} IS NOT DISTINCT FROM b.{c}" for c in cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {base}_k AS SELECT {select} FROM {base} b {joins}")
+    return cols
+
+
+def _decode(con: duckdb.DuckDBPyConnection, source: str, target: str, coded: list[str]) -> None:
+    """``target``: ``source`` with the coded columns turned back into their values (a column
+    that a grouping set rolled up stays NULL)."""
+    cols = _columns(con, source)
+    select = ", ".join(f"_d_{c}.{c} AS {c}" if c in coded else f"a.{c}" for c in cols)
+    joins = " ".join(f"LEFT JOIN _d_{c} ON _d_{c}._k = a.{c}" for c in cols if c in coded)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select} FROM {source} a {joins}")
 
 
 def _non_time_cols(con: duckdb.DuckDBPyConnection, base: str) -> str:

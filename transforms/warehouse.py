@@ -10,6 +10,7 @@ source table, read = loaded + quarantined (:func:`source_counts`).
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,13 @@ def bound(sql: str, params: dict) -> tuple[str, dict]:
     parameters a statement does not use)."""
     body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     return body, {k: v for k, v in params.items() if f"${k}" in body}
+
+
+def statements(sql: str) -> list[str]:
+    """A model file of several statements, split where a line ends with ``;`` (comment lines
+    first removed), so that each can be bound to the parameters it uses."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";[ \t]*$", body, flags=re.M) if s.strip()]
 
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:

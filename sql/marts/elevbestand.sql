@@ -22,20 +22,24 @@
 -- the student's own start and end dates, the assessment from the dates it was registered. Both
 -- are per-agreement work. Only the last step meets the status dates, and it streams straight
 -- into an aggregate. Parameters: $cutoff (TIMESTAMPTZ), $udgivelse (DATE).
-CREATE OR REPLACE TEMP TABLE elevbestand AS
-WITH aftaler AS (
-    SELECT * EXCLUDE (rn) FROM (
-        SELECT h.*, e.elev_pseudonym AS elev, coalesce(h.ophoert_dato, h.slutdato) AS slut,
-               row_number() OVER (
-            PARTITION BY h.aftale_id
-            ORDER BY (h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ)) DESC,
-                     CASE WHEN h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ) THEN h.gyldig_fra END DESC,
-                     h.gyldig_fra ASC) AS rn
-        FROM fct_aftale_historik AS h
-        JOIN dim_elev AS e ON e.elev_id = h.elev_id
-        WHERE h.oprettet < CAST($cutoff AS TIMESTAMPTZ)
-    ) WHERE rn = 1 AND startdato <= slut
-),
+--
+-- Five statements, each a TEMP table DuckDB can spill to disk: one query holding all of them
+-- in memory at once needed over 1 GB at 10x scale and ran out of memory under that limit.
+CREATE OR REPLACE TEMP TABLE _bestand_aftaler AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT h.*, e.elev_pseudonym AS elev, coalesce(h.ophoert_dato, h.slutdato) AS slut,
+           row_number() OVER (
+               PARTITION BY h.aftale_id
+               ORDER BY (h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ)) DESC,
+                        CASE WHEN h.gyldig_fra < CAST($cutoff AS TIMESTAMPTZ) THEN h.gyldig_fra END DESC,
+                        h.gyldig_fra ASC) AS rn
+    FROM fct_aftale_historik AS h
+    JOIN dim_elev AS e ON e.elev_id = h.elev_id
+    WHERE h.oprettet < CAST($cutoff AS TIMESTAMPTZ)
+) WHERE rn = 1 AND startdato <= slut;
+
+CREATE OR REPLACE TEMP TABLE _bestand_valgt AS
+WITH aftaler AS (SELECT * FROM _bestand_aftaler),
 -- The student's own breakpoints: every day on which one of their agreements starts or the day
 -- after one ends. Between two consecutive breakpoints the set of running agreements is fixed.
 graenser AS (
@@ -54,7 +58,11 @@ valgt AS (
     JOIN aftaler AS a ON a.elev = s.elev AND a.startdato <= s.fra AND s.fra <= a.slut
     WHERE s.til IS NOT NULL
     GROUP BY s.elev, s.fra, s.til
-),
+)
+SELECT * FROM valgt;
+
+CREATE OR REPLACE TEMP TABLE _bestand_vurderingsforloeb AS
+WITH aftaler AS (SELECT * FROM _bestand_aftaler),
 -- Each assessment is current from the local day it was registered until the day before the
 -- local day of the next one (one registered later the same day replaces it at once: an empty
 -- interval). Before an agreement's first assessment it has none.
@@ -71,39 +79,42 @@ vurderingsforloeb AS (
     SELECT a.aftale_id, NULL, NULL, DATE '0001-01-01', min(v.fra) - 1
     FROM aftaler AS a LEFT JOIN vurderinger AS v ON v.aftale_id = a.aftale_id
     GROUP BY a.aftale_id
-),
+)
+SELECT * FROM vurderingsforloeb;
+
 -- Pieces on which the counted agreement and its current assessment are both fixed, with
 -- everything the count needs as narrow keys (captions are joined after counting).
-segmenter AS (
-    SELECT greatest(g.fra, coalesce(w.fra, g.fra)) AS fra,
-           least(g.til, coalesce(w.til, g.til)) AS til,
-           a.uddannelse_kode,
-           coalesce(k.sortering, 9999) AS kommune_nr,
-           coalesce(sk.sortering, 1000000) AS skole_nr,
-           e.foedselsdato, e.koen, w.risiko,
-           -- The days the student turns 20, 25, 30 and 40, and the assessment becomes 3, 6
-           -- and 12 months old: d < x + n years is exactly date_sub('year', x, d) < n (checked
-           -- for every pair of days 1960-2031), and a comparison is far cheaper per row.
-           CAST(e.foedselsdato + INTERVAL 20 YEAR AS DATE) AS fyldt_20,
-           CAST(e.foedselsdato + INTERVAL 25 YEAR AS DATE) AS fyldt_25,
-           CAST(e.foedselsdato + INTERVAL 30 YEAR AS DATE) AS fyldt_30,
-           CAST(e.foedselsdato + INTERVAL 40 YEAR AS DATE) AS fyldt_40,
-           CASE WHEN w.risiko IS NULL OR w.risiko = 'IKKE_ANGIVET' THEN NULL
-                ELSE w.dato END AS vurderet,
-           CAST(w.dato + INTERVAL 3 MONTH AS DATE) AS vurderet_3,
-           CAST(w.dato + INTERVAL 6 MONTH AS DATE) AS vurderet_6,
-           CAST(w.dato + INTERVAL 12 MONTH AS DATE) AS vurderet_12,
-           CASE WHEN a.ophoert_aarsag = 'AFBRUDT' THEN a.ophoert_dato END AS afbrudt_dato
-    FROM valgt AS g
-    JOIN vurderingsforloeb AS w
-      ON w.aftale_id = g.aftale_id AND w.fra <= g.til AND (w.til IS NULL OR g.fra <= w.til)
-    JOIN aftaler AS a ON a.aftale_id = g.aftale_id
-    JOIN dim_elev AS e ON e.elev_id = a.elev_id
-    JOIN dim_virksomhed AS vs ON vs.virksomhed_id = a.virksomhed_id
-    LEFT JOIN dim_kommune AS k ON k.kommune = vs.kommune AND k.region = vs.region
-    LEFT JOIN dim_skole AS sk ON sk.institutionsnummer = a.institutionsnummer
-),
-datoer AS (
+CREATE OR REPLACE TEMP TABLE _bestand_segmenter AS
+SELECT greatest(g.fra, coalesce(w.fra, g.fra)) AS fra,
+       least(g.til, coalesce(w.til, g.til)) AS til,
+       a.uddannelse_kode,
+       coalesce(k.sortering, 9999) AS kommune_nr,
+       coalesce(sk.sortering, 1000000) AS skole_nr,
+       e.foedselsdato, e.koen, w.risiko,
+       -- The days the student turns 20, 25, 30 and 40, and the assessment becomes 3, 6
+       -- and 12 months old: d < x + n years is exactly date_sub('year', x, d) < n (checked
+       -- for every pair of days 1960-2031), and a comparison is far cheaper per row.
+       CAST(e.foedselsdato + INTERVAL 20 YEAR AS DATE) AS fyldt_20,
+       CAST(e.foedselsdato + INTERVAL 25 YEAR AS DATE) AS fyldt_25,
+       CAST(e.foedselsdato + INTERVAL 30 YEAR AS DATE) AS fyldt_30,
+       CAST(e.foedselsdato + INTERVAL 40 YEAR AS DATE) AS fyldt_40,
+       CASE WHEN w.risiko IS NULL OR w.risiko = 'IKKE_ANGIVET' THEN NULL
+            ELSE w.dato END AS vurderet,
+       CAST(w.dato + INTERVAL 3 MONTH AS DATE) AS vurderet_3,
+       CAST(w.dato + INTERVAL 6 MONTH AS DATE) AS vurderet_6,
+       CAST(w.dato + INTERVAL 12 MONTH AS DATE) AS vurderet_12,
+       CASE WHEN a.ophoert_aarsag = 'AFBRUDT' THEN a.ophoert_dato END AS afbrudt_dato
+FROM _bestand_valgt AS g
+JOIN _bestand_vurderingsforloeb AS w
+  ON w.aftale_id = g.aftale_id AND w.fra <= g.til AND (w.til IS NULL OR g.fra <= w.til)
+JOIN _bestand_aftaler AS a ON a.aftale_id = g.aftale_id
+JOIN dim_elev AS e ON e.elev_id = a.elev_id
+JOIN dim_virksomhed AS vs ON vs.virksomhed_id = a.virksomhed_id
+LEFT JOIN dim_kommune AS k ON k.kommune = vs.kommune AND k.region = vs.region
+LEFT JOIN dim_skole AS sk ON sk.institutionsnummer = a.institutionsnummer;
+
+CREATE OR REPLACE TEMP TABLE elevbestand AS
+WITH datoer AS (
     SELECT statusdato, CAST(statusdato + INTERVAL 6 MONTH AS DATE) AS seks_maaneder_efter
     FROM (SELECT DISTINCT statusdato FROM status_perioder)
 ),
@@ -133,7 +144,7 @@ optalt AS (
         count(*) FILTER (WHERE s.afbrudt_dato > d.statusdato
                          AND s.afbrudt_dato <= d.seks_maaneder_efter) AS antal_afbrudt
     FROM datoer AS d
-    JOIN segmenter AS s ON s.fra <= d.statusdato AND d.statusdato <= s.til
+    JOIN _bestand_segmenter AS s ON s.fra <= d.statusdato AND d.statusdato <= s.til
     GROUP BY ALL
 )
 SELECT
@@ -156,3 +167,8 @@ FROM optalt AS o
 JOIN dim_uddannelse AS u ON u.uddannelse_kode = o.uddannelse_kode
 JOIN dim_kommune AS k ON k.sortering = o.kommune_nr
 JOIN dim_skole AS sk ON sk.sortering = o.skole_nr;
+
+DROP TABLE _bestand_aftaler;
+DROP TABLE _bestand_valgt;
+DROP TABLE _bestand_vurderingsforloeb;
+DROP TABLE _bestand_segmenter;
