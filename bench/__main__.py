@@ -1,6 +1,7 @@
 """The whole monthly run, step by step, at one or more scales: ``python -m bench``.
 
     python -m bench [--scale national,10,100] [--runs 3] [--pg URL] [--skip-api]
+                    [--all-releases national] [--release YYYY-MM] [--results PATH]
 
 For each scale: generate (or reuse) the demo store in the local PostgreSQL
 (``lpstat_bench_<scale>``), then measure each step in its own subprocess (so its peak RSS is
@@ -11,7 +12,9 @@ its own), the median of ``--runs`` runs after a warm-up:
 2. warehouse + cubes for the latest complete release;
 3. suppression + audit;
 4. release writing;
-5. the API (bench/api.py) over the built release, next to its trivial endpoint.
+5. the API (bench/api.py) over the built release, next to its trivial endpoint;
+6. at the scales named by ``--all-releases`` (default national), once: the cubes of every
+   release from 2021-04 to the latest, built one after another (time per release).
 
 Writes ``bench/RESULTS.md`` (with the machine's description) and prints one line per figure:
 ``RATIO <name> <value>`` or ``VALUE <name> <value> <unit>``. Never asserts on time.
@@ -55,6 +58,27 @@ cells = sum(con.execute('SELECT count(*) FROM cube_' + u.lower() + ' WHERE udgiv
 con.close()
 RESULT = {'seconds': seconds, 'cells': cells}
 """,
+    "all_releases": """
+import time
+from transforms.warehouse import connect, store_partition
+from transforms.cubes import prepare_release, build_cells
+from transforms.catalog import CUBES
+con = connect(HOME + '/warehouse.duckdb')
+y, m = 2021, 4
+releases = []
+while f'{y:04d}-{m:02d}' <= RELEASE:
+    releases.append(f'{y:04d}-{m:02d}')
+    y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+seconds = []
+for r in releases:
+    t = time.perf_counter()
+    prepare_release(con, r)
+    for u, c in CUBES.items():
+        store_partition(con, 'cube_' + u.lower(), r, build_cells(con, c, r))
+    seconds.append(time.perf_counter() - t)
+con.close()
+RESULT = {'seconds': sum(seconds), 'per_release': seconds, 'releases': releases}
+""",
     "disclosure": """
 import time
 from transforms.warehouse import connect
@@ -97,8 +121,10 @@ def _step(name: str, **env: str) -> dict:
     prelude = "".join(f"{k} = {v!r}\n" for k, v in env.items())
     code = (prelude + STEP_CODE[name] + "\nimport json, resource\nRESULT['peak_rss_mb'] = "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(RESULT))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                         cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(f"bench step {name!r} failed (exit {out.returncode}):\n"
+                           + "\n".join(out.stderr.splitlines()[-15:]))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -109,15 +135,17 @@ def _latest_release(url: str) -> str:
     return complete_months(latest_registration_day(url))
 
 
-def bench_scale(scale: str, admin_url: str, runs: int, api: bool) -> dict:
+def bench_scale(scale: str, admin_url: str, runs: int, api: bool, all_releases: bool = False,
+                release: str | None = None, warmup: bool = True, api_seconds: float = 8) -> dict:
     url = ensure_store(admin_url, scale)
-    release = _latest_release(url)
+    release = release or _latest_release(url)
     fig: dict = {"scale": scale, "release": release}
     ext = measure(url, runs)
     fig.update({k: ext[k] for k in ("rows", "copy_rows_per_s", "lpstat_rows_per_s",
                                     "lpstat_peak_rss_mb", "lpstat_seconds")})
     steps: dict[str, list[dict]] = {"warehouse_cubes": [], "disclosure": [], "release": []}
-    for i in range(runs + 1):  # the first is the warm-up
+    first = 0 if warmup else 1
+    for i in range(first, runs + 1):  # run 0 is the warm-up
         with tempfile.TemporaryDirectory() as home:
             _step("extract_once", HOME=home, URL=url)
             for name in steps:
@@ -125,7 +153,18 @@ def bench_scale(scale: str, admin_url: str, runs: int, api: bool) -> dict:
                 if i:
                     steps[name].append(r)
             if api and i == runs:
-                fig["api"] = _api(Path(home))
+                fig["api"] = _api(Path(home), api_seconds)
+            if all_releases and i == runs:
+                # Every release month from the first (2021-04), cubes built one after another
+                # on the same warehouse, as a backfill does: once, it takes minutes.
+                r = _step("all_releases", HOME=home, RELEASE=release)
+                per = r["per_release"]
+                fig.update({"all_releases": len(per), "all_releases_first": r["releases"][0],
+                            "all_releases_median_s": statistics.median(per),
+                            "all_releases_max_s": max(per),
+                            "all_releases_max_release": r["releases"][per.index(max(per))],
+                            "all_releases_total_s": r["seconds"],
+                            "all_releases_peak_rss_mb": r["peak_rss_mb"]})
     for name, rs in steps.items():
         fig[f"{name}_seconds"] = statistics.median(r["seconds"] for r in rs)
         fig[f"{name}_peak_rss_mb"] = max(r["peak_rss_mb"] for r in rs)
@@ -138,9 +177,12 @@ def bench_scale(scale: str, admin_url: str, runs: int, api: bool) -> dict:
     return fig
 
 
-def _api(home: Path) -> dict:
+def _api(home: Path, seconds: float = 8) -> dict:
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "api.py"), str(home),
-                          "--seconds", "8"], capture_output=True, text=True, cwd=ROOT)
+                          "--seconds", str(seconds)], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(f"bench/api.py failed (exit {out.returncode}):\n"
+                           + "\n".join(out.stderr.splitlines()[-15:]))
     figures = {}
     for line in out.stdout.splitlines():
         m = re.match(r"(VALUE|RATIO) (\S+) (\S+)", line)
@@ -163,6 +205,10 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def _opt(f: dict, key: str, fmt: str) -> str:
+    return fmt.format(f[key]) if key in f else "not run"
+
+
 def report(figs: list[dict]) -> str:
     rows = [
         ("source rows", lambda f: f"{f['rows']:,}"),
@@ -181,6 +227,11 @@ def report(figs: list[dict]) -> str:
         ("release writing peak RSS, MB", lambda f: f"{f['release_peak_rss_mb']:.0f}"),
         ("one release end to end, s", lambda f: f"{f['end_to_end_seconds']:.1f}"),
         ("peak RSS of any step, MB", lambda f: f"{f['peak_rss_mb']:.0f}"),
+        ("all releases: how many (from 2021-04)", lambda f: _opt(f, "all_releases", "{:d}")),
+        ("all releases: median s per release (cubes)", lambda f: _opt(f, "all_releases_median_s", "{:.1f}")),
+        ("all releases: slowest release, s", lambda f: _opt(f, "all_releases_max_s", "{:.1f}")
+         + (f" ({f['all_releases_max_release']})" if "all_releases_max_release" in f else "")),
+        ("all releases: total, s", lambda f: _opt(f, "all_releases_total_s", "{:.0f}")),
         ("API requests/s (8 clients)", lambda f: f"{f.get('api', {}).get('api_rps', float('nan')):.0f}"),
         ("API p99, ms", lambda f: f"{f.get('api', {}).get('api_p99', float('nan')):.0f}"),
         ("API ratio to trivial endpoint", lambda f: f"{f.get('api', {}).get('api_rps_vs_ceiling', float('nan')):.2f}"),
@@ -203,12 +254,21 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--pg", default=DEFAULT_PG)
     p.add_argument("--skip-api", action="store_true")
-    p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    p.add_argument("--all-releases", default="national",
+                   help="comma-separated scales at which to build every release from 2021-04 "
+                        "(issue 4's per-release time); 'none' for none")
+    p.add_argument("--no-write", action="store_true", help="do not write the results table")
+    p.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
+    p.add_argument("--release", help="the release to build (default: the latest complete month)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the warm-up run (smoke test)")
+    p.add_argument("--api-seconds", type=float, default=8, help="how long the API is driven")
     args = p.parse_args(argv)
     figs = []
     for scale in args.scale.split(","):
         t = time.perf_counter()
-        f = bench_scale(scale.strip(), args.pg, args.runs, not args.skip_api)
+        f = bench_scale(scale.strip(), args.pg, args.runs, not args.skip_api,
+                        scale.strip() in args.all_releases.split(","), release=args.release,
+                        warmup=not args.no_warmup, api_seconds=args.api_seconds)
         figs.append(f)
         s = f["scale"]
         print(f"VALUE rows_{s} {f['rows']} rows")
@@ -218,13 +278,17 @@ def main(argv=None) -> int:
             print(f"VALUE {step}_{s} {f[step + '_seconds']:.2f} s")
             print(f"VALUE {step}_peak_rss_{s} {f[step + '_peak_rss_mb']:.0f} MB")
         print(f"VALUE end_to_end_{s} {f['end_to_end_seconds']:.2f} s")
+        if "all_releases" in f:
+            print(f"VALUE all_releases_{s} {f['all_releases']} releases")
+            print(f"VALUE all_releases_median_{s} {f['all_releases_median_s']:.2f} s")
+            print(f"VALUE all_releases_max_{s} {f['all_releases_max_s']:.2f} s")
         print(f"VALUE peak_rss_{s} {f['peak_rss_mb']:.0f} MB")
         for k, v in f.get("api", {}).items():
             print(f"{'RATIO' if 'ratio' in k or '_vs_' in k else 'VALUE'} {k}_{s} {v:g}")
         print(f"# scale {s} took {time.perf_counter() - t:.0f} s", file=sys.stderr)
         if not args.no_write:  # after every scale, so a long run that is stopped keeps some
-            RESULTS.write_text(report(figs), encoding="utf-8")
-            print(f"# wrote {RESULTS}", file=sys.stderr)
+            args.results.write_text(report(figs), encoding="utf-8")
+            print(f"# wrote {args.results}", file=sys.stderr)
     return 0
 
 

@@ -307,7 +307,7 @@ def share_denominators(cells: pd.DataFrame, cube: Cube) -> pd.Series | None:
     if share is None:
         return None
     if share.denominator_column:
-        return pd.Series(range(len(cells)), index=cells.index)
+        return pd.Series(range(len(cells)), index=cells.index, dtype="int64")
     drop = {canonical(a) for a in share.denominator_drops}
     drop_cols = {ATTRIBUTES[a].column for a in drop}
     keep_cols = [c for c in cube.columns if c not in drop_cols]
@@ -321,4 +321,5 @@ def share_denominators(cells: pd.DataFrame, cube: Cube) -> pd.Series | None:
     for pos, (tg, row) in enumerate(zip(target_g, cells[key_cols].itertuples(index=False))):
         vals = tuple(None if c in drop_cols else v for c, v in zip(key_cols, row))
         out.append(lookup.get((tg,) + vals, -1))
-    return pd.Series(out, index=cells.index)
+    # int64 also when the cube is empty (stock cubes before 2022): the positions index arrays.
+    return pd.Series(out, index=cells.index, dtype="int64")

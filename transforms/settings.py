@@ -7,6 +7,7 @@ tests can build a ``Settings`` without touching ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,25 @@ def demo_store_path(home: Path) -> Path:
 
 def demo_store_url(home: Path) -> str:
     return f"sqlite:///{demo_store_path(home).resolve()}"
+
+
+#: DuckDB's memory limit when LPSTAT_DUCKDB_MEMORY_LIMIT is not set. DuckDB's own default is 80 %
+#: of the machine's memory; a fixed limit makes it spill large joins, aggregates and TEMP tables
+#: to disk instead, so a run's peak memory does not grow with the data (bench/RESULTS.md).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def duckdb_memory_limit(env: dict[str, str] | None = None) -> str:
+    """LPSTAT_DUCKDB_MEMORY_LIMIT (e.g. ``4GB``, ``512MiB``), checked before it reaches SQL."""
+    env = os.environ if env is None else env
+    value = env.get("LPSTAT_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+    m = _SIZE.match(value)
+    if not m or float(m.group(1)) <= 0:
+        raise SettingsError(
+            f"LPSTAT_DUCKDB_MEMORY_LIMIT={value!r} is not a size: write a number and a unit, "
+            "e.g. 4GB or 512MiB")
+    return f"{m.group(1)}{m.group(2)}"
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -17,6 +17,7 @@ import duckdb
 
 from transforms.catalog import CUBES
 from transforms.extract import SOURCE_TABLES
+from transforms.settings import duckdb_memory_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sql"
@@ -58,6 +59,8 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         # The warehouse holds pseudonymised microdata: owner-only from the first byte.
         Path(path).chmod(0o600)
     con.execute("SET TimeZone = 'Europe/Copenhagen'")
+    # Bounded memory: DuckDB spills to <warehouse>.tmp beyond this (transforms/settings.py).
+    con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
     con.execute("SET enable_progress_bar = false")  # logs stay readable in Dagster and CI
     return con
 
