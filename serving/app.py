@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -56,8 +57,9 @@ RELEASE_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Response(body.encode("utf-8"), status_code=status, media_type=JSON_TYPE, headers=headers)
+    # orjson: the same compact UTF-8 bytes as json.dumps(ensure_ascii=False), ~50x faster on a
+    # large answer (every value is a string, so NaN never reaches it)
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def _error(message: str, status: int = 400, headers: dict | None = None) -> Response:
@@ -390,7 +392,9 @@ def create_app(
         def answer(query, deadline: float) -> Response:
             rows = release.answer(query, deadline)
             start, stop = rows.page(side, size)
-            return _json(rows.nested(start, stop) if indlejret else rows.flat(start, stop))
+            if indlejret:
+                return _json(rows.nested(start, stop))
+            return Response(rows.flat_json(start, stop), media_type=JSON_TYPE)
 
         def resolve():
             return release.resolve(omraade, emne, underemne, noegletal, detaljering, filtre, tomme)

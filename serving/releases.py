@@ -15,8 +15,10 @@ it into a JSON error response.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,6 +41,7 @@ log = logging.getLogger("lpstat.serving")
 RELEASE_NAME = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: at most this many members are quoted back in an error message
 MAX_LISTED = 25
+_NO_TEXT = np.array([], dtype=object)
 
 
 class ApiError(Exception):
@@ -57,6 +61,15 @@ def formatter(measure: catalog.Measure):
     return danish_pct if measure.kind == "share" else danish_int
 
 
+#: danish_int of a sum (combined rows), remembered: the same totals recur from query to query
+_sum_text = functools.lru_cache(maxsize=1 << 16)(danish_int)
+
+
+def sum_text(value: float) -> str:
+    """:func:`danish_int` of a float, ``""`` for NaN (which is never remembered)."""
+    return "" if value != value else _sum_text(value)
+
+
 def _quote(items, limit: int = MAX_LISTED) -> str:
     items = list(items)
     shown = ", ".join(f"'{i}'" for i in items[:limit])
@@ -71,12 +84,20 @@ def month_name(release: str) -> str:
 # --- one cube of one release ----------------------------------------------------------------
 
 
+def _members(name: str, texts: list[str], opening: bool = False) -> np.ndarray:
+    """Per text, the JSON object member ``,"name":"text"`` as bytes (``{"name":"text"`` with
+    ``opening``): an answer's row is its columns' members and a ``}``, without a dict per row."""
+    lead = (b"{" if opening else b",") + orjson.dumps(name) + b":"
+    return np.array([lead + orjson.dumps(t) for t in texts], dtype=object)
+
+
 class Column:
-    """One attribute column: integer codes in member order (-1 = null) and the captions."""
+    """One attribute column: integer codes in member order (-1 = null), the captions, and the
+    JSON members ``"[Dim].[Attr].[Attr]":"caption"`` per code (opening a row, and not)."""
 
-    __slots__ = ("captions", "code_of", "codes")
+    __slots__ = ("captions", "code_of", "codes", "members")
 
-    def __init__(self, array: pa.ChunkedArray, member_order: list[str]):
+    def __init__(self, array: pa.ChunkedArray, member_order: list[str], key: str):
         if pa.types.is_dictionary(array.type):
             array = array.cast(array.type.value_type)
         encoded = pc.dictionary_encode(array.combine_chunks())
@@ -89,6 +110,7 @@ class Column:
         remap = np.array([self.code_of[f] for f in found] + [-1], dtype=np.int64)
         self.codes = remap[indices]  # index -1 picks the trailing -1
         self.captions = np.array(captions + [""], dtype=object)  # code -1 shows as ""
+        self.members = tuple(_members(key, self.captions.tolist(), first) for first in (1, 0))
 
 
 class Grouping:
@@ -101,6 +123,8 @@ class Grouping:
         self._codes: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self._text: dict[str, np.ndarray] = {}
+        self._members: dict[tuple, np.ndarray] = {}
+        self._nan: dict[str, np.ndarray] = {}
 
     def codes(self, attribute: str) -> np.ndarray:
         out = self._codes.get(attribute)
@@ -122,6 +146,21 @@ class Grouping:
             self._text[measure.column] = out
         return out
 
+    def nan(self, measure: catalog.Measure) -> np.ndarray:
+        """Where the measure is withheld or empty."""
+        out = self._nan.get(measure.column)
+        if out is None:
+            out = self._nan[measure.column] = np.isnan(self.values(measure.column))
+        return out
+
+    def members(self, measure: catalog.Measure, opening: bool = False) -> np.ndarray:
+        """:meth:`text` as JSON members ``"caption":"text"`` (see :func:`_members`)."""
+        out = self._members.get((measure.column, opening))
+        if out is None:
+            out = _members(measure.caption, self.text(measure).tolist(), opening)
+            self._members[(measure.column, opening)] = out
+        return out
+
 
 class CubeCells:
     """A cube's ``cells.parquet``, held as codes and float arrays, indexed by grouping."""
@@ -141,7 +180,7 @@ class CubeCells:
             array = (
                 table.column(col) if col in names else pa.chunked_array([pa.nulls(n, pa.string())])
             )
-            self.columns[a] = Column(array, listed.get(a, []))
+            self.columns[a] = Column(array, listed.get(a, []), _response_key(a))
         #: every caption a filter may name: the release's member lists and what the cells hold
         self.known: dict[str, set[str]] = {
             a: set(listed.get(a, [])) | set(self.columns[a].code_of) for a in cube.attributes
@@ -189,28 +228,47 @@ class Query:
 
 
 class Answer:
-    """The rows of a /statistik answer, as columns of strings, ready to page."""
+    """The rows of a /statistik answer, ready to page.
 
-    def __init__(self, keys: list[str], measures: list[str], columns: list[np.ndarray], n: int):
+    Each column (one per key, then per measure) is a table of strings, the same strings as
+    JSON object members (:func:`_members`; the first column's open the row), and the row
+    numbers into both, in output order: a page takes only its own rows, and :meth:`flat_json`
+    writes them without building a dict per row.
+    """
+
+    def __init__(self, keys: list[str], measures: list[str], columns: list[tuple], n: int):
         self.keys = keys  # "[Dim].[Attr].[Attr]", detaljering order
         self.measures = measures  # captions, nøgletal order
-        self.columns = columns  # one object array per key, then per measure
+        self.columns = columns  # (strings, JSON members, row numbers) per key, then per measure
         self.n = n
 
     def page(self, side: int, size: int) -> tuple[int, int]:
         start = (max(side, 1) - 1) * size
         return min(start, self.n), min(start + size, self.n)
 
+    def _cells(self, start: int, stop: int) -> list[list[str]]:
+        return [texts[idx[start:stop]].tolist() for texts, _, idx in self.columns]
+
     def flat(self, start: int, stop: int) -> list[dict[str, str]]:
         names = self.keys + self.measures
-        cols = [c[start:stop].tolist() for c in self.columns]
-        return [dict(zip(names, row)) for row in zip(*cols)] if cols else []
+        return [dict(zip(names, row)) for row in zip(*self._cells(start, stop))]
+
+    def flat_json(self, start: int, stop: int) -> bytes:
+        """``orjson.dumps(self.flat(start, stop))``, the same bytes, assembled from members."""
+        if stop <= start:
+            return b"[]"
+        out = np.empty((stop - start, len(self.columns) + 1), dtype=object)
+        for i, (_, members, idx) in enumerate(self.columns):
+            out[:, i] = members[idx[start:stop]]
+        out[:, -1] = b"},"
+        out[0, 0] = b"[" + out[0, 0]
+        out[-1, -1] = b"}]"
+        return b"".join(out.ravel().tolist())
 
     def nested(self, start: int, stop: int) -> dict:
         depth = len(self.keys)
-        cols = [c[start:stop].tolist() for c in self.columns]
         out: dict = {}
-        for row in zip(*cols):
+        for row in zip(*self._cells(start, stop)):
             node = out
             for caption in row[: depth - 1]:
                 node = node.setdefault(caption, {})
@@ -222,8 +280,25 @@ class Answer:
         return out
 
 
+_RESPONSE_KEYS = {a: f"{a}.[{attr.name}]" for a, attr in catalog.ATTRIBUTES.items()}
+
+
 def _response_key(attribute: str) -> str:
-    return f"{attribute}.[{catalog.ATTRIBUTES[attribute].name}]"
+    """``[Tid].[År]`` → ``[Tid].[År].[År]``, the key of its column in an answer."""
+    return _RESPONSE_KEYS[attribute]
+
+
+_GROUPINGS: dict[tuple[str, frozenset], str] = {}
+
+
+def _query_grouping(cube: catalog.Cube, named) -> str:
+    """:func:`catalog.query_grouping`, remembered per set of names (a cube's attributes:
+    a few thousand sets at most)."""
+    key = (cube.underemne, frozenset(named))
+    out = _GROUPINGS.get(key)
+    if out is None:
+        out = _GROUPINGS[key] = catalog.query_grouping(named, cube)
+    return out
 
 
 def _views_text(cube: catalog.Cube) -> str:
@@ -355,7 +430,7 @@ class Release:
         """How many cells a query starts from (its grouping's size; 0 if it has none)."""
         cells = self._cubes.get(q.cube.underemne)
         named = list(q.detaljering) + [k for k, _ in q.filtre]
-        g = cells.grouping(catalog.query_grouping(named, q.cube)) if cells else None
+        g = cells.grouping(_query_grouping(q.cube, named)) if cells else None
         return g.n if g is not None else 0
 
     def load_all(self) -> None:
@@ -435,7 +510,7 @@ class Release:
                 f"bestand kan ikke summeres over tid. Angiv en tidsdetalje ({levels}) i "
                 "'detaljering' eller i 'filtre'."
             )
-        key = catalog.query_grouping(named, cube)
+        key = _query_grouping(cube, named)
         if key not in cube.groupings:
             raise ApiError(
                 "Kombinationen af detaljer er ikke offentliggjort: "
@@ -446,75 +521,77 @@ class Release:
         captions_out = [m.caption for m in q.measures]
         g = cells.grouping(key)
         if g is None or g.n == 0:
-            return Answer(
-                keys,
-                captions_out,
-                [np.array([], dtype=object)] * (len(keys) + len(captions_out)),
-                0,
-            )
+            nothing = (_NO_TEXT, _NO_TEXT, np.array([], dtype=np.int64))
+            return Answer(keys, captions_out, [nothing] * (len(keys) + len(captions_out)), 0)
 
+        # the filters: a lookup table per attribute (its codes → wanted), AND across attributes
         mask = None
         for attr, members in q.filtre:
             col = cells.columns[attr]
-            wanted = [col.code_of[m] for m in members if m in col.code_of]
-            hit = np.isin(g.codes(attr), wanted)
+            wanted = np.zeros(len(col.captions), dtype=bool)  # the last entry is code -1
+            wanted[[col.code_of[m] for m in members if m in col.code_of]] = True
+            hit = wanted[g.codes(attr)]
             mask = hit if mask is None else mask & hit
-        sel = np.nonzero(mask)[0] if mask is not None else np.arange(g.n)
+        sel = np.flatnonzero(mask) if mask is not None else None  # None: every row
         _check(deadline)
 
         # one output row per distinct combination of the detaljering captions, in member order
         # (detaljering order first): a mixed-radix key over the member codes sorts that way
-        det_codes = [g.codes(a)[sel] + 1 for a in q.detaljering]
-        radix = [len(cells.columns[a].captions) + 1 for a in q.detaljering]
-        if det_codes and np.prod([float(r) for r in radix]) < 2**62:
-            flat_key = np.zeros(len(sel), dtype=np.int64)
-            for codes, r in zip(det_codes, radix):
-                flat_key = flat_key * r + codes
-            _, first, inverse = np.unique(flat_key, return_index=True, return_inverse=True)
-        elif det_codes:
-            stacked = np.stack(det_codes, axis=1)
-            _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
-        else:
-            first = np.zeros(min(len(sel), 1), dtype=np.int64)
-            inverse = np.zeros(len(sel), dtype=np.int64)
-        n_out = len(first)
-        combined = n_out < len(sel)
+        first, inverse, combined = _distinct(
+            g.n if sel is None else len(sel),
+            [g.codes(a) if sel is None else g.codes(a)[sel] for a in q.detaljering],
+            [len(cells.columns[a].captions) for a in q.detaljering],
+        )
         _check(deadline)
 
-        columns = [cells.columns[a].captions[g.codes(a)[sel[first]]] for a in q.detaljering]
         if not combined:
-            rows = sel[first]
-            values = [g.values(m.column)[rows] for m in q.measures]
-            texts = [g.text(m)[rows] for m in q.measures]
+            rows = first if sel is None else sel[first]  # rows of the grouping, output order
+            if not q.tomme_raekker:  # leave out a row whose every requested value is empty
+                empty = g.nan(q.measures[0])[rows]
+                for m in q.measures[1:]:
+                    empty &= g.nan(m)[rows]
+                if empty.any():
+                    rows = rows[~empty]
+            values = [(g.text(m), g.members(m, not keys and j == 0), rows)
+                      for j, m in enumerate(q.measures)]  # fmt: skip
         else:
+            sel = np.arange(g.n) if sel is None else sel
+            n_out = len(first)
             self._may_combine(q, cells, g, sel, inverse, n_out)
-            values, texts = [], []
+            totals, texts = [], []
             for m in q.measures:
                 v = g.values(m.column)[sel]
-                missing = np.bincount(inverse, weights=np.isnan(v), minlength=n_out)
-                total = np.bincount(inverse, weights=np.nan_to_num(v), minlength=n_out)
+                nan = np.isnan(v)
+                missing = np.bincount(inverse, weights=nan, minlength=n_out)
+                total = np.bincount(inverse, weights=np.where(nan, 0.0, v), minlength=n_out)
                 total[missing > 0] = np.nan  # a sum is published only when every part is
-                fmt = formatter(m)
-                values.append(total)
+                fmt = sum_text if m.kind == "count" else formatter(m)  # (only counts get here)
+                totals.append(total)
                 texts.append(np.array([fmt(x) for x in total.tolist()], dtype=object))
-        _check(deadline)
-        if not q.tomme_raekker:
-            keep = ~np.all(np.isnan(np.stack(values)), axis=0)
-            if not keep.all():
-                columns = [c[keep] for c in columns]
-                texts = [t[keep] for t in texts]
-        n = len(texts[0])
-        return Answer(keys, captions_out, columns + texts, n)
+            _check(deadline)
+            out = np.arange(n_out)
+            if not q.tomme_raekker:
+                out = out[~np.logical_and.reduce([np.isnan(t) for t in totals])]
+            rows = sel[first[out]]
+            values = [(t, _members(m.caption, t.tolist(), not keys and j == 0), out)
+                      for j, (m, t) in enumerate(zip(q.measures, texts))]  # fmt: skip
+        columns = [
+            (cells.columns[a].captions, cells.columns[a].members[i > 0], g.codes(a)[rows])
+            for i, a in enumerate(q.detaljering)
+        ]
+        return Answer(keys, captions_out, columns + values, len(rows))
 
     @staticmethod
     def _may_combine(q: Query, cells: CubeCells, g: Grouping, sel, inverse, n_out) -> None:
         """Refuse a combination that cannot be computed from published cells (see README)."""
+        odd = [m.caption for m in q.measures if not m.additive]
+        if not odd and q.cube.kind != "stock":
+            return  # counts summed over a flow cube's members: always allowed
         det = set(q.detaljering)
         varying = []
         for attr in cells.cube.attributes:
-            if attr in det:
-                continue
+            if attr in det or not (odd or catalog.ATTRIBUTES[attr].hierarchy == "Tid"):
+                continue  # (without a non-additive measure, only time can refuse the sum)
             codes = g.codes(attr)[sel]  # all -1 where the grouping does not carry it
             pairs = np.unique(
                 inverse.astype(np.int64) * (len(cells.columns[attr].captions) + 1) + codes + 1
@@ -530,7 +607,6 @@ class Release:
                 f"medlemmer, der skulle lægges sammen i samme række. Tilføj {tid[0]} til "
                 "'detaljering', eller vælg ét medlem i filteret."
             )
-        odd = [m.caption for m in q.measures if not m.additive]
         if odd:
             noun = "Nøgletallet" if len(odd) == 1 else "Nøgletallene"
             raise ApiError(
@@ -546,6 +622,35 @@ def _check(deadline: float | None) -> None:
             "Forespørgslen tog for lang tid. Prøv med en mindre 'side_størrelse' eller færre detaljer.",
             503,
         )
+
+
+def _distinct(n: int, codes: list[np.ndarray], sizes: list[int]):
+    """The distinct combinations of ``n`` positions in several code columns (codes
+    ``-1..size-2``; no column: one combination), sorted by the first column, then the second,
+    …: ``(first, inverse, combined)`` where ``first[i]`` is a position holding combination
+    ``i``, ``inverse[j]`` the combination of position ``j``, and ``combined`` whether any
+    combination occurs more than once."""
+    if not codes:  # the grand total: every position is one combination
+        return np.zeros(min(n, 1), dtype=np.int64), np.zeros(n, dtype=np.int64), n > 1
+    radix = [size + 1 for size in sizes]
+    if math.prod(radix) >= 2**62:  # too many combinations for one int64
+        stacked = np.stack(codes, axis=1)
+        _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1), len(first) < n
+    key = codes[0] + 1
+    for c, r in zip(codes[1:], radix[1:]):
+        key = key * r + (c + 1)
+    if n < 2 or bool((key[1:] > key[:-1]).all()):  # distinct and in order already
+        order = np.arange(n)
+        return order, order, False
+    order = np.argsort(key, kind="stable")  # (stable: first[i] is the first position)
+    ordered = key[order]
+    starts = np.empty(n, dtype=bool)  # where a new combination starts, in key order
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return order[starts], inverse, not starts.all()
 
 
 def _find_cube(omraade: str, emne: str, underemne: str) -> catalog.Cube:
