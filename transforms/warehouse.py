@@ -179,7 +179,8 @@ def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, fr
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS "
-                    "SELECT CAST(NULL AS VARCHAR) AS udgivelse, * FROM _partition WHERE false")
+                    f"SELECT CAST(NULL AS VARCHAR) AS udgivelse, {_typed_columns(con)} "
+                    "FROM _partition WHERE false")
         con.execute(f"DELETE FROM {table} WHERE udgivelse = ?", [release])
         con.execute(f"INSERT INTO {table} SELECT ? AS udgivelse, * FROM _partition", [release])
         con.execute("CREATE TABLE IF NOT EXISTS partitioner (tabel VARCHAR, udgivelse VARCHAR, "
@@ -192,6 +193,21 @@ def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, fr
         raise
     finally:
         con.unregister("_partition")
+
+
+def _typed_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """The select list that creates a partition table from ``_partition``: as the frame's
+    types, except where an empty frame leaves DuckDB nothing to infer from (a pandas object
+    column with no rows is type NULL): the status date is a DATE and the rest text. Without
+    this, the first release of a backfill (2021-04, when the stock cubes are still empty)
+    created columns of type NULL that no later release could be inserted into."""
+    cols = []
+    for name, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _partition").fetchall():
+        if dtype.strip('"') == "NULL":
+            cols.append(f'CAST("{name}" AS {"DATE" if name == "statusdato" else "VARCHAR"}) AS "{name}"')
+        else:
+            cols.append(f'"{name}"')
+    return ", ".join(cols)
 
 
 def partition_written(con: duckdb.DuckDBPyConnection, table: str, release: str) -> bool:

@@ -23,3 +23,26 @@ def test_partitions_round_trip_and_refuse_unknown_tables():
             read_partition(con, bad, "2024-11")
         with pytest.raises(ValueError, match="not a partitioned table"):
             store_partition(con, bad, "2024-11", frame)
+
+
+def test_an_empty_first_partition_still_types_the_table():
+    """A backfill starts at 2021-04, when the stock cubes have no status date yet: the table
+    created from that empty frame must take the later, non-empty releases."""
+    from datetime import date
+
+    con = connect(":memory:")
+    empty = pd.DataFrame({"gruppering": pd.Series([], dtype=object),
+                          "statusdato": pd.Series([], dtype=object),
+                          "tid_aar": pd.Series([], dtype=object),
+                          "antal_elever": pd.Series([], dtype="int64")})
+    store_partition(con, "cube_frafvurd", "2021-04", empty)
+    full = pd.DataFrame({"gruppering": ["[Tid].[År]"], "statusdato": [date(2022, 1, 31)],
+                         "tid_aar": ["2022"], "antal_elever": [7]})
+    store_partition(con, "cube_frafvurd", "2022-01", full)
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'cube_frafvurd'").fetchall())
+    assert types["statusdato"] == "DATE" and types["tid_aar"] == "VARCHAR"
+    assert types["antal_elever"] == "BIGINT"
+    back = read_partition(con, "cube_frafvurd", "2022-01")
+    assert back["statusdato"].tolist() == [date(2022, 1, 31)] and back["antal_elever"].tolist() == [7]
+    assert read_partition(con, "cube_frafvurd", "2021-04").empty
