@@ -658,3 +658,64 @@ def test_row_order_and_workers_do_not_change_the_result(monkeypatch):
     assert sorted(map(json.dumps, one_["cells"])) == sorted(map(json.dumps, two["cells"]))
     assert {key(c) for c in one_["cells"]} == {key(c) for c in two["cells"]}
     assert one_["verdict"] == two["verdict"]
+
+
+# --- the solver paths: interior point seed and goal LPs, exact sides only as needed ---------
+
+
+def test_interior_point_runs_reach_a_vertex_and_report_infeasibility():
+    import scipy.sparse as sp
+
+    from transforms.disclosure.audit import _highs, _pass, _run_interior
+
+    # x0 + x1 = 3, x0 - x1 = 1, x >= 0: the single point (2, 1)
+    A = sp.csc_matrix(np.array([[1.0, 1.0], [1.0, -1.0]]))
+    h = _highs(interior=True)
+    _pass(h, A, np.zeros(2), np.zeros(2), np.full(2, np.inf), np.array([3.0, 1.0]),
+          np.array([3.0, 1.0]))
+    assert _run_interior(h) == "optimal"
+    assert np.allclose(h.getSolution().col_value, [2.0, 1.0])
+    # x0 + x1 = -1 has no non-negative solution: the simplex fallback says so
+    h = _highs(interior=True)
+    _pass(h, A, np.zeros(2), np.zeros(2), np.full(2, np.inf), np.array([-1.0, 1.0]),
+          np.array([-1.0, 1.0]))
+    assert _run_interior(h) == "infeasible"
+
+
+def _rectangle_component():
+    """Four withheld cells of a 2 x 2 table whose margins (6, 6 | 6, 6) are published: every
+    cell ranges over [0, 6] (x_a = x_d = 6 - x_b = 6 - x_c)."""
+    import scipy.sparse as sp
+
+    from transforms.disclosure.audit import _Component
+
+    A = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 1, 0, 1]], float))
+    return _Component(A, np.full(4, 6.0), np.zeros((0, 2), dtype=np.int64), np.zeros(4),
+                      np.full(4, 6.0), sp.identity(4, format="csr"), np.zeros(4))
+
+
+def test_decide_only_solves_just_the_side_a_verdict_needs():
+    comp = _rectangle_component()
+    h = comp._seed()
+    assert comp.lp_count == 1
+    x0 = comp.amin.copy()  # the seed vertex: x_a in {0, 6}
+    assert x0[0] in (0.0, 6.0) and x0[0] == x0[3] == 6.0 - x0[1]
+    comp._exact(h, [0, 1, 2, 3], decide_only=True)
+    # one LP for x_a, in the direction its goal needs; its vertex and the seed's then
+    # decide the three others (each seen at 0 and 6) without an LP of their own
+    assert comp.lp_count == 2
+    if x0[0] == 0.0:
+        assert comp.hi_lp[0] == 6.0 and np.isnan(comp.lo_lp[0])
+    else:
+        assert comp.lo_lp[0] == 0.0 and np.isnan(comp.hi_lp[0])
+    assert np.isnan(comp.lo_lp[1:]).all() and np.isnan(comp.hi_lp[1:]).all()
+    assert [s[4] for s in comp._states()] == [True] * 4
+    assert comp.amin.tolist() == [0.0] * 4 and comp.bmax.tolist() == [6.0] * 4
+
+
+def test_exact_mode_still_solves_both_sides():
+    comp = _rectangle_component()
+    h = comp._seed()
+    comp._exact(h, [0, 1, 2, 3])
+    L, a, b, U = comp.rounded()
+    assert L.tolist() == a.tolist() == [0.0] * 4 and b.tolist() == U.tolist() == [6.0] * 4

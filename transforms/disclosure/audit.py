@@ -55,12 +55,18 @@ value and the exact interval computed where it is cheap or needed:
    undecided value toward the side (up or down) that would prove it, scaled by the distance
    to that goal, with deterministic pseudo-random weights per LP so that values competing for
    the same margin win in different rounds; rounds stop when one decides fewer than
-   ``ROUND_MIN_GAIN`` (or 0.4 % of the unknowns) values. The extreme points these LPs find
-   also make many intervals exact on the way (a value at its outer bound in some point).
-5. Values still undecided, and every value of a small component (≤ ``EXACT_MAX_VARS``
-   unknowns), get exact LPs: min and max, re-solved from the previous basis (primal simplex)
-   with only the objective changed. ``exact=True`` computes every interval exactly (slow on
-   national cubes).
+   ``ROUND_MIN_GAIN`` values. The extreme points these LPs find also make many intervals
+   exact on the way (a value at its outer bound in some point). The seed and the goal LPs
+   are solved by the interior point method with crossover to a vertex (about 4x faster than
+   simplex on a national cube, whose many ties make simplex pivot degenerately; simplex
+   decides where it ends without an optimum).
+5. Values still undecided get exact LPs, re-solved on the seed's model from the previous
+   basis (primal simplex) with only the objective changed, one side at a time and only as
+   many as the verdict needs: first the side whose goal would prove the value, the other
+   only if it is still open, none where points found by earlier exact LPs already decide
+   it. Every value of a small component (≤ ``EXACT_MAX_VARS`` unknowns) gets both sides
+   (its exact interval). ``exact=True`` computes every interval exactly (slow on national
+   cubes).
 
 Independent LPs (those of one round; two fixed halves of a large exact phase) run in up to
 ``workers`` processes (default 2); the LPs solved are the same for any number of workers, so
@@ -99,7 +105,7 @@ _EPS = 1e-9  # exactness tolerance on integer arithmetic done in floating point
 _SHARE_TOL = 5e-4 + 1e-9  # half of 0.1 percentage point: shares may be stored rounded
 #: components with at most this many unknowns get exact intervals for every value
 EXACT_MAX_VARS = 400
-#: goal rounds stop when a round decides fewer than max(this, unknowns / 250) values
+#: goal rounds stop when a round decides fewer than this many values
 ROUND_MIN_GAIN = 25
 MAX_ROUNDS = 60
 #: LPs per goal round (run in parallel when workers allow; results do not depend on it)
@@ -710,16 +716,40 @@ def _tighten(A: sp.csr_matrix, b: np.ndarray, ineq: np.ndarray, lb: np.ndarray,
 # --- one connected component ---------------------------------------------------------------
 
 
-def _highs(primal_hot: bool = False) -> highspy.Highs:
+def _highs(interior: bool = False) -> highspy.Highs:
+    """A single-threaded HiGHS instance. ``interior``: interior point (IPX) with crossover to
+    a basic solution, some 4x faster than simplex on the seed and goal LPs of a national
+    cube (their many ties make simplex pivot degenerately); the basis it ends with serves
+    the hot-started simplex LPs that follow."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("simplex_scale_strategy", 0)  # the matrix is ±1: scaling only costs
-    if primal_hot:
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("simplex_strategy", 4)
+    if interior:
+        h.setOptionValue("solver", "ipx")
+        h.setOptionValue("run_crossover", "on")
     return h
+
+
+def _run_interior(h: highspy.Highs) -> str:
+    """Run a model set up by ``_highs(interior=True)``; where the interior point method ends
+    without an optimum (e.g. on an infeasible system) the simplex method decides."""
+    h.run()
+    st = _status(h)
+    if st != "optimal":
+        h.setOptionValue("solver", "simplex")
+        h.clearSolver()
+        h.run()
+        st = _status(h)
+    return st
+
+
+def _primal_hot(h: highspy.Highs) -> None:
+    """Later solves of ``h``: primal simplex from the current basis (only costs change)."""
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("simplex_strategy", 4)
 
 
 def _pass(h: highspy.Highs, A: sp.csc_matrix, cost, lo, hi, rlo, rhi) -> None:
@@ -799,23 +829,26 @@ class _Component:
         np.minimum(self.amin, v, out=self.amin)
         np.maximum(self.bmax, v, out=self.bmax)
 
-    def rounded(self):
-        """(L, a, b, U) as integer arrays (U: None where unbounded/infinite)."""
-        lo_known = ~np.isnan(self.lo_lp)
-        hi_known = ~np.isnan(self.hi_lp)
-        L = np.ceil(np.where(lo_known, self.lo_lp, self.LT) - TOL)
-        a = np.ceil(np.where(lo_known, self.lo_lp, self.amin) - TOL)
-        b = np.floor(np.where(hi_known, self.hi_lp, self.bmax) + TOL)
-        U = np.floor(np.where(hi_known, self.hi_lp, self.UT) + TOL)
+    def rounded(self, idx=slice(None)):
+        """(L, a, b, U) as integer arrays (U: None where unbounded/infinite), of the targets
+        ``idx`` (default: all)."""
+        lo_lp, hi_lp = self.lo_lp[idx], self.hi_lp[idx]
+        lo_known = ~np.isnan(lo_lp)
+        hi_known = ~np.isnan(hi_lp)
+        L = np.ceil(np.where(lo_known, lo_lp, self.LT[idx]) - TOL)
+        a = np.ceil(np.where(lo_known, lo_lp, self.amin[idx]) - TOL)
+        b = np.floor(np.where(hi_known, hi_lp, self.bmax[idx]) + TOL)
+        U = np.floor(np.where(hi_known, hi_lp, self.UT[idx]) + TOL)
         a = np.maximum(a, L)  # guard against solver noise across the rounding edge
         b = np.minimum(b, U)
-        U = np.where(self.hi_unbounded, np.inf, U)
-        b = np.where(self.hi_unbounded, np.inf, b)
+        U = np.where(self.hi_unbounded[idx], np.inf, U)
+        b = np.where(self.hi_unbounded[idx], np.inf, b)
         return L, a, b, U
 
-    def _states(self) -> list[tuple[int, int, int | None, int | None, bool | None]]:
+    def _states(self, idx=slice(None)) -> list[tuple[int, int, int | None, int | None,
+                                                     bool | None]]:
         """Per target (L, a, b, U, verdict-or-None); b, U None: proved unbounded / no limit."""
-        L, a, b, U = self.rounded()
+        L, a, b, U = self.rounded(idx)
         Ul = [None if math.isinf(u) else int(u) for u in U.tolist()]
         out = []
         for Lt, at, bt, Ut in zip(L.astype(np.int64).tolist(), a.astype(np.int64).tolist(),
@@ -832,15 +865,13 @@ class _Component:
     def _seed(self) -> highspy.Highs | None:
         """The base model, solved for min of the sum of all unknowns (a first point, and
         lo exact for every value that is 0 there). None when infeasible."""
-        h = _highs()
+        h = _highs(interior=True)
         _pass(h, self.M, np.ones(self.n), self.lb, self.ub, self.rlo, self.rhi)
-        h.run()
         self.lp_count += 1
-        if _status(h) != "optimal":
+        if _run_interior(h) != "optimal":
             return None
         self._record(np.asarray(h.getSolution().col_value, dtype=float))
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("simplex_strategy", 4)  # primal: hot start after cost changes
+        _primal_hot(h)
         return h
 
     def solve(self, exact_all: bool, pool) -> bool:
@@ -855,11 +886,12 @@ class _Component:
         else:
             todo = list(range(self.nt))
         if len(todo) <= EXACT_SPLIT_MIN:
-            self._exact(h, todo)
+            self._exact(h, todo, decide_only=not exact_mode)
         else:  # two fixed halves, each re-solved from the seed basis: same result anywhere
             del h
             halves = [todo[0::2], todo[1::2]]
-            for half, out in zip(halves, pool.map(_exact_task, [self, self], halves)):
+            for half, out in zip(halves, pool.map(_exact_task, [self, self], halves,
+                                                  [not exact_mode] * 2)):
                 lo_lp, hi_lp, unb, amin, bmax, lps = out
                 self.lo_lp[half] = lo_lp[half]
                 self.hi_lp[half] = hi_lp[half]
@@ -869,9 +901,13 @@ class _Component:
                 self.lp_count += lps
         return True
 
-    def _exact(self, h: highspy.Highs, todo: list[int]) -> None:
+    def _exact(self, h: highspy.Highs, todo: list[int], decide_only: bool = False) -> None:
         """Exact min and max of each target in todo (sides already attained are skipped),
-        re-solving the model hot with only the objective changed."""
+        re-solving the model hot with only the objective changed.
+
+        ``decide_only``: only as many sides as the verdict needs: none where the points found
+        so far (by the LPs of earlier targets too) already decide it, else first the side
+        whose goal (:func:`_goal`) would prove it, the other side only if still open."""
         T = self.T
         n = self.n
         cur = np.arange(n, dtype=np.int32)  # the seed's costs (all ones) are to be cleared
@@ -899,6 +935,9 @@ class _Component:
             idx = T.indices[T.indptr[t]:T.indptr[t + 1]]
             coef = T.data[T.indptr[t]:T.indptr[t + 1]]
             c = self.consts[t]
+            if decide_only:
+                self._decide_sides(t, run, idx, coef, c)
+                continue
             if np.isnan(self.lo_lp[t]):
                 if math.ceil(self.LT[t] - TOL) == math.ceil(self.amin[t] - TOL):
                     self.lo_lp[t] = self.LT[t]  # the outer bound is attained (after rounding)
@@ -918,13 +957,39 @@ class _Component:
                     elif st == "unbounded":
                         self.hi_unbounded[t] = True
 
+    def _decide_sides(self, t: int, run, idx, coef, c: float) -> None:
+        """Exact sides of target t until its verdict is decided (see :meth:`_exact`)."""
+        for _ in range(2):
+            (L, a, b, U, d), = self._states([t])
+            if d is not None:
+                return
+            g = _goal(L, a, b, U)
+            lo_open = np.isnan(self.lo_lp[t])
+            hi_open = np.isnan(self.hi_lp[t]) and not self.hi_unbounded[t]
+            up = hi_open and (g is None or g[0] > 0 or not lo_open)
+            if up:
+                st, obj = run(idx, -coef)
+                if st == "optimal":
+                    self.hi_lp[t] = -obj + c
+                elif st == "unbounded":
+                    self.hi_unbounded[t] = True
+                else:
+                    return  # undecided: judged strictly
+            elif lo_open:
+                st, obj = run(idx, coef)
+                if st != "optimal":
+                    return
+                self.lo_lp[t] = obj + c
+            else:
+                return
+
     def _goal_rounds(self, pool) -> None:
         """Goal rounds: per round ROUND_LPS LPs over the component's own constraints whose
         objective pushes every undecided target toward the side that would prove it (up or
         down, scaled by the distance to its goal), each LP with its own deterministic
         pseudo-random weights (the very first with equal weights) so that targets competing
         for one margin win in different rounds. Stops when a round decides fewer than
-        max(ROUND_MIN_GAIN, unknowns / 250) targets."""
+        ROUND_MIN_GAIN targets."""
         T = self.T.tocsr()
         states = self._states()
         for rnd in range(MAX_ROUNDS):
@@ -956,27 +1021,27 @@ class _Component:
                     self._record(x)
             states = self._states()
             after = sum(1 for x in states if x[4] is None)
-            if rnd > 0 and before - after < max(ROUND_MIN_GAIN, self.n // 250):
+            if rnd > 0 and before - after < ROUND_MIN_GAIN:
                 return
 
 
 def _lp_task(M, cost, lo, hi, rlo, rhi):
     """Solve one LP (fresh, presolve on); the primal solution or None."""
-    h = _highs()
+    h = _highs(interior=True)
     _pass(h, M, cost, lo, hi, rlo, rhi)
-    h.run()
-    if _status(h) != "optimal":
+    if _run_interior(h) != "optimal":
         return None
     return np.asarray(h.getSolution().col_value, dtype=float)
 
 
-def _exact_task(comp: _Component, todo: list[int]):
-    """Exact intervals of `todo` on a fresh copy of the component's model (seed basis)."""
+def _exact_task(comp: _Component, todo: list[int], decide_only: bool = False):
+    """Exact intervals (or verdicts: ``decide_only``) of `todo` on a fresh copy of the
+    component's model (seed basis)."""
     comp = copy.deepcopy(comp)  # the same starting state in this process or another
     comp.lp_count = 0
     h = comp._seed()
     if h is not None:
-        comp._exact(h, todo)
+        comp._exact(h, todo, decide_only)
     return comp.lo_lp, comp.hi_lp, comp.hi_unbounded, comp.amin, comp.bmax, comp.lp_count
 
 
