@@ -46,6 +46,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,14 +126,27 @@ def make_table(size: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, Cube]:
     return rec, cells, cube
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the audit's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _audit(cells, pattern, cube) -> str:
-    try:
-        from transforms.disclosure.audit import audit
-    except ImportError:
-        return "(no audit module)"
+    """lpstat's audit of the published pattern; failing values split by the kind of cell:
+    primary (1..3 individuals), empty (value 0) or other (secondary)."""
+    from transforms.disclosure.audit import audit
+
     t = time.perf_counter()
     res = audit(apply_pattern(cells, pattern, cube), cube)
-    return f"{res['verdict']} ({res.get('failed', '?')} failed, {time.perf_counter() - t:.1f}s)"
+    seconds = time.perf_counter() - t
+    rows = [c["raekke"] for c in res["cells"] if not c["ok"] and "raekke" in c]
+    n = cells["n_individer"].to_numpy()[rows]
+    v = cells[cube.value_column].to_numpy()[rows]
+    prim = int(((n >= 1) & (n <= 3) & (v > 0)).sum())
+    empty = int((v == 0).sum())
+    split = f": {prim} primary, {empty} empty, {len(rows) - prim - empty} other" if rows else ""
+    return f"{res['verdict']} ({res['failed']} of {res['checked']} failed{split}; {seconds:.1f}s)"
 
 
 def _report(size, name, cells, pattern, primary, seconds, cpu, cube):
@@ -146,9 +162,9 @@ def _report(size, name, cells, pattern, primary, seconds, cpu, cube):
 
 
 def run_lpstat(cells, cube):
-    t, c = time.perf_counter(), time.process_time()
+    t, c = time.perf_counter(), _cpu()
     p = suppress(cells, cube)
-    return p, time.perf_counter() - t, time.process_time() - c
+    return p, time.perf_counter() - t, _cpu() - c
 
 
 def run_checked(cells, cube):
@@ -163,9 +179,9 @@ def run_checked(cells, cube):
         bad, bad_out = _failing_rows(cells, cube, result)
         return result["verdict"] == "bestået", result, bad, bad_out
 
-    t, c = time.perf_counter(), time.process_time()
+    t, c = time.perf_counter(), _cpu()
     p, _ = suppress_checked(cells, cube, check)
-    return p, time.perf_counter() - t, time.process_time() - c
+    return p, time.perf_counter() - t, _cpu() - c
 
 
 def national_afslaars(seed: int) -> tuple[pd.DataFrame, Cube]:
@@ -196,14 +212,20 @@ def national_afslaars(seed: int) -> tuple[pd.DataFrame, Cube]:
 # --- Tau-Argus ----------------------------------------------------------------------------
 
 def run_tau(rec: pd.DataFrame, cells: pd.DataFrame, cube: Cube, per_cell_pl: bool,
-            method: str = "OPT"):
-    """Tau-Argus OPT on the same table; returns (pattern frame, seconds) or raises."""
+            method: str = "OPT", timeout: float = 900.0):
+    """Tau-Argus (OPT or MOD) on the same table: (pattern frame, seconds, CPU seconds, its
+    result frame, status per cell), or raises (also when it runs past ``timeout``)."""
     from pytauargus import protect
     from pytauargus.arb import apriori_batch
-    from pytauargus.engine import run_batch
     from pytauargus.result import TableResult
 
     three = "kommune" in rec.columns
+
+    def key(row):
+        """A cell's codes in Tau-Argus' table: captions, group codes, Total."""
+        out = [row["kommune"] or row["region"] or "Total"] if three else []
+        return tuple(out + [row["primaer_aarsag"] or "Total", row["sekundaer_aarsag"] or "Total"])
+
     micro = pd.DataFrame({
         "per": rec["primaer_aarsag"], "reg": rec["sekundaer_aarsag"], "one": 1.0,
     })
@@ -220,12 +242,12 @@ def run_tau(rec: pd.DataFrame, cells: pd.DataFrame, cube: Cube, per_cell_pl: boo
                   workdir=str(work), run=False, totcode="Total", **kw)
     arb = Path(res.files["arb"])
     if per_cell_pl:
-        inner = cells[cells["gruppering"] == cells["gruppering"].iloc[-1]]
-        small = inner[(inner["antal_afslag"] >= 1) & (inner["antal_afslag"] <= 3)]
+        # every cell lpstat withholds as primary, margins included: 1..3 individuals
+        small = cells[(cells["n_individer"] >= 1) & (cells["n_individer"] <= 3)]
         lines = []
         for _, r in small.iterrows():
             v = int(r["antal_afslag"])
-            codes = ([r["kommune"]] if three else []) + [r["primaer_aarsag"], r["sekundaer_aarsag"]]
+            codes = list(key(r))
             if not lines:
                 # pytauargus 0.6.0 checks the field count on the first line only and
                 # miscounts "PL;lower;upper": open with a plain status line (U on a cell
@@ -238,30 +260,38 @@ def run_tau(rec: pd.DataFrame, cells: pd.DataFrame, cube: Cube, per_cell_pl: boo
         at = next(i for i, ln in enumerate(text) if ln.startswith("<SUPPRESS>"))
         text[at:at] = apriori_batch(1, [str(hst)], ";", 1, 0)
         arb.write_text("\n".join(text) + "\n")
-    run_batch(str(arb))
-    seconds = time.perf_counter() - t
+    # the engine runs in a child process so that a run past the time limit can be stopped
+    # (and a crash of the engine is reported instead of ending the benchmark)
+    # (a fresh interpreter in the work folder: the engine writes its logs to the current
+    # folder, and crashed here in a forked copy of this process)
+    c = _cpu()
+    code = f"from pytauargus.engine import run_batch; run_batch({str(arb)!r})"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, cwd=work)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"Tau-Argus {method} did not finish in {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"Tau-Argus {method} ended with exit code {done.returncode}: "
+                           f"{done.stderr.strip().splitlines()[-1:]}")
+    seconds, cpu = time.perf_counter() - t, _cpu() - c
     tab = TableResult(path=res.files["tab1"], exp_vars=dims, response="one", is_freq=False)
     df = tab.dataframe()
     status = pd.Series(tab.status(), index=df.index)
     withheld_codes = set()
     for i, r in df.iterrows():
-        if status[i] not in ("S", "s", "", None) and str(status[i]).upper() not in ("S", "Z", "E"):
+        if status[i] in ("U", "M"):  # primary unsafe, secondary; P (protected) is published
             withheld_codes.add(tuple(str(r[d]) for d in dims))
-    # map to lpstat cells: captions, with totals and group codes
-    def key(row):
-        if three:
-            e = row["kommune"] or row["region"] or "Total"
-            out = [e]
-        else:
-            out = []
-        out += [row["primaer_aarsag"] or "Total", row["sekundaer_aarsag"] or "Total"]
-        return tuple(out)
-
-    und = np.array([key(r) in withheld_codes for _, r in cells.iterrows()])
+    keys = [key(r) for _, r in cells.iterrows()]
+    missing = set(keys) - {tuple(str(r[d]) for d in dims) for _, r in df.iterrows()}
+    if missing:
+        raise RuntimeError(f"{len(missing)} lpstat cells not in Tau-Argus' table, "
+                           f"e.g. {sorted(missing)[:3]}")
+    und = np.array([k in withheld_codes for k in keys])
     und |= cells["antal_afslag"].to_numpy() == 0
     pat = pd.DataFrame({"undertrykt": und, "undertrykt_udfald": und, "aarsag": None},
                        index=cells.index)
-    return pat, seconds, df, status
+    return pat, seconds, cpu, df, status
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -271,6 +301,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-tau", action="store_true")
     ap.add_argument("--tau-methods", default="OPT,MOD",
                     help="Tau-Argus secondary suppression methods (OPT optimal, MOD modular)")
+    ap.add_argument("--tau-timeout", type=float, default=900.0,
+                    help="seconds after which a Tau-Argus run is stopped and reported")
     ap.add_argument("-v", action="store_true", help="log suppression progress")
     args = ap.parse_args(argv)
     if args.v:
@@ -298,13 +330,12 @@ def main(argv=None) -> None:
             continue
         for method in args.tau_methods.split(","):
             for label, pl in ((f"{method} FREQ(4,30)", False), (f"{method} PL", True)):
-                c = time.process_time()
                 try:
-                    pat, sec, _, _ = run_tau(rec, cells, cube, pl, method)
+                    pat, sec, cpu, _, _ = run_tau(rec, cells, cube, pl, method, args.tau_timeout)
                 except Exception as exc:  # report, do not hide: the benchmark goes on
-                    print(f"  {label:<16} failed: {type(exc).__name__}: {exc}")
+                    print(f"  {label:<16} failed: {type(exc).__name__}: {exc}", flush=True)
                     continue
-                _report(size, label, cells, pat, primary, sec, time.process_time() - c, cube)
+                _report(size, label, cells, pat, primary, sec, cpu, cube)
 
 if __name__ == "__main__":
     main()
