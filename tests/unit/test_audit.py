@@ -719,3 +719,22 @@ def test_exact_mode_still_solves_both_sides():
     comp._exact(h, [0, 1, 2, 3])
     L, a, b, U = comp.rounded()
     assert L.tolist() == a.tolist() == [0.0] * 4 and b.tolist() == U.tolist() == [6.0] * 4
+
+
+def test_values_determined_by_implied_bounds_need_no_lp(monkeypatch):
+    import transforms.disclosure.audit as audit_module
+
+    def no_lp(self, exact_all, pool):
+        raise AssertionError("an LP was built for values the bounds determine")
+
+    monkeypatch.setattr(audit_module._Component, "solve", no_lp)
+    # row U1 is empty, so its cells are 0 (x_1j >= 0 summing to 0): no relation has a single
+    # unknown, but the implied bounds meet, and then each column total (2) gives x_0j = 2
+    df = build(AFSLAARS, T2, table2([[2, 2, 2], [0, 0, 0]]))
+    spec = [(g(U, P), {"uddannelse": "U0", "primaer_aarsag": f"Årsag {j}"}) for j in range(3)]
+    res = audit(publish(df, AFSLAARS, withhold=spec), AFSLAARS)
+    for j in range(3):
+        assert one(res, g(U, P), uddannelse="U0", primaer_aarsag=f"Årsag {j}") == (2, 2, False)
+        assert one(res, g(U, P), uddannelse="U1", primaer_aarsag=f"Årsag {j}") == (0, 0, True)
+    assert one(res, g(U), uddannelse="U1") == (0, 0, True)
+    assert res["failed"] == 3 and res["exact"] == res["checked"] == 7

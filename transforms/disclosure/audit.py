@@ -1200,19 +1200,40 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
                             measure=a.measures[k], value=_num_out(va), count=_num_out(ve))
                     bad_unknowns.update(u for u in (ue, ua) if u >= 0)
 
-    # 3. the reduced system over free unknowns, its implied bounds and components
-    free_idx = np.flatnonzero(free)
-    nf = len(free_idx)
-    fpos = np.full(nu, -1, dtype=np.int64)
-    fpos[free_idx] = np.arange(nf)
-    Af = Au[:, free_idx].tocsr()
-    Af.eliminate_zeros()
-    live = np.flatnonzero(np.diff(Af.indptr) > 0)
-    Af = Af[live]
-    bf = rhs_w[live]
-    ineq_f = np.array([(fpos[e], fpos[x]) for e, x in ineq], dtype=np.int64).reshape(-1, 2)
-    lbf, ubf = lb[free_idx].copy(), ub[free_idx].copy()
-    feasible = _tighten(Af, bf, ineq_f, lbf, ubf)
+    # 3. the reduced system over free unknowns, its implied bounds and components; unknowns
+    # whose implied bounds meet are determined: they leave the system like pinned ones (the
+    # LPs get smaller and components may split), repeated until none is left
+    had_free = None
+    while True:
+        free_idx = np.flatnonzero(free)
+        nf = len(free_idx)
+        fpos = np.full(nu, -1, dtype=np.int64)
+        fpos[free_idx] = np.arange(nf)
+        Af = Au[:, free_idx].tocsr()
+        Af.eliminate_zeros()
+        has_free = np.diff(Af.indptr) > 0
+        live = np.flatnonzero(has_free)
+        Af = Af[live]
+        bf = rhs_w[live]
+        ineq_f = np.array([(fpos[e], fpos[x]) for e, x in ineq if free[e] and free[x]],
+                          dtype=np.int64).reshape(-1, 2)
+        lbf, ubf = lb[free_idx].copy(), ub[free_idx].copy()
+        # a relation left without unknowns by the last substitution must hold
+        feasible = had_free is None or not np.any(had_free & ~has_free
+                                                  & (np.abs(rhs_w) > 1e-6))
+        had_free = has_free
+        feasible = feasible and _tighten(Af, bf, ineq_f, lbf, ubf)
+        if not feasible:
+            break
+        in_ineq = np.zeros(nf, dtype=bool)
+        in_ineq[ineq_f.ravel()] = True  # outcome pairs stay (their bounds couple them)
+        pin = np.flatnonzero((ubf - lbf <= _EPS) & ~in_ineq)
+        if not len(pin):
+            break
+        u = free_idx[pin]
+        fixed[u] = lbf[pin]
+        free[u] = False
+        rhs_w -= Au[:, u] @ lbf[pin]
     if nf:
         nr, ni = Af.shape[0], len(ineq_f)
         Ac = Af.tocoo()
