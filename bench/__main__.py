@@ -139,7 +139,7 @@ def bench_scale(scale: str, admin_url: str, runs: int, api: bool, all_releases: 
                 release: str | None = None, warmup: bool = True, api_seconds: float = 8) -> dict:
     url = ensure_store(admin_url, scale)
     release = release or _latest_release(url)
-    fig: dict = {"scale": scale, "release": release}
+    fig: dict = {"scale": scale, "release": release, "runs": runs, "warmup": warmup}
     ext = measure(url, runs)
     fig.update({k: ext[k] for k in ("rows", "copy_rows_per_s", "lpstat_rows_per_s",
                                     "lpstat_peak_rss_mb", "lpstat_seconds")})
@@ -205,6 +205,14 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def _runs(spec: str, scale: str) -> int:
+    """``--runs``: one number for every scale, or ``scale=N`` pairs (default 3 where unnamed)."""
+    if "=" not in spec:
+        return int(spec)
+    pairs = dict(part.split("=", 1) for part in spec.split(",") if part.strip())
+    return int(pairs.get(scale, 3))
+
+
 def _opt(f: dict, key: str, fmt: str) -> str:
     return fmt.format(f[key]) if key in f else "not run"
 
@@ -213,6 +221,7 @@ def report(figs: list[dict]) -> str:
     rows = [
         ("source rows", lambda f: f"{f['rows']:,}"),
         ("release built", lambda f: f["release"]),
+        ("measured runs (median of)", lambda f: f"{f['runs']}" + (" after a warm-up" if f.get("warmup", True) else "")),
         ("binary COPY, rows/s", lambda f: f"{f['copy_rows_per_s']:,.0f}"),
         ("lpstat extract+pseudonymise+load, rows/s", lambda f: f"{f['lpstat_rows_per_s']:,.0f}"),
         ("extract ratio to COPY", lambda f: f"{f['lpstat_rows_per_s'] / f['copy_rows_per_s']:.2f}"),
@@ -251,7 +260,9 @@ def report(figs: list[dict]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="national,10", help="comma-separated: national, N")
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", default="3",
+                   help="measured runs per scale after the warm-up: N, or per scale as "
+                        "'national=3,10=3,100=1' (a 100x run takes many minutes)")
     p.add_argument("--pg", default=DEFAULT_PG)
     p.add_argument("--skip-api", action="store_true")
     p.add_argument("--all-releases", default="national",
@@ -266,7 +277,7 @@ def main(argv=None) -> int:
     figs = []
     for scale in args.scale.split(","):
         t = time.perf_counter()
-        f = bench_scale(scale.strip(), args.pg, args.runs, not args.skip_api,
+        f = bench_scale(scale.strip(), args.pg, _runs(args.runs, scale.strip()), not args.skip_api,
                         scale.strip() in args.all_releases.split(","), release=args.release,
                         warmup=not args.no_warmup, api_seconds=args.api_seconds)
         figs.append(f)

@@ -40,26 +40,29 @@ SELECT * EXCLUDE (rn) FROM (
 
 CREATE OR REPLACE TEMP TABLE _bestand_valgt AS
 WITH aftaler AS (SELECT * FROM _bestand_aftaler),
+-- Most students have one agreement: it is counted on all of [startdato, slut]. Only the others
+-- need the pieces below (at 10x national scale 13 % of students).
+flere AS (SELECT elev FROM aftaler GROUP BY elev HAVING count(*) > 1),
 -- The student's own breakpoints: every day on which one of their agreements starts or the day
 -- after one ends. Between two consecutive breakpoints the set of running agreements is fixed.
 graenser AS (
-    SELECT elev, startdato AS b FROM aftaler
+    SELECT a.elev, a.startdato AS b FROM aftaler AS a SEMI JOIN flere AS f ON f.elev = a.elev
     UNION
-    SELECT elev, slut + 1 FROM aftaler
+    SELECT a.elev, a.slut + 1 FROM aftaler AS a SEMI JOIN flere AS f ON f.elev = a.elev
 ),
 stykker AS (
     SELECT elev, b AS fra, lead(b) OVER (PARTITION BY elev ORDER BY b) - 1 AS til
     FROM graenser
-),
--- The counted agreement on each piece: the most recently started of those running on it.
-valgt AS (
-    SELECT s.elev, s.fra, s.til, arg_max(a.aftale_id, (a.startdato, a.aftale_id)) AS aftale_id
-    FROM stykker AS s
-    JOIN aftaler AS a ON a.elev = s.elev AND a.startdato <= s.fra AND s.fra <= a.slut
-    WHERE s.til IS NOT NULL
-    GROUP BY s.elev, s.fra, s.til
 )
-SELECT * FROM valgt;
+SELECT a.elev, a.startdato AS fra, a.slut AS til, a.aftale_id
+FROM aftaler AS a ANTI JOIN flere AS f ON f.elev = a.elev
+UNION ALL
+-- The counted agreement on each piece: the most recently started of those running on it.
+SELECT s.elev, s.fra, s.til, arg_max(a.aftale_id, (a.startdato, a.aftale_id)) AS aftale_id
+FROM stykker AS s
+JOIN aftaler AS a ON a.elev = s.elev AND a.startdato <= s.fra AND s.fra <= a.slut
+WHERE s.til IS NOT NULL
+GROUP BY s.elev, s.fra, s.til;
 
 CREATE OR REPLACE TEMP TABLE _bestand_vurderingsforloeb AS
 WITH aftaler AS (SELECT * FROM _bestand_aftaler),
