@@ -10,5 +10,6 @@ SELECT
     primaer_kode,
     sekundaer_kode,
     ansoeger_pseudonym
-FROM stg_laerepladsen__afslag
-ORDER BY afslag_id;
+FROM stg_laerepladsen__afslag;
+-- No ORDER BY: nothing downstream depends on row order (the cubes aggregate), and sorting
+-- the whole table was a fifth of the warehouse build at 100x national scale.
