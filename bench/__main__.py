@@ -271,7 +271,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-write", action="store_true", help="do not write the results table")
     p.add_argument("--results", type=Path, default=RESULTS, help="where to write the table")
     p.add_argument("--release", help="the release to build (default: the latest complete month)")
-    p.add_argument("--no-warmup", action="store_true", help="skip the warm-up run (smoke test)")
+    p.add_argument("--no-warmup", nargs="?", const="all", default="",
+                   help="skip the warm-up run at these scales (comma-separated; alone: all)")
     p.add_argument("--api-seconds", type=float, default=8, help="how long the API is driven")
     args = p.parse_args(argv)
     figs = []
@@ -279,7 +280,9 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         f = bench_scale(scale.strip(), args.pg, _runs(args.runs, scale.strip()), not args.skip_api,
                         scale.strip() in args.all_releases.split(","), release=args.release,
-                        warmup=not args.no_warmup, api_seconds=args.api_seconds)
+                        warmup=not (args.no_warmup == "all"
+                                    or scale.strip() in args.no_warmup.split(",")),
+                        api_seconds=args.api_seconds)
         figs.append(f)
         s = f["scale"]
         print(f"VALUE rows_{s} {f['rows']} rows")
