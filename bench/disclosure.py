@@ -1,6 +1,6 @@
 """Benchmark: lpstat's suppression against Tau-Argus (pytauargus, HiGHS).
 
-    .venv/bin/pip install pytauargus        # only for this benchmark
+    .venv/bin/pip install -e ".[bench]"     # pytauargus, only for this benchmark
     .venv/bin/python bench/disclosure.py [--sizes small,3d,3d-large] [--seed 1]
 
 Tables (counts of individuals, many small cells, every margin published):
@@ -33,7 +33,16 @@ lpstat's audit (transforms/disclosure/audit.py) on the published pattern:
 pytauargus 0.6.0 (PyPI wheel, bundles the Tau-Argus engine and HiGHS) implements OPT, MOD
 and RND; GH, NET and CTA are rejected by its engine. Its apriori reader checks the field count
 on the first line only and miscounts ``PL;lower;upper`` lines, so the protection-level file
-opens with a plain ``U`` line.
+opens with a plain ``U`` line. Its engine writes fixed-name log files to the current folder
+(MOD crashed with SIGSEGV here while two runs shared a folder), so every Tau-Argus run is a
+fresh interpreter in its own work folder, stopped after ``--tau-timeout`` seconds; its time
+includes that interpreter's start (about 0.5 s).
+
+No Tau-Argus run on ``afslaars-national``: its four views are linked tables (shared margins,
+two hierarchies), and pytauargus' headless engine protects one table per ``<SUPPRESS>``; the
+linked-tables machinery of the Tau-Argus GUI is out of scope there (``Cover`` only skips the
+additivity check) and GH, the classic linked-table method, is rejected. Protecting the
+views one at a time would leave the shared cells inconsistent.
 
 Tau-Argus leaves empty cells alone (they are known zeros); lpstat never publishes a zero, so
 for the audit the Tau-Argus patterns are published with zeros withheld too, as lpstat would
@@ -260,10 +269,9 @@ def run_tau(rec: pd.DataFrame, cells: pd.DataFrame, cube: Cube, per_cell_pl: boo
         at = next(i for i, ln in enumerate(text) if ln.startswith("<SUPPRESS>"))
         text[at:at] = apriori_batch(1, [str(hst)], ";", 1, 0)
         arb.write_text("\n".join(text) + "\n")
-    # the engine runs in a child process so that a run past the time limit can be stopped
-    # (and a crash of the engine is reported instead of ending the benchmark)
-    # (a fresh interpreter in the work folder: the engine writes its logs to the current
-    # folder, and crashed here in a forked copy of this process)
+    # the engine runs in a fresh interpreter in the work folder, so that a run past the time
+    # limit can be stopped and a crash is reported instead of ending the benchmark (it writes
+    # fixed-name logs to the current folder, and crashed while two runs shared one)
     c = _cpu()
     code = f"from pytauargus.engine import run_batch; run_batch({str(arb)!r})"
     try:
@@ -309,9 +317,9 @@ def main(argv=None) -> None:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7d %(message)s")
     for size in args.sizes.split(","):
         if size == "afslaars-national":
-            # four linked views with hierarchies: Tau-Argus takes one table at a time, and
-            # the global suppressor does not finish here in 15 minutes (guarded.py): the
-            # checked search only
+            # four linked views with hierarchies: pytauargus protects one table at a time
+            # (see the module docstring), and the global suppressor does not finish here in
+            # 15 minutes (guarded.py): the checked search only
             cells, cube = national_afslaars(args.seed)
             primary = (cells["antal_afslag"] >= 0) & (cells["n_individer"] <= 3)
             print(f"{size}: {len(cells)} cells, {int(primary.sum())} primary or empty")
