@@ -4,8 +4,9 @@ ADBC hands us Arrow batches straight from the driver (libpq's binary COPY-like p
 PostgreSQL, the SQLite C API for SQLite), so no row ever becomes a Python object on the way:
 that is what keeps extraction close to the source's own COPY speed and memory bounded.
 
-Only the columns of ``shared/contracts/operational_store.sql`` are read, by name. A source whose
-columns differ from the contract stops the run with a message naming table and columns.
+Only the columns of ``shared/contracts/operational_store.sql`` are read, by name (the landing
+asks for just those it keeps or derives from). A source whose columns differ from the contract
+stops the run with a message naming table and columns.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ ID_COLUMNS = frozenset({"virksomhed_id", "elev_id", "aftale_id", "vurdering_id",
 
 PG_SCHEMA = "laerepladsen"
 SQLITE_BATCH_ROWS = 1_000_000
+#: Size of the Arrow batches the PostgreSQL driver hands over. Small enough that reading,
+#: pseudonymising and loading overlap even for the national tables (a few MB each), large
+#: enough that the per-batch cost stays negligible.
+PG_BATCH_BYTES = 4 * 2**20
 
 
 class SourceError(Exception):
@@ -136,21 +141,26 @@ class SourceConnection:
                 f"(operational_store.sql): {'; '.join(parts)}."
             )
 
-    def read(self, table: str, where: str = "", params: tuple = ()) -> pa.RecordBatchReader:
-        """Stream a table's contract columns in key order as Arrow batches.
+    def read(self, table: str, where: str = "", params: tuple = (),
+             columns: tuple[str, ...] | None = None) -> pa.RecordBatchReader:
+        """Stream a table's contract columns (or the given subset of them) in key order as
+        Arrow batches.
 
         ``where`` is a fixed SQL fragment chosen by the caller from its own constants (never
         user input); values are bound through ``params``.
         """
+        qualified = self._qualified(table)
+        names = SOURCE_TABLES[table] if columns is None else columns
+        unknown = [c for c in names if c not in SOURCE_TABLES[table]]
+        if unknown:  # identifiers only from the fixed contract list
+            raise SourceError(f"Unknown columns of {table!r}: {', '.join(unknown)}")
         if self.kind == "sqlite":
             # SQLite has no column types, and the ADBC driver infers each column's type from
             # the first batch: read text as text, and infer over large batches.
-            cols = ", ".join(
-                c if c in ID_COLUMNS else f"CAST({c} AS TEXT) AS {c}" for c in SOURCE_TABLES[table]
-            )
+            cols = ", ".join(c if c in ID_COLUMNS else f"CAST({c} AS TEXT) AS {c}" for c in names)
         else:
-            cols = ", ".join(SOURCE_TABLES[table])
-        sql = f"SELECT {cols} FROM {self._qualified(table)}"
+            cols = ", ".join(names)
+        sql = f"SELECT {cols} FROM {qualified}"
         if where:
             sql += f" WHERE {where}"
         sql += f" ORDER BY {TABLE_KEYS[table]}"
@@ -159,6 +169,9 @@ class SourceConnection:
         cur = self._conn.cursor()
         if self.kind == "sqlite":
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)})
+        else:
+            cur.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(PG_BATCH_BYTES)})
         cur.execute(sql, params or None)
         self._cursors.append(cur)  # the stream lives as long as its cursor
         return cur.fetch_record_batch()

@@ -1,7 +1,12 @@
 """Land the operational store in the warehouse as raw_* tables, pseudonymised in flight.
 
 The stream is source → ADBC Arrow batches → :mod:`transforms.pseudonymise` → DuckDB, batch by
-batch, so memory stays bounded by the batch size and no direct identifier is ever written.
+batch, so no direct identifier is ever written (and the ones the warehouse does not need are
+never even read). Reading and pseudonymising each run in a thread of their own
+(:class:`_Feed`), with at most ``READ_AHEAD_BATCHES`` batches waiting between one stage and the
+next, so the three overlap (the driver, the Arrow kernels and DuckDB release the GIL); with
+DuckDB's own memory bounded while landing (``LANDING_MEMORY_LIMIT``), memory does not grow
+with the size of the tables.
 
 Loading is incremental where the source allows it:
 
@@ -20,7 +25,11 @@ backoff. That is why a connection killed mid-extract loses and duplicates nothin
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -32,7 +41,7 @@ from transforms.extract import (
     ID_COLUMNS, SOURCE_TABLES, TABLE_KEYS, SourceConnection, SourceError, SourceUnavailable,
     iter_batches,
 )
-from transforms.pseudonymise import Pseudonymiser, pseudonymise_batch
+from transforms.pseudonymise import Pseudonymiser, pseudonymise_batch, source_columns
 
 log = logging.getLogger(__name__)
 
@@ -45,35 +54,154 @@ INCREMENTAL: dict[str, str] = {
 #: how far behind its watermark each incremental read starts (late commits)
 DEFAULT_LOOKBACK = timedelta(days=3)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: batches that may wait between reading and pseudonymising, and again before the warehouse
+READ_AHEAD_BATCHES = 3
+#: DuckDB's memory limit while landing (a lower one of the caller's is kept). DuckDB keeps
+#: the blocks it has written cached up to its limit, by default most of the machine's memory,
+#: so without a bound a load grows with the tables; this leaves room for its write buffers
+#: (a few row groups) and a rerun's anti-join, and DuckDB spills beyond it.
+LANDING_MEMORY_LIMIT = "512MB"
+#: DuckDB's threads while landing. One writer fills whole row groups and compresses each
+#: once; parallel writers leave partial ones that the next checkpoint (at the latest when the
+#: step closes the warehouse) decompresses and writes again: more CPU, a larger file, and a
+#: memory peak that grows with the tables. The other core reads and pseudonymises meanwhile.
+LANDING_THREADS = 1
+#: The order tables are read and landed in (each lands on its own; the order only shapes the
+#: pipeline): the two that need the most pseudonymising first, so that it overlaps with
+#: reading the others, and what is left for the end is cheap.
+_FIRST = ("elev", "afslag", "uddannelsesaftale", "frafaldsvurdering")
+LANDING_ORDER = _FIRST + tuple(t for t in SOURCE_TABLES if t not in _FIRST)
 
 
-def _pseudonymised(table: str, reader: pa.RecordBatchReader, ps: Pseudonymiser,
-                   counter: dict, untyped: bool,
-                   on_batch: Callable[[str, int], None] | None
-                   ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
-    schema = pseudonymise_batch(table, empty, ps).schema
+def _raw_schema(table: str, source: pa.Schema, ps: Pseudonymiser, untyped: bool) -> pa.Schema:
+    schema = pseudonymise_batch(table, pa.RecordBatch.from_pylist([], schema=source), ps).schema
     if untyped:
         # SQLite declares no types the driver can trust (an empty table reads as int64):
         # land every source text as text; staging types it, with quarantine for what fails.
         schema = pa.schema([f if f.name in ID_COLUMNS or pa.types.is_date32(f.type)
                             else pa.field(f.name, pa.string()) for f in schema])
-    schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
-                        for f in schema])
+    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                      for f in schema])
 
-    def gen():
-        for batch in iter_batches(reader):
-            counter["read"] += batch.num_rows
-            out = pseudonymise_batch(table, batch, ps)
-            if out.schema != schema:
-                out = pa.RecordBatch.from_arrays(
-                    [c if c.type == f.type else c.cast(f.type) for c, f in zip(out.columns, schema)],
-                    schema=schema)
-            yield out
-            if on_batch is not None:
-                on_batch(table, counter["read"])
 
-    return schema, gen()
+class _Feed:
+    """The planned tables, read one after the other from the source snapshot and pseudonymised,
+    a bounded number of batches ahead of the warehouse.
+
+    Two threads: one reads (the driver releases the GIL while the server sends), one
+    pseudonymises; the warehouse consumes on the calling side. Only raw_* forms reach it; a
+    failure in either thread is handed on and raised there. ``on_batch(table,
+    rows_read_so_far)`` is called in the reading thread after each batch is read.
+    """
+
+    def __init__(self, src: SourceConnection, plan: list[tuple[str, str, tuple]],
+                 ps: Pseudonymiser, on_batch: Callable[[str, int], None] | None):
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        source: queue.Queue = queue.Queue(maxsize=READ_AHEAD_BATCHES)
+        self._raw: queue.Queue = queue.Queue(maxsize=READ_AHEAD_BATCHES)
+        self._queues = (source, self._raw)
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self._read(src, plan, on_batch), source),
+                             name="lpstat-read", daemon=True),
+            threading.Thread(target=self._pump, name="lpstat-pseudonymise", daemon=True,
+                             args=(self._pseudonymise(source, ps, src.kind == "sqlite"),
+                                   self._raw)),
+        ]
+
+    def __enter__(self) -> "_Feed":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            while t.is_alive():  # free a thread blocked on a full queue
+                for q in self._queues:
+                    with contextlib.suppress(queue.Empty):
+                        q.get_nowait()
+                t.join(0.02)
+
+    def _put(self, out: queue.Queue, message: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                out.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self, messages: Iterator[tuple], out: queue.Queue) -> None:
+        try:
+            for message in messages:
+                if not self._put(out, message):
+                    return
+        except BaseException as exc:  # handed to the consuming side, raised there
+            if self.error is None:
+                self.error = exc
+            self._put(out, ("error", None, exc))
+
+    @staticmethod
+    def _messages(q: queue.Queue) -> Iterator[tuple]:
+        while True:
+            message = q.get()
+            if message[0] == "error":
+                raise message[2]
+            if message[0] == "done":
+                return
+            yield message
+
+    @staticmethod
+    def _read(src, plan, on_batch) -> Iterator[tuple]:
+        for table, where, params in plan:
+            reader = src.read(table, where, params, source_columns(table, SOURCE_TABLES[table]))
+            yield "schema", table, reader.schema
+            read = 0
+            for batch in iter_batches(reader):
+                read += batch.num_rows
+                if on_batch is not None:
+                    on_batch(table, read)
+                yield "batch", table, batch
+            yield "end", table, read
+        yield "done", None, None
+
+    def _pseudonymise(self, source: queue.Queue, ps: Pseudonymiser, untyped: bool
+                      ) -> Iterator[tuple]:
+        schema = None
+        for kind, table, item in self._messages(source):
+            if kind == "schema":
+                schema = _raw_schema(table, item, ps, untyped)
+                item = schema
+            elif kind == "batch":
+                item = pseudonymise_batch(table, item, ps)  # the source form is let go here
+                if item.schema != schema:
+                    item = pa.RecordBatch.from_arrays(
+                        [c if c.type == f.type else c.cast(f.type)
+                         for c, f in zip(item.columns, schema)], schema=schema)
+            yield kind, table, item
+
+    def _get(self, table: str, *kinds: str) -> tuple[str, object]:
+        kind, got, item = next(self._messages(self._raw))
+        if got != table or kind not in kinds:
+            raise RuntimeError(f"extract feed out of step: expected {'/'.join(kinds)} of "
+                               f"{table!r}, got {kind} of {got!r}")
+        return kind, item
+
+    def table(self, table: str, counter: dict) -> pa.RecordBatchReader:
+        """The next planned table's raw_* batches as one stream; ``counter['read']`` holds the
+        source rows once the stream is exhausted."""
+        _, schema = self._get(table, "schema")
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while True:
+                kind, item = self._get(table, "batch", "end")
+                if kind == "end":
+                    counter["read"], counter["done"] = item, True
+                    return
+                yield item
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _watermark(con: duckdb.DuckDBPyConnection, table: str) -> datetime | None:
@@ -93,15 +221,23 @@ def _read_filter(src: SourceConnection, table: str, since: datetime | None) -> t
     return f"{col} >= ?", (since,)
 
 
-def _land_table(con, src, table, ps, run_id, lookback, on_batch) -> dict[str, int]:
+def _plan(con, src, lookback) -> list[tuple[str, str, tuple]]:
+    """Per table, the filter of this run's read (from the watermarks before the run)."""
+    plan = []
+    for table in LANDING_ORDER:
+        if table in INCREMENTAL:
+            wm = _watermark(con, table)
+            since = (wm - lookback) if wm is not None else None
+            plan.append((table, *_read_filter(src, table, since)))
+        else:
+            plan.append((table, "", ()))
+    return plan
+
+
+def _land_table(con, feed: _Feed, table, run_id) -> dict[str, int]:
     counter = {"read": 0}
     incremental = table in INCREMENTAL
-    wm = _watermark(con, table) if incremental else None
-    since = (wm - lookback) if wm is not None else None
-    where, params = _read_filter(src, table, since) if incremental else ("", ())
-    reader = src.read(table, where, params)
-    schema, batches = _pseudonymised(table, reader, ps, counter, src.kind == "sqlite", on_batch)
-    con.register("_landing", pa.RecordBatchReader.from_batches(schema, batches))
+    con.register("_landing", feed.table(table, counter))
     try:
         if not incremental:
             con.execute(f"CREATE OR REPLACE TABLE raw_{table} AS "
@@ -118,9 +254,13 @@ def _land_table(con, src, table, ps, run_id, lookback, on_batch) -> dict[str, in
                 same = (f"r.{key} = l.{key} AND r.aendret IS NOT DISTINCT FROM l.aendret")
             else:
                 same = f"r.{key} = l.{key}"  # append-only and immutable: the id is enough
-            con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) FROM _landing l "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r WHERE {same})",
-                        [run_id])
+            if before == 0:  # a first load: nothing to skip, rows land in source (key) order
+                con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) "
+                            "FROM _landing l", [run_id])
+            else:  # the join does not keep the stream's order: restore key order
+                con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) "
+                            f"FROM _landing l WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r "
+                            f"WHERE {same}) ORDER BY l.{key}", [run_id])
             new = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0] - before
             col = INCREMENTAL[table]
             top = con.execute(f"SELECT max(TRY_CAST({col} AS TIMESTAMPTZ)) FROM raw_{table}"
@@ -128,6 +268,8 @@ def _land_table(con, src, table, ps, run_id, lookback, on_batch) -> dict[str, in
             if top is not None:
                 con.execute("INSERT OR REPLACE INTO ingest_vandmaerke VALUES (?, ?, ?)",
                             [table, top, run_id])
+        if not counter.get("done"):  # every batch read must have been offered to the warehouse
+            raise RuntimeError(f"raw_{table}: the warehouse stopped before the end of the stream")
     finally:
         con.unregister("_landing")
     return {"read": counter["read"], "new": new}
@@ -146,6 +288,13 @@ def land_source(source_url: str, pseudonym_key: str, con: duckdb.DuckDBPyConnect
     ps = Pseudonymiser(pseudonym_key)
     con.execute("CREATE TABLE IF NOT EXISTS ingest_vandmaerke (tabel VARCHAR PRIMARY KEY, "
                 "vandmaerke TIMESTAMPTZ, koersel VARCHAR)")
+    with _landing_settings(con):
+        return _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_seconds,
+                              on_batch)
+
+
+def _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_seconds, on_batch
+                   ) -> dict[str, dict[str, int]]:
     attempt = 0
     while True:
         attempt += 1
@@ -170,6 +319,44 @@ def land_source(source_url: str, pseudonym_key: str, con: duckdb.DuckDBPyConnect
             time.sleep(wait)
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1e3, "kib": 2**10, "mb": 1e6, "mib": 2**20,
+               "gb": 1e9, "gib": 2**30, "tb": 1e12, "tib": 2**40}
+
+
+def _size_bytes(text: str, slack: float = 0.0) -> float | None:
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    unit = _SIZE_UNITS.get(m.group(2).lower()) if m else None
+    return (float(m.group(1)) + slack) * unit if unit else None
+
+
+@contextlib.contextmanager
+def _landing_settings(con: duckdb.DuckDBPyConnection):
+    """LANDING_MEMORY_LIMIT (unless the caller's is lower) and LANDING_THREADS for the
+    duration, then the caller's settings again: the default memory limit exactly, a limit of
+    its own to within what DuckDB shows of it (rounded down to a tenth of its unit: half a
+    tenth is added back)."""
+    def limit() -> str:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    before = limit()
+    con.execute("RESET memory_limit")
+    default = limit() == before
+    own = _size_bytes(before, 0.05)
+    restore = before if own is None else f"{int(own)} bytes"
+    lower = own is not None and own <= _size_bytes(LANDING_MEMORY_LIMIT)
+    con.execute("SET memory_limit = ?", [restore if lower else LANDING_MEMORY_LIMIT])
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    con.execute("SET threads = ?", [LANDING_THREADS])
+    try:
+        yield
+    finally:
+        con.execute("SET threads = ?", [threads])
+        if default:
+            con.execute("RESET memory_limit")
+        else:
+            con.execute("SET memory_limit = ?", [restore])
+
+
 def _land_once(source_url, ps, con, run_id, lookback, on_batch) -> dict[str, dict[str, int]]:
     stats: dict[str, dict[str, int]] = {}
     with SourceConnection(source_url) as src:
@@ -177,10 +364,16 @@ def _land_once(source_url, ps, con, run_id, lookback, on_batch) -> dict[str, dic
             src.check_columns(table)
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in SOURCE_TABLES:
-                stats[table] = _land_table(con, src, table, ps, run_id, lookback, on_batch)
+            with _Feed(src, _plan(con, src, lookback), ps, on_batch) as feed:
+                try:
+                    for table in LANDING_ORDER:
+                        stats[table] = _land_table(con, feed, table, run_id)
+                except Exception:
+                    if feed.error is not None:  # the source's own error, not DuckDB's echo
+                        raise feed.error from None
+                    raise
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    return stats
+    return {table: stats[table] for table in SOURCE_TABLES}

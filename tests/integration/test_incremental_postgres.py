@@ -106,3 +106,81 @@ def test_an_unreachable_store_fails_with_a_clear_message(tmp_path):
         land_source("postgresql://nobody@127.0.0.1:1/none", KEY, con, "run", retries=1,
                     backoff_seconds=0.01)
     con.close()
+
+
+def test_many_small_batches_land_in_key_order_and_match_one_big_batch(tmp_path, store,
+                                                                      monkeypatch):
+    import transforms.extract as extract
+
+    big = connect(tmp_path / "big.duckdb")
+    land_source(store, KEY, big, "run")
+    monkeypatch.setattr(extract, "PG_BATCH_BYTES", 16 * 1024)  # hundreds of batches a table
+    batches, settings = [], set()
+    small = connect(tmp_path / "small.duckdb")
+    other = small.cursor()
+    current = "SELECT current_setting('memory_limit'), current_setting('threads')"
+    before = small.execute(current).fetchall()[0]
+
+    def seen(table, rows):
+        batches.append(table)
+        settings.add(other.execute(current).fetchall()[0])
+
+    stats = land_source(store, KEY, small, "run", on_batch=seen)
+    assert batches.count("afslag") > 10
+    # DuckDB's memory is bounded and one thread writes while landing; the caller's settings
+    # are back afterwards
+    assert settings == {("488.2 MiB", 1)} and small.execute(current).fetchall()[0] == before
+    for table, key in (("elev", "elev_id"), ("afslag", "afslag_id"),
+                       ("frafaldsvurdering", "vurdering_id"), ("uddannelsesaftale", "aftale_id")):
+        assert _count(small, f"SELECT count(*) FROM raw_{table}") == stats[table]["read"]
+        # physical order is the source's key order, batch after batch
+        assert _count(small, f"SELECT count(*) FROM (SELECT {key} < lag({key}) OVER () AS back "
+                             f"FROM raw_{table}) WHERE back") == 0
+        rows = small.execute(f"SELECT * FROM raw_{table}").fetchall()
+        assert rows == big.execute(f"SELECT * FROM raw_{table}").fetchall(), table
+    big.close()
+    small.close()
+
+
+def test_dropped_identifiers_are_never_fetched_from_the_store(tmp_path, store, monkeypatch):
+    from transforms.extract import SourceConnection
+
+    asked = []
+    read = SourceConnection.read
+
+    def spy(self, table, where="", params=(), columns=None):
+        asked.append((table, columns))
+        return read(self, table, where, params, columns)
+
+    monkeypatch.setattr(SourceConnection, "read", spy)
+    con = connect(tmp_path / "wh.duckdb")
+    land_source(store, KEY, con, "run")
+    con.close()
+    fetched = {c for _, cols in asked for c in cols}
+    assert {"fornavn", "efternavn", "adresse", "mobil", "medarbejder", "registreret_af",
+            "cvr", "p_nummer"}.isdisjoint(fetched)
+    assert {"cpr", "ansoeger"} <= fetched  # read, and pseudonymised in memory
+    assert dict(asked)["virksomhed"] == ("virksomhed_id", "sektor", "kommunekode")
+
+
+def test_a_failing_warehouse_stops_the_reading_threads_and_lands_nothing(tmp_path, store,
+                                                                         monkeypatch):
+    import threading
+
+    import transforms.land as land
+
+    original = land._land_table
+
+    def failing(con, feed, table, run_id):
+        if table == "frafaldsvurdering":
+            raise RuntimeError("disk full")
+        return original(con, feed, table, run_id)
+
+    monkeypatch.setattr(land, "_land_table", failing)
+    con = connect(tmp_path / "wh.duckdb")
+    with pytest.raises(Exception, match="disk full"):
+        land_source(store, KEY, con, "run", retries=0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("lpstat-")]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'raw_%'"
+                       ).fetchall()[0][0] == 0
+    con.close()
