@@ -1,7 +1,8 @@
 """Compute every cell of every view of a cube for one release, set-based in DuckDB.
 
-The semantics of each cube live in its base model ``sql/marts/cube_<underemne>.sql`` (one
-row per counted unit at the finest grain). This module turns a base into cells the same way
+The semantics of each cube live in its base model ``sql/marts/cube_<underemne>.sql``: for
+AFSLAARS one row per refusal with its applicant, for the stock cubes one row per status date
+and attribute combination with its student count (``elevbestand.sql``). This module turns a base into cells the same way
 for every cube, driven by the catalogue: one ``GROUPING SETS`` aggregation over all published
 groupings (per time level for stock cubes, whose time is not additive), then a left join onto
 the cross product of the members of each grouping, so that empty combinations are cells too
