@@ -241,7 +241,10 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    """Columns of one of this module's TEMP tables, in order (the name is bound, not spliced)."""
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' "
+        "AND table_name = ? ORDER BY column_index", [table]).fetchall()]
 
 
 def _encode(con: duckdb.DuckDBPyConnection, base: str, cols: list[str]) -> list[str]:
@@ -275,8 +278,7 @@ def _decode(con: duckdb.DuckDBPyConnection, source: str, target: str, coded: lis
 
 
 def _non_time_cols(con: duckdb.DuckDBPyConnection, base: str) -> str:
-    cols = [r[0] for r in con.execute(f"DESCRIBE {base}").fetchall()]
-    return ", ".join(f"b.{c}" for c in cols if c not in ("statusdato", "tid_aar", "tid_kvartal", "tid_maaned"))
+    return ", ".join(f"b.{c}" for c in _columns(con, base) if c not in ("statusdato", "tid_aar", "tid_kvartal", "tid_maaned"))
 
 
 def _attr_of(col: str) -> str | None:

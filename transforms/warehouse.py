@@ -36,14 +36,18 @@ def sql_text(layer: str, name: str) -> str:
 def bound(sql: str, params: dict) -> tuple[str, dict]:
     """The statement without comment lines, and the parameters it names (DuckDB refuses
     parameters a statement does not use)."""
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    body = _without_comment_lines(sql)
     return body, {k: v for k, v in params.items() if f"${k}" in body}
+
+
+def _without_comment_lines(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
 
 
 def statements(sql: str) -> list[str]:
     """A model file of several statements, split where a line ends with ``;`` (comment lines
     first removed), so that each can be bound to the parameters it uses."""
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    body = _without_comment_lines(sql)
     return [s.strip() for s in re.split(r";[ \t]*$", body, flags=re.M) if s.strip()]
 
 
