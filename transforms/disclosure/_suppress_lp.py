@@ -415,6 +415,23 @@ def propagate(A: sp.csr_matrix, values: np.ndarray, withheld: np.ndarray, n: int
     rhs = -np.bincount(r[~keep], weights=a[~keep] * vals[c[~keep]], minlength=A.shape[0])
     r, c, a = r[keep], c[keep], a[keep]
     nr = A.shape[0]
+    # entries grouped by variable once (stable: within a variable, entry order), so each
+    # round's per-variable best bound is a reduceat, not a sort
+    by_c = np.argsort(c, kind="stable")
+    r, c, a = r[by_c], c[by_c], a[by_c]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(c)])
+    group = np.repeat(np.arange(len(starts)), sizes)
+    cc = c[starts] if len(c) else c
+
+    def best(vals: np.ndarray, pick):
+        """Per variable: the best of its entries' bounds and the relation of the first
+        entry attaining it."""
+        b = pick.reduceat(vals, starts)
+        at = np.flatnonzero(vals == b[group])
+        first = at[np.r_[True, group[at][1:] != group[at][:-1]]]
+        return b, r[first]
+
     for _ in range(max_iter):
         lc, hc = lo[c], hi[c]
         mn = np.where(a > 0, a * lc, a * hc)  # min contribution
@@ -439,24 +456,19 @@ def propagate(A: sp.csr_matrix, values: np.ndarray, withheld: np.ndarray, n: int
         new_hi = np.where(np.isnan(new_hi), np.inf, new_hi)
         new_lo = np.where(np.isnan(new_lo), -np.inf, new_lo)
         changed = False
-        o = np.lexsort((new_hi, c))
-        first = np.ones(len(o), dtype=bool)
-        first[1:] = c[o][1:] != c[o][:-1]
-        cc, hv, hr = c[o][first], new_hi[o][first], r[o][first]
-        better = hv < hi[cc] - 1e-9
-        if better.any():
-            hi[cc[better]] = hv[better]
-            hi_row[cc[better]] = hr[better]
-            changed = True
-        o = np.lexsort((-new_lo, c))
-        first = np.ones(len(o), dtype=bool)
-        first[1:] = c[o][1:] != c[o][:-1]
-        cc, lv, lr = c[o][first], new_lo[o][first], r[o][first]
-        better = lv > lo[cc] + 1e-9
-        if better.any():
-            lo[cc[better]] = lv[better]
-            lo_row[cc[better]] = lr[better]
-            changed = True
+        if len(c):
+            hv, hr = best(new_hi, np.minimum)
+            better = hv < hi[cc] - 1e-9
+            if better.any():
+                hi[cc[better]] = hv[better]
+                hi_row[cc[better]] = hr[better]
+                changed = True
+            lv, lr = best(new_lo, np.maximum)
+            better = lv > lo[cc] + 1e-9
+            if better.any():
+                lo[cc[better]] = lv[better]
+                lo_row[cc[better]] = lr[better]
+                changed = True
         if layers == 2:
             # y <= x
             yh = np.minimum(hi[n:], hi[:n])
