@@ -22,16 +22,19 @@ from transforms.warehouse import read_partition, store_partition
 
 
 def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
-    from transforms.disclosure.audit import audit
+    from transforms.disclosure.audit import audit, shutdown_workers
     from transforms.disclosure.guarded import guarded_pattern
 
     result = {"udgivelse": release, "cubes": {}}
-    for u, cube in CUBES.items():
-        cells = read_partition(con, f"cube_{u.lower()}", release)
-        pattern, method, verdict = guarded_pattern(cells, cube, audit)
-        published = published_cells(cells, pattern, cube)
-        store_partition(con, f"pub_{u.lower()}", release, published)
-        result["cubes"][u] = {**verdict, "undertrykkelse": method}
+    try:
+        for u, cube in CUBES.items():
+            cells = read_partition(con, f"cube_{u.lower()}", release)
+            pattern, method, verdict = guarded_pattern(cells, cube, audit)
+            published = published_cells(cells, pattern, cube)
+            store_partition(con, f"pub_{u.lower()}", release, published)
+            result["cubes"][u] = {**verdict, "undertrykkelse": method}
+    finally:
+        shutdown_workers()  # the audit's worker processes serve every cube, then go
     result["verdict"] = ("bestået" if all(c["verdict"] == "bestået"
                                           for c in result["cubes"].values()) else "ikke bestået")
     con.execute("CREATE TABLE IF NOT EXISTS release_audit (udgivelse VARCHAR PRIMARY KEY, "

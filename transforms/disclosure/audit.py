@@ -93,6 +93,7 @@ captions), never by row order; HiGHS runs single-threaded; rounds stop by counts
 
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 import os
@@ -1118,6 +1119,30 @@ class _Pool:
             self._ex = None
 
 
+_SHARED: dict[int, _Pool] = {}
+
+
+def _shared_pool(workers: int) -> _Pool:
+    """The process's pool of ``workers`` processes, kept between audits: a worker costs
+    about half a second to start (it imports numpy, scipy, pandas and HiGHS), and a release
+    audits every cube, the checked search once per round."""
+    pool = _SHARED.get(workers)
+    if pool is None or pool.workers != workers:  # fell back to one process: start afresh
+        pool = _SHARED[workers] = _Pool(workers)
+    return pool
+
+
+def shutdown_workers() -> None:
+    """Stop the audit's worker processes (they start again on the next audit's first use).
+    Called when a release's disclosure control is done, and at exit."""
+    for pool in _SHARED.values():
+        pool.close()
+    _SHARED.clear()
+
+
+atexit.register(shutdown_workers)
+
+
 # --- the audit ----------------------------------------------------------------------------
 
 
@@ -1398,61 +1423,58 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     carry = witnesses is not None and witnesses.shape == shape
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    pool = _Pool(workers)
-    try:
-        for c in sorted(by_comp):
-            ts = by_comp[c]
-            if c in comp_bad:
-                for t in ts:
-                    res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
-                              "exact": False, "ok": False}
+    pool = _shared_pool(workers)
+    for c in sorted(by_comp):
+        ts = by_comp[c]
+        if c in comp_bad:
+            for t in ts:
+                res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
+                          "exact": False, "ok": False}
+            continue
+        cols = np.array(cols_of[c], dtype=np.int64)
+        loc = np.full(nf, -1, dtype=np.int64)
+        loc[cols] = np.arange(len(cols))
+        rws = np.array(rows_of.get(c, []), dtype=np.int64)
+        Ac_ = Af[rws][:, cols] if len(rws) else sp.csr_matrix((0, len(cols)))
+        iq = ineq_f[ineq_of.get(c, [])]
+        iq = loc[iq] if len(iq) else np.zeros((0, 2), dtype=np.int64)
+        tr, tc, tv = [], [], []
+        for k, t in enumerate(ts):
+            for coef, f in tdef[t][1]:
+                tr.append(k)
+                tc.append(loc[f])
+                tv.append(coef)
+        Tm = sp.csr_matrix((tv, (tr, tc)), shape=(len(ts), len(cols)))
+        comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
+                           lbf[cols].copy(), ubf[cols].copy(), Tm,
+                           np.array([tdef[t][0] for t in ts]))
+        mi_, v_ = np.divmod(unknown[free_idx[cols]], nv)
+        flat = mi_ * a.n + a.var_first_row[v_]  # the frame cells of the unknowns
+        hints = witnesses.candidates(flat) if carry else []
+        feasible_c = comp_.solve(exact, pool, hints)
+        lp_count += comp_.lp_count
+        hints_used += comp_.hints_used
+        if feasible_c and comp_.points:
+            blocks.append((flat, np.array(comp_.points)))
+        if not feasible_c:
+            row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
+            a.error("infeasible", row0, detail="the published numbers admit no non-negative "
+                    "solution for this linked group of withheld cells")
+            for t in ts:
+                res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
+                          "exact": False, "ok": False}
+            continue
+        states = comp_._states()
+        for k, t in enumerate(ts):
+            L, a_, b, U, d = states[k]
+            if b is None:  # proved unbounded
+                res[t] = {"lo": L, "hi": None, "lo_bound": L, "hi_bound": None,
+                          "exact": L == a_, "ok": True}
                 continue
-            cols = np.array(cols_of[c], dtype=np.int64)
-            loc = np.full(nf, -1, dtype=np.int64)
-            loc[cols] = np.arange(len(cols))
-            rws = np.array(rows_of.get(c, []), dtype=np.int64)
-            Ac_ = Af[rws][:, cols] if len(rws) else sp.csr_matrix((0, len(cols)))
-            iq = ineq_f[ineq_of.get(c, [])]
-            iq = loc[iq] if len(iq) else np.zeros((0, 2), dtype=np.int64)
-            tr, tc, tv = [], [], []
-            for k, t in enumerate(ts):
-                for coef, f in tdef[t][1]:
-                    tr.append(k)
-                    tc.append(loc[f])
-                    tv.append(coef)
-            Tm = sp.csr_matrix((tv, (tr, tc)), shape=(len(ts), len(cols)))
-            comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
-                               lbf[cols].copy(), ubf[cols].copy(), Tm,
-                               np.array([tdef[t][0] for t in ts]))
-            mi_, v_ = np.divmod(unknown[free_idx[cols]], nv)
-            flat = mi_ * a.n + a.var_first_row[v_]  # the frame cells of the unknowns
-            hints = witnesses.candidates(flat) if carry else []
-            feasible_c = comp_.solve(exact, pool, hints)
-            lp_count += comp_.lp_count
-            hints_used += comp_.hints_used
-            if feasible_c and comp_.points:
-                blocks.append((flat, np.array(comp_.points)))
-            if not feasible_c:
-                row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
-                a.error("infeasible", row0, detail="the published numbers admit no non-negative "
-                        "solution for this linked group of withheld cells")
-                for t in ts:
-                    res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
-                              "exact": False, "ok": False}
-                continue
-            states = comp_._states()
-            for k, t in enumerate(ts):
-                L, a_, b, U, d = states[k]
-                if b is None:  # proved unbounded
-                    res[t] = {"lo": L, "hi": None, "lo_bound": L, "hi_bound": None,
-                              "exact": L == a_, "ok": True}
-                    continue
-                if d is None:  # not decided: only possible if an LP failed; be strict
-                    d = False
-                res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
-                          "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
-    finally:
-        pool.close()
+            if d is None:  # not decided: only possible if an LP failed; be strict
+                d = False
+            res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
+                      "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
 
     if witnesses is not None:  # this audit's points, for the next audit of this frame
         full = known.copy()
