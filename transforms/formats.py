@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -31,7 +32,15 @@ EXCEL_DATE_FORMAT_INDEX = 14
 
 def is_missing(value: Any) -> bool:
     """True for None, pd.NA, NaN and NaT (anything that is 'no value')."""
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+    if value is None:
+        return True
+    cls = type(value)
+    # The common types first, decided without the (slow) numbers ABCs; same answers.
+    if cls is str or cls is int:
+        return False
+    if cls is float:
+        return value != value
+    if cls.__name__ in ("NAType", "NaTType"):
         return True
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         return math.isnan(value)
@@ -39,6 +48,8 @@ def is_missing(value: Any) -> bool:
 
 
 def _decimal(value: Any) -> Decimal:
+    if type(value) is float and value - value == 0:  # finite float, the common case
+        return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, numbers.Integral):
@@ -56,6 +67,11 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"not a number: {value!r}") from exc
 
 
+#: Python ints below this size take :func:`danish_int`'s fast path; larger ones go through
+#: Decimal as before (whose 28-digit context rejects them).
+_INT_FAST = 10**28
+
+
 def _group_thousands(digits: str) -> str:
     out = []
     while len(digits) > 3:
@@ -70,6 +86,8 @@ def danish_int(n: Any) -> str:
 
     Non-integral input is rounded half away from zero.
     """
+    if type(n) is int and -_INT_FAST < n < _INT_FAST:  # what the Decimal route gives
+        return f"{n:,}".replace(",", ".")
     if is_missing(n):
         return ""
     d = _decimal(n).quantize(Decimal(1), rounding=ROUND_HALF_UP)
@@ -91,6 +109,32 @@ def danish_pct(fraction: Any) -> str:
     sign = "-" if d < 0 else ""
     whole, _, decimals = f"{abs(d):f}".partition(".")
     return f"{sign}{_group_thousands(whole)},{decimals or '0'} %"
+
+
+def format_each(fn: Callable[[Any], Any], values: Iterable[Any], missing: Any = "") -> list:
+    """``[missing if is_missing(v) else fn(v) for v in values]``, calling ``fn`` once per
+    distinct value: a column repeats its values (shares of 100 %, status dates), and equal
+    values format alike. ``fn`` must give equal results for equal values."""
+    cache: dict = {}
+    out: list = []
+    append = out.append
+    for v in values:
+        if is_missing(v):
+            append(missing)
+            continue
+        try:
+            result = cache[v]
+        except KeyError:
+            result = cache[v] = fn(v)
+        except TypeError:  # unhashable: no cache
+            result = fn(v)
+        append(result)
+    return out
+
+
+def danish_values(measure: Any, values: Iterable[Any]) -> list[str]:
+    """:func:`danish_value` of every value of a column (see :func:`format_each`)."""
+    return format_each(danish_pct if _kind(measure) == "share" else danish_int, values)
 
 
 def _kind(measure: Any) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 
@@ -28,8 +29,9 @@ from transforms.formats import (
     EXCEL_DATE_FORMAT_INDEX,
     copenhagen,
     danish_date,
-    danish_value,
+    danish_values,
     excel_format,
+    format_each,
     is_missing,
 )
 
@@ -82,19 +84,48 @@ def view_columns(cube: Cube, view: View) -> list[Column]:
     return hier + dates + other + measures
 
 
+def _view_cells(
+    cube: Cube, view: View, published: pd.DataFrame
+) -> tuple[list[Column], pd.DataFrame]:
+    """The columns of a view's table and the published rows it shows (see :func:`view_rows`)."""
+    keys = [g for g, views in cube.groupings.items() if view.id in views]
+    cols = view_columns(cube, view)
+    rows = published.loc[published["gruppering"].isin(keys)]
+    for c in cols:
+        if c.column not in rows.columns:
+            raise KeyError(f"{cube.id}: published frame lacks column {c.column!r}")
+    return cols, rows
+
+
+def attribute_texts(values: pd.Series) -> list[str]:
+    """An attribute column as the tables show it: ``I alt`` for a missing value (the grouping
+    aggregates the attribute), else ``str(value)``. A string column is converted in bulk."""
+    if isinstance(values.dtype, pd.StringDtype):  # str or the dtype's NA: nothing else
+        return values.to_numpy(dtype=object, na_value=TOTAL).tolist()
+    return [TOTAL if is_missing(v) else str(v) for v in values]
+
+
+def cell_values(values: pd.Series) -> list:
+    """A measure or date column's values as :func:`view_rows` holds them, for formatting (a
+    number may come as a Python instead of a numpy scalar; a missing value stays missing).
+    Numeric columns are converted in bulk; others take the way through a frame that
+    :func:`view_rows` takes."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iufb":
+        return values.to_numpy().tolist()
+    if isinstance(values.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
+        return values.to_numpy(dtype=object, na_value=pd.NA).tolist()
+    return list(pd.DataFrame({"v": list(values)})["v"])
+
+
 def view_rows(cube: Cube, view: View, published: pd.DataFrame) -> pd.DataFrame:
     """The published cells of every grouping that is a margin of ``view``, in publication
     order, with exactly the columns of :func:`view_columns` (attribute captions, ``I alt``
     where the grouping aggregates the attribute)."""
-    keys = [g for g, views in cube.groupings.items() if view.id in views]
-    cols = view_columns(cube, view)
-    rows = published.loc[published["gruppering"].isin(keys)]
+    cols, rows = _view_cells(cube, view, published)
     out = {}
     for c in cols:
-        if c.column not in rows.columns:
-            raise KeyError(f"{cube.id}: published frame lacks column {c.column!r}")
         if c.kind == "attribute":
-            out[c.column] = [TOTAL if is_missing(v) else str(v) for v in rows[c.column]]
+            out[c.column] = attribute_texts(rows[c.column])
         else:
             out[c.column] = list(rows[c.column])
     return pd.DataFrame(out, columns=[c.column for c in cols], index=rows.index)
@@ -104,25 +135,22 @@ def view_rows(cube: Cube, view: View, published: pd.DataFrame) -> pd.DataFrame:
 
 
 def _date_text(value) -> str:
-    if is_missing(value):
-        return ""
     return pd.Timestamp(value).date().isoformat()
 
 
 def write_view_csv(path: str | Path, cube: Cube, view: View, published: pd.DataFrame) -> Path:
     """Write one view's table as a Danish-Excel-friendly CSV; returns the path."""
     path = Path(path)
-    cols = view_columns(cube, view)
-    rows = view_rows(cube, view, published)
+    cols, rows = _view_cells(cube, view, published)
     fields = []
     for c in cols:
         values = rows[c.column]
         if c.kind == "attribute":
-            fields.append(list(values))
+            fields.append(attribute_texts(values))
         elif c.kind == "date":
-            fields.append([_date_text(v) for v in values])
+            fields.append(format_each(_date_text, cell_values(values)))
         else:
-            fields.append([danish_value(c.kind, v) for v in values])
+            fields.append(danish_values(c.kind, cell_values(values)))
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow([c.header for c in cols])
@@ -280,30 +308,33 @@ def write_xlsx(
 
     names = sheet_names(cube)
     for view in cube.views:
-        cols = view_columns(cube, view)
-        rows = view_rows(cube, view, published)
+        cols, rows = _view_cells(cube, view, published)
         if len(rows) + 1 > EXCEL_MAX_ROWS:
             raise ValueError(f"{cube.id} {view.id}: {len(rows)} rows do not fit in one sheet")
         ws = wb.add_worksheet(names[view.id])
+        write_string, write_number = ws.write_string, ws.write_number
+        # Column by column, header first: the order of first use numbers the shared strings.
         for j, c in enumerate(cols):
             numeric = c.kind in ("count", "share")
-            ws.write_string(0, j, c.header, header_num_fmt if numeric else header_fmt)
-            values = list(rows[c.column])
+            write_string(0, j, c.header, header_num_fmt if numeric else header_fmt)
             if c.kind == "attribute":
+                values = attribute_texts(rows[c.column])
                 for i, v in enumerate(values, start=1):
-                    ws.write_string(i, j, v, total_fmt if v == TOTAL else None)
+                    write_string(i, j, v, total_fmt if v == TOTAL else None)
                 width = _width([c.header, *set(values)], maximum=60)
             elif c.kind == "date":
-                for i, v in enumerate(values, start=1):
-                    if not is_missing(v):
-                        ws.write_datetime(i, j, pd.Timestamp(v).to_pydatetime(), date_fmt)
+                dates = format_each(_excel_datetime, cell_values(rows[c.column]), None)
+                for i, v in enumerate(dates, start=1):
+                    if v is not None:
+                        ws.write_datetime(i, j, v, date_fmt)
                 width = _width([c.header], minimum=12)
             else:
                 fmt = num_fmts[c.kind]
-                for i, v in enumerate(values, start=1):
-                    if is_missing(v):
-                        continue  # withheld or empty: no cell at all
-                    ws.write_number(i, j, int(v) if c.kind == "count" else float(v), fmt)
+                cast = int if c.kind == "count" else float
+                # withheld or empty (None here): no cell at all
+                for i, v in enumerate(format_each(cast, cell_values(rows[c.column]), None), 1):
+                    if v is not None:
+                        write_number(i, j, v, fmt)
                 width = _width([c.header], minimum=12, maximum=40) + 2
             ws.set_column(j, j, width)
         ws.freeze_panes(1, 0)
@@ -331,6 +362,10 @@ def write_xlsx(
     wb.worksheets()[0].activate()
     wb.close()
     return path
+
+
+def _excel_datetime(value) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
 
 
 def _col_letter(index: int) -> str:
