@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,6 +83,8 @@ def members_from_cells(cube: Cube, cells: pd.DataFrame) -> dict[str, list[str]]:
     for a in cube.attributes:
         col = ATTRIBUTES[a].column
         vals = cells[col].dropna()
+        if isinstance(vals.dtype, pd.StringDtype):  # iterated in bulk: the same str values
+            vals = vals.to_numpy(dtype=object)
         if ATTRIBUTES[a].hierarchy == "Tid":
             out[a] = sorted(set(vals))
         else:
@@ -112,6 +115,19 @@ def _fsync_tree(root: Path) -> None:
 
 
 def json_bytes(obj) -> bytes:
+    """``obj`` as UTF-8 JSON indented by 2, with a final newline: the standard library's bytes.
+
+    orjson writes them (the audit runs to megabytes) when it spells every token as the
+    standard library does, checked on the compact forms (same tokens, and both indent alike);
+    otherwise, e.g. a float like 1e-05 (orjson: 0.00001) or a non-string key, the standard
+    library writes them.
+    """
+    try:
+        compact = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if orjson.dumps(obj) == compact:
+            return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except Exception:  # the standard library below gives the answer, or the error
+        pass
     return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
@@ -142,26 +158,60 @@ def revisions(previous_dir: Path | None, cubes: list[CubeRelease]) -> bytes:
             right["_prev"] = range(len(prev))
             both = left.merge(right, on=[f"k{i}" for i in range(len(keys))], how="inner")
             ci, pi = both["_cur"].to_numpy(), both["_prev"].to_numpy()
+            # a row's values as cur.iloc[i] holds them, converted once per column
+            columns = cr.cube.columns
+            shown = ["gruppering", *(["statusdato"] if stock else []), *columns, "status"]
+            shown += [c for c in _PERIOD_COLUMNS if c in cur.columns and c not in shown]
+            vals = {c: row_values(cur[c]) for c in shown}
+            parts = {c: [None if m else f"{c}={v}" for v, m in zip(vals[c], _isna(vals[c]))]
+                     for c in columns}
+            prev_status = row_values(prev["status"])
             for m in cr.cube.measures:
                 a = prev[m.column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[pi]
                 b = cur[m.column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[ci]
                 a_na, b_na = np.isnan(a), np.isnan(b)
                 differ = (a_na != b_na) | (~a_na & ~b_na & (a != b))
-                for j in differ.nonzero()[0]:
-                    row = cur.iloc[ci[j]]
-                    cell = " · ".join(f"{c}={row[c]}" for c in cr.cube.columns
-                                      if row[c] is not None and not pd.isna(row[c]))
+                for j in differ.nonzero()[0].tolist():
+                    i = int(ci[j])
+                    row = {c: vals[c][i] for c in shown}
+                    cell = " · ".join(p for p in (parts[c][i] for c in columns) if p is not None)
                     w.writerow([cr.cube.underemne, row["gruppering"],
                                 row["statusdato"] if stock else "", cell, m.caption,
                                 "" if a_na[j] else _num(a[j]), "" if b_na[j] else _num(b[j]),
-                                prev["status"].iat[pi[j]], row["status"],
+                                prev_status[pi[j]], row["status"],
                                 "revision" if _period_end(row) <= prev_month
                                 else "løbende periode"])
     return out.getvalue().encode("utf-8-sig")
 
 
+def row_values(col: pd.Series) -> list:
+    """A column's values as the rows of its frame hold them (``frame.iloc[i][col]``, the
+    array's own scalars: ``str``/NaN of a string column, the objects of an object column),
+    converted in bulk where the dtype allows it."""
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.to_numpy(dtype=object, na_value=col.dtype.na_value).tolist()
+    if col.dtype == object:
+        return col.to_numpy().tolist()
+    return list(map(col.array.__getitem__, range(len(col))))
+
+
+def _isna(values: list) -> np.ndarray:
+    """``pd.isna`` of every value, in one call."""
+    return pd.isna(np.fromiter(values, dtype=object, count=len(values)))
+
+
 def _key(col: pd.Series) -> pd.Series:
-    return pd.Series([None if pd.isna(v) else str(v) for v in col], dtype=object).fillna("\x00")
+    if isinstance(col.dtype, pd.StringDtype):  # str values (str(v) is v) or missing
+        keys = col.to_numpy(dtype=object, na_value=None)
+    else:
+        values = col.to_numpy(dtype=object).tolist()
+        keys = [None if m else str(v) for v, m in zip(values, _isna(values))]
+    # fillna stores "" here, not "\x00" (numpy drops a trailing NUL): a missing value keys
+    # like an empty caption, as it always has.
+    return pd.Series(keys, dtype=object).fillna("\x00")
+
+
+_PERIOD_COLUMNS = ("tid_maaned", "tid_kvartal", "tid_aar")
 
 
 def _period_end(row) -> str:
