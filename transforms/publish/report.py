@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from transforms.catalog import CUBES, FIXED_MEMBERS, IKKE_VURDERET, MAX_SMALL, Cube, grouping_key
@@ -83,6 +84,30 @@ def _value(v: Any) -> float | int | None:
     return int(v)
 
 
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """``frame.to_dict("records")``, the same values, with numeric, string and nullable
+    numeric columns converted in bulk (per value, pandas iterates arrow-backed strings
+    slowly)."""
+    if not frame.columns.is_unique:
+        return frame.to_dict("records")
+    columns = frame.columns.tolist()
+    return [dict(zip(columns, row)) for row in zip(*(_record_values(frame, c) for c in columns))]
+
+
+def _record_values(frame: pd.DataFrame, column) -> list:
+    """One column's values as ``to_dict("records")`` gives them: Python scalars, pd.NA as
+    None, NaN as NaN."""
+    col = frame[column]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iufb":
+        return col.to_numpy().tolist()
+    if isinstance(col.dtype, pd.StringDtype):
+        na = None if col.dtype.na_value is pd.NA else col.dtype.na_value
+        return col.to_numpy(dtype=object, na_value=na).tolist()
+    if isinstance(col.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
+        return col.to_numpy(dtype=object, na_value=None).tolist()
+    return [r[column] for r in frame[[column]].to_dict("records")]
+
+
 class _Cells:
     """Look-ups into one cube's published frame by grouping and captions (indexed once, so
     the many small look-ups of the report stay cheap at national scale)."""
@@ -92,7 +117,7 @@ class _Cells:
         self._groups: dict[str, list[dict]] = {}
         self._index: dict[tuple, dict[tuple, list[dict]]] = {}
         if frame is not None and len(frame):
-            for record in frame.to_dict("records"):
+            for record in frame_records(frame):
                 self._groups.setdefault(str(record["gruppering"]), []).append(record)
 
     @property
