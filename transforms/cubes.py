@@ -16,6 +16,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from transforms.catalog import (
@@ -312,8 +313,6 @@ def share_denominators(cells: pd.DataFrame, cube: Cube) -> pd.Series | None:
     there is none, the last one when there are several. Values are matched column by column
     as integer codes (missing matches missing), so a national cube takes milliseconds.
     """
-    import numpy as np
-
     share = next((m for m in cube.measures if m.kind == "share"), None)
     if share is None:
         return None
