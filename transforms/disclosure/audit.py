@@ -821,7 +821,8 @@ class _Component:
         self.hi_lp = np.full(nt, np.nan)
         self.hi_unbounded = np.zeros(nt, dtype=bool)
         self.lp_count = 0
-        self.points: list[np.ndarray] = []  # every feasible point recorded (for Witnesses)
+        self.keep_points = False  # keep every feasible point recorded (for Witnesses)
+        self.points: list[np.ndarray] = []
         self.hints_used = 0
         # the full constraint matrix: equalities, then x[a] - x[e] ≤ 0
         ni = len(ineq)
@@ -846,7 +847,8 @@ class _Component:
         v = self.T @ x + self.consts
         np.minimum(self.amin, v, out=self.amin)
         np.maximum(self.bmax, v, out=self.bmax)
-        self.points.append(x)
+        if self.keep_points:
+            self.points.append(x)
 
     def use_hints(self, xs) -> None:
         """Record the candidate points that are feasible here (relations within
@@ -1451,6 +1453,7 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         mi_, v_ = np.divmod(unknown[free_idx[cols]], nv)
         flat = mi_ * a.n + a.var_first_row[v_]  # the frame cells of the unknowns
         hints = witnesses.candidates(flat) if carry else []
+        comp_.keep_points = witnesses is not None
         feasible_c = comp_.solve(exact, pool, hints)
         lp_count += comp_.lp_count
         hints_used += comp_.hints_used
