@@ -119,8 +119,8 @@ con.close()
 
 def _step(name: str, **env: str) -> dict:
     prelude = "".join(f"{k} = {v!r}\n" for k, v in env.items())
-    code = (prelude + STEP_CODE[name] + "\nimport json, resource\nRESULT['peak_rss_mb'] = "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(RESULT))")
+    code = (prelude + STEP_CODE[name] + "\nimport json\nfrom bench.extract import peak_rss_mb\n"
+            "RESULT['peak_rss_mb'] = peak_rss_mb()\nprint(json.dumps(RESULT))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(f"bench step {name!r} failed (exit {out.returncode}):\n"

@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLES = ("uddannelse", "afslagsbegrundelse", "skole", "virksomhed", "elev",
@@ -98,10 +99,26 @@ def _worker_lpstat(url: str, path: str) -> dict:
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": sum(s["read"] for s in stats.values())}
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS in MB: ``VmHWM`` of /proc/self/status where there is one.
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark into a child across fork
+    and exec, so every step started by a bench that had generated a large store reported at
+    least the bench's own peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _in_subprocess(kind: str, *args: str) -> dict:
-    code = ("import json, resource, sys; from bench.extract import _worker_%s as w; "
-            "r = w(*sys.argv[1:]); r['peak_rss_mb'] = resource.getrusage("
-            "resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(r))" % kind)
+    code = ("import json, sys; from bench.extract import _worker_%s as w, peak_rss_mb; "
+            "r = w(*sys.argv[1:]); r['peak_rss_mb'] = peak_rss_mb(); print(json.dumps(r))"
+            % kind)
     out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True,
                          text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
