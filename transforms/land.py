@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from transforms.extract import (
     iter_batches,
 )
 from transforms.pseudonymise import Pseudonymiser, pseudonymise_batch, source_columns
+from transforms.settings import duckdb_memory_limit, size_bytes
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,10 @@ def _plan(con, src, lookback) -> list[tuple[str, str, tuple]]:
 
 
 def _land_table(con, feed: _Feed, table, run_id) -> dict[str, int]:
+    # The SQL below names tables and columns only from the fixed contract lists
+    # (SOURCE_TABLES, TABLE_KEYS, INCREMENTAL); every value is a bound parameter.
+    if table not in SOURCE_TABLES:
+        raise ValueError(f"not a source table of the contract: {table!r}")
     counter = {"read": 0}
     incremental = table in INCREMENTAL
     con.register("_landing", feed.table(table, counter))
@@ -319,42 +323,21 @@ def _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_secon
             time.sleep(wait)
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1e3, "kib": 2**10, "mb": 1e6, "mib": 2**20,
-               "gb": 1e9, "gib": 2**30, "tb": 1e12, "tib": 2**40}
-
-
-def _size_bytes(text: str, slack: float = 0.0) -> float | None:
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
-    unit = _SIZE_UNITS.get(m.group(2).lower()) if m else None
-    return (float(m.group(1)) + slack) * unit if unit else None
-
-
 @contextlib.contextmanager
 def _landing_settings(con: duckdb.DuckDBPyConnection):
-    """LANDING_MEMORY_LIMIT (unless the caller's is lower) and LANDING_THREADS for the
-    duration, then the caller's settings again: the default memory limit exactly, a limit of
-    its own to within what DuckDB shows of it (rounded down to a tenth of its unit: half a
-    tenth is added back)."""
-    def limit() -> str:
-        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-
-    before = limit()
-    con.execute("RESET memory_limit")
-    default = limit() == before
-    own = _size_bytes(before, 0.05)
-    restore = before if own is None else f"{int(own)} bytes"
-    lower = own is not None and own <= _size_bytes(LANDING_MEMORY_LIMIT)
-    con.execute("SET memory_limit = ?", [restore if lower else LANDING_MEMORY_LIMIT])
+    """LANDING_MEMORY_LIMIT (the configured limit where that is lower) and LANDING_THREADS for
+    the duration; then the configured limit (:func:`transforms.settings.duckdb_memory_limit`,
+    which every warehouse connection has from ``connect``) and the caller's threads again."""
+    configured = duckdb_memory_limit()
+    lower = size_bytes(configured) <= size_bytes(LANDING_MEMORY_LIMIT)
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
+    con.execute("SET memory_limit = ?", [configured if lower else LANDING_MEMORY_LIMIT])
     con.execute("SET threads = ?", [LANDING_THREADS])
     try:
         yield
     finally:
         con.execute("SET threads = ?", [threads])
-        if default:
-            con.execute("RESET memory_limit")
-        else:
-            con.execute("SET memory_limit = ?", [restore])
+        con.execute("SET memory_limit = ?", [configured])
 
 
 def _land_once(source_url, ps, con, run_id, lookback, on_batch) -> dict[str, dict[str, int]]:

@@ -68,6 +68,18 @@ def duckdb_memory_limit(env: dict[str, str] | None = None) -> str:
     return f"{m.group(1)}{m.group(2)}"
 
 
+_UNIT_BYTES = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(size: str) -> float:
+    """Bytes of a size as :func:`duckdb_memory_limit` accepts it (``4GB``, ``512MiB``)."""
+    m = _SIZE.match(size)
+    if not m:
+        raise ValueError(f"not a size: {size!r}")
+    return float(m.group(1)) * _UNIT_BYTES[m.group(2).lower()]
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read LPSTAT_* settings; refuse a non-demo store without a pseudonym key."""
     env = dict(os.environ if env is None else env)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from transforms.extract import TABLE_KEYS
 from transforms.land import land_source
 from transforms.warehouse import build_all, connect
 
@@ -130,8 +131,9 @@ def test_many_small_batches_land_in_key_order_and_match_one_big_batch(tmp_path, 
     # DuckDB's memory is bounded and one thread writes while landing; the caller's settings
     # are back afterwards
     assert settings == {("488.2 MiB", 1)} and small.execute(current).fetchall()[0] == before
-    for table, key in (("elev", "elev_id"), ("afslag", "afslag_id"),
-                       ("frafaldsvurdering", "vurdering_id"), ("uddannelsesaftale", "aftale_id")):
+    # table and key names from the contract's fixed lists, never from input
+    for table in ("elev", "afslag", "frafaldsvurdering", "uddannelsesaftale"):
+        key = TABLE_KEYS[table]
         assert _count(small, f"SELECT count(*) FROM raw_{table}") == stats[table]["read"]
         # physical order is the source's key order, batch after batch
         assert _count(small, f"SELECT count(*) FROM (SELECT {key} < lag({key}) OVER () AS back "

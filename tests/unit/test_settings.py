@@ -26,3 +26,13 @@ def test_every_warehouse_connection_gets_the_limit(monkeypatch, tmp_path):
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.close()
     assert limit.endswith("MiB") and 280 <= float(limit.split()[0]) <= 300, limit
+
+
+def test_size_bytes_reads_what_the_memory_limit_accepts():
+    from transforms.settings import size_bytes
+
+    assert size_bytes("512MiB") == 512 * 2**20
+    assert size_bytes(" 1.5 GB ") == 1.5e9
+    assert size_bytes("300mb") < size_bytes("512MB") < size_bytes("4GB")
+    with pytest.raises(ValueError):
+        size_bytes("lots")
