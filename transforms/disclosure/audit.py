@@ -920,7 +920,7 @@ class _Component:
         if h is None:
             return False
         exact_mode = exact_all or self.n <= EXACT_MAX_VARS
-        if not exact_mode and sum(s[4] is None for s in self._states()) >= ROUND_MIN_GAIN:
+        if not exact_mode:
             self._goal_rounds(pool)
             todo = [t for t, s in enumerate(self._states()) if s[4] is None]
         else:
@@ -1029,8 +1029,8 @@ class _Component:
         objective pushes every undecided target toward the side that would prove it (up or
         down, scaled by the distance to its goal), each LP with its own deterministic
         pseudo-random weights (the very first with equal weights) so that targets competing
-        for one margin win in different rounds. Stops when a round decides fewer than
-        ROUND_MIN_GAIN targets."""
+        for one margin win in different rounds. Starts only with at least
+        ROUND_MIN_GAIN targets undecided; stops when a round decides fewer than that."""
         T = self.T.tocsr()
         states = self._states()
         for rnd in range(MAX_ROUNDS):
@@ -1040,9 +1040,9 @@ class _Component:
                     g = _goal(L, a, b, U)
                     if g is not None and not (g[0] < 0 and U is None):
                         goals.append((t, g))
-            if not goals:
-                return
             before = sum(1 for x in states if x[4] is None)
+            if not goals or (rnd == 0 and before < ROUND_MIN_GAIN):
+                return  # none left, or too few for a round (e.g. most decided by carried points)
             tv = np.array([t for t, _ in goals], dtype=np.int64)
             up = np.array([g[0] > 0 for _, g in goals])
             goal = np.array([g[1] for _, g in goals], dtype=float)
