@@ -1,0 +1,79 @@
+"""Where a release lives on disk, and which releases are complete (no pandas: light to import).
+
+The layout (publication contract, section 4 and 3.7)::
+
+    releases/<YYYY-MM>                 the month's current version: a symlink to
+                                       versions/<YYYY-MM>.<n> (in a home written before
+                                       versions existed, a real folder: version 0)
+    releases/versions/<YYYY-MM>.<n>/   every version ever published (n = 1, 2, ...), never
+                                       rewritten; a re-run that changes a published month adds
+                                       a version and moves the month's symlink to it
+    releases/latest                    points at the newest complete release
+
+A folder is complete when it holds ``manifest.json`` (the writer writes it last, then
+renames the folder into place). Folders whose names start with ``.`` are temporary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+VERSIONS = "versions"
+LATEST = "latest"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_VERSION = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.(\d+)$")
+
+
+def is_complete(folder: Path) -> bool:
+    return folder.is_dir() and (folder / MANIFEST).is_file()
+
+
+def complete_releases(releases_dir: Path) -> list[str]:
+    """Release months whose current version is complete, oldest first."""
+    if not releases_dir.is_dir():
+        return []
+    return sorted(p.name for p in releases_dir.iterdir()
+                  if _MONTH.match(p.name) and is_complete(p))
+
+
+def release_path(releases_dir: Path, month: str) -> Path | None:
+    """The folder of the month's current version (symlinks resolved), or None."""
+    p = releases_dir / month
+    return p.resolve() if _MONTH.match(month) and is_complete(p) else None
+
+
+def latest(releases_dir: Path) -> str | None:
+    done = complete_releases(releases_dir)
+    return done[-1] if done else None
+
+
+def published_versions(releases_dir: Path) -> list[tuple[str, int, Path]]:
+    """Every complete version ever published: (month, version, folder), oldest first.
+
+    Replaced versions stay public (what was published once stays public), so the series
+    audit reads all of them. A month's real folder from before versions existed is version 0.
+    """
+    out: dict[Path, tuple[str, int, Path]] = {}
+    if not releases_dir.is_dir():
+        return []
+    vdir = releases_dir / VERSIONS
+    if vdir.is_dir():
+        for p in vdir.iterdir():
+            m = _VERSION.match(p.name)
+            if m and not p.is_symlink() and is_complete(p):
+                out[p.resolve()] = (m.group(1), int(m.group(2)), p.resolve())
+    for p in releases_dir.iterdir():
+        if _MONTH.match(p.name) and not p.is_symlink() and is_complete(p):
+            out.setdefault(p.resolve(), (p.name, 0, p.resolve()))
+    return sorted(out.values(), key=lambda t: (t[0], t[1]))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
