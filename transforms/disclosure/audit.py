@@ -1198,39 +1198,24 @@ class Witnesses:
         return out
 
 
-def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
-          exact: bool = False, workers: int | None = None,
-          witnesses: Witnesses | None = None) -> dict:
-    """Audit one cube's published cells (count measures null where withheld).
+def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
+                 ineq_pairs, report, *, exact: bool = False, workers: int | None = None,
+                 hints_for=None, keep_points: bool = False) -> tuple[list[dict], dict]:
+    """Feasible intervals and verdicts of linear objectives over an attacker's system.
 
-    Returns a JSON-serialisable, deterministic dict::
-
-        {"cube", "verdict" ("bestået" | "ikke bestået"), "withheld" (rows with a withheld
-         measure), "checked" (withheld values checked), "failed" (values not ok),
-         "exact" (values with an exact interval), "consistency_errors": [...],
-         "cells": [{"gruppering", "statusdato", "members", "measure", "lo", "hi", "ok",
-                    "exact", "lo_bound", "hi_bound"}], "hundrede_procent": [...], "metode"}
-
-    ``outcome_of_withheld``: also check the outcome count (and count minus outcome) of cells
-    whose count is withheld (FRAFAFBRUD); by default only outcome-withheld cells (count
-    published, outcome null) have their outcome checked. ``exact``: exact LP intervals for
-    every withheld value (slow on national cubes); by default only where needed or cheap.
-    Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
-    audit, the only kind a release publishes, has none). ``witnesses``: points carried from
-    an earlier audit of the same frame (:class:`Witnesses`), checked before use, and replaced
-    by this audit's points on return.
+    ``A`` (relations x variables): every relation is ``A x = 0``; ``known`` holds the
+    published value of a variable, NaN where it is withheld; every variable is ≥ 0, and for
+    each ``(count, outcome)`` pair in ``ineq_pairs`` the outcome is at most the count.
+    ``objs``: objectives, each a tuple of ``(coefficient, variable)``, in a canonical order.
+    ``report`` receives ``relation_error(row, kind, residual)``, ``outcome_error(count,
+    outcome, value, count_value)`` and ``infeasible(objective indices)``. ``hints_for(vars)``
+    returns carried points over those variables (checked before use, inner bounds only).
+    Returns one result dict per objective (``lo``, ``hi``, ``lo_bound``, ``hi_bound``,
+    ``exact``, ``ok``) and the solve's bookkeeping (LPs, carried points used, the points
+    found per component over the system's variables, and every determined value).
+    Used by the frame audit (:func:`audit`) and the series audit (``audit_series``).
     """
-    a = _Audit(published, cube, outcome_of_withheld)
-    a.read()
-    a.parse_groupings()
-    a.build_variables()
-    a.check_frame()
-    A = a.build_relations()
-    hundred = a.hundred_percent()
-    nm, nv = len(a.measures), a.n_var
-    N = nm * nv
-
-    known = a.known
+    N = A.shape[1]
     is_known = ~np.isnan(known)
     rhs = -(A @ np.where(is_known, known, 0.0))  # A_U x_U = rhs
     unknown = np.flatnonzero(~is_known)
@@ -1240,18 +1225,7 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     Au.eliminate_zeros()
     cnt = np.diff(Au.indptr).astype(np.int64)
 
-    def rel_error(r: int, kind: str, residual: float) -> None:
-        mi, rel = divmod(int(r), a.n_rel)
-        pv = int(a.rel_parent[rel])
-        col = a.measures[mi]
-        extra = {"measure": col, "children_gruppering": a.gkey_of_var(int(a.rel_child[rel]), pv)}
-        pval = known[mi * nv + pv]
-        if kind == "margin_mismatch":
-            extra["value"] = _num_out(pval)
-            extra["sum_children"] = _num_out(pval - residual)
-        else:
-            extra["residual"] = _num_out(residual)
-        a.error(kind, int(a.var_first_row[pv]), **extra)
+    rel_error = report.relation_error
 
     # 1. relations without unknowns must hold exactly
     for r in np.flatnonzero((cnt == 0) & (np.abs(rhs) > _EPS)):
@@ -1301,24 +1275,21 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     lb = np.zeros(nu)
     ub = np.full(nu, np.inf)
     ineq: list[tuple[int, int]] = []  # (e, a) unknown indices, both free
-    for k in range(1, nm):
-        for v in range(nv):
-            ge, ga = v, k * nv + v
-            ue, ua = int(uindex[ge]), int(uindex[ga])
-            fe = ue >= 0 and free[ue]
-            fa = ua >= 0 and free[ua]
-            if fe and fa:
-                ineq.append((ue, ua))
-            elif fa:
-                ub[ua] = min(ub[ua], value_of(ge))
-            elif fe:
-                lb[ue] = max(lb[ue], value_of(ga))
-            else:
-                ve, va = value_of(ge), value_of(ga)
-                if va > ve + _EPS and (ue >= 0 or ua >= 0):
-                    a.error("outcome_exceeds_count", int(a.var_first_row[v]),
-                            measure=a.measures[k], value=_num_out(va), count=_num_out(ve))
-                    bad_unknowns.update(u for u in (ue, ua) if u >= 0)
+    for ge, ga in ineq_pairs:
+        ue, ua = int(uindex[ge]), int(uindex[ga])
+        fe = ue >= 0 and free[ue]
+        fa = ua >= 0 and free[ua]
+        if fe and fa:
+            ineq.append((ue, ua))
+        elif fa:
+            ub[ua] = min(ub[ua], value_of(ge))
+        elif fe:
+            lb[ue] = max(lb[ue], value_of(ga))
+        else:
+            ve, va = value_of(ge), value_of(ga)
+            if va > ve + _EPS and (ue >= 0 or ua >= 0):
+                report.outcome_error(int(ge), int(ga), va, ve)
+                bad_unknowns.update(u for u in (ue, ua) if u >= 0)
 
     # 3. the reduced system over free unknowns, its implied bounds and components; unknowns
     # whose implied bounds meet are determined: they leave the system like pinned ones (the
@@ -1373,9 +1344,6 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         comp_bad.update(int(c) for c in np.unique(comp))
 
     # 4. targets: unique objectives in canonical order, grouped by component
-    targets = a.targets()
-    objs = sorted({obj for _, _, obj in targets}, key=lambda o: [(g, c) for c, g in o])
-    tindex = {o: k for k, o in enumerate(objs)}
     res: list[dict | None] = [None] * len(objs)
     by_comp: dict[int, list[int]] = defaultdict(list)
     tdef: dict[int, tuple[float, list[tuple[float, int]]]] = {}
@@ -1421,8 +1389,6 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     lp_count = 0
     hints_used = 0
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
-    shape = (a.n, tuple(a.measures))
-    carry = witnesses is not None and witnesses.shape == shape
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     pool = _shared_pool(workers)
@@ -1450,19 +1416,16 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         comp_ = _Component(Ac_.tocsr(), bf[rws] if len(rws) else np.zeros(0), iq,
                            lbf[cols].copy(), ubf[cols].copy(), Tm,
                            np.array([tdef[t][0] for t in ts]))
-        mi_, v_ = np.divmod(unknown[free_idx[cols]], nv)
-        flat = mi_ * a.n + a.var_first_row[v_]  # the frame cells of the unknowns
-        hints = witnesses.candidates(flat) if carry else []
-        comp_.keep_points = witnesses is not None
+        glob = unknown[free_idx[cols]]  # the system's variables of the unknowns
+        comp_.keep_points = keep_points
+        hints = hints_for(glob) if hints_for is not None else []
         feasible_c = comp_.solve(exact, pool, hints)
         lp_count += comp_.lp_count
         hints_used += comp_.hints_used
         if feasible_c and comp_.points:
-            blocks.append((flat, np.array(comp_.points)))
+            blocks.append((glob, np.array(comp_.points)))
         if not feasible_c:
-            row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
-            a.error("infeasible", row0, detail="the published numbers admit no non-negative "
-                    "solution for this linked group of withheld cells")
+            report.infeasible(ts)
             for t in ts:
                 res[t] = {"lo": None, "hi": None, "lo_bound": None, "hi_bound": None,
                           "exact": False, "ok": False}
@@ -1479,15 +1442,91 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
             res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
                       "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
 
+    full = known.copy()
+    full[unknown] = fixed  # determined values; NaN where free (the blocks hold those)
+    return res, {"lps": lp_count, "hints_used": hints_used, "blocks": blocks, "values": full}
+
+
+def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
+          exact: bool = False, workers: int | None = None,
+          witnesses: Witnesses | None = None) -> dict:
+    """Audit one cube's published cells (count measures null where withheld).
+
+    Returns a JSON-serialisable, deterministic dict::
+
+        {"cube", "verdict" ("bestået" | "ikke bestået"), "withheld" (rows with a withheld
+         measure), "checked" (withheld values checked), "failed" (values not ok),
+         "exact" (values with an exact interval), "consistency_errors": [...],
+         "cells": [{"gruppering", "statusdato", "members", "measure", "lo", "hi", "ok",
+                    "exact", "lo_bound", "hi_bound"}], "hundrede_procent": [...], "metode"}
+
+    ``outcome_of_withheld``: also check the outcome count (and count minus outcome) of cells
+    whose count is withheld (FRAFAFBRUD); by default only outcome-withheld cells (count
+    published, outcome null) have their outcome checked. ``exact``: exact LP intervals for
+    every withheld value (slow on national cubes); by default only where needed or cheap.
+    Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
+    audit, the only kind a release publishes, has none). ``witnesses``: points carried from
+    an earlier audit of the same frame (:class:`Witnesses`), checked before use, and replaced
+    by this audit's points on return.
+    """
+    a = _Audit(published, cube, outcome_of_withheld)
+    a.read()
+    a.parse_groupings()
+    a.build_variables()
+    a.check_frame()
+    A = a.build_relations()
+    hundred = a.hundred_percent()
+    nm, nv = len(a.measures), a.n_var
+    targets = a.targets()
+    objs = sorted({obj for _, _, obj in targets}, key=lambda o: [(g, c) for c, g in o])
+    tindex = {o: k for k, o in enumerate(objs)}
+    shape = (a.n, tuple(a.measures))
+    carry = witnesses is not None and witnesses.shape == shape
+
+    def flat_of(glob: np.ndarray) -> np.ndarray:  # the frame cells of system variables
+        mi_, v_ = np.divmod(glob, nv)
+        return mi_ * a.n + a.var_first_row[v_]
+
+    class Report:
+        def relation_error(self, r: int, kind: str, residual: float) -> None:
+            mi, rel = divmod(int(r), a.n_rel)
+            pv = int(a.rel_parent[rel])
+            col = a.measures[mi]
+            extra = {"measure": col,
+                     "children_gruppering": a.gkey_of_var(int(a.rel_child[rel]), pv)}
+            pval = a.known[mi * nv + pv]
+            if kind == "margin_mismatch":
+                extra["value"] = _num_out(pval)
+                extra["sum_children"] = _num_out(pval - residual)
+            else:
+                extra["residual"] = _num_out(residual)
+            a.error(kind, int(a.var_first_row[pv]), **extra)
+
+        def outcome_error(self, ge: int, ga: int, va: float, ve: float) -> None:
+            a.error("outcome_exceeds_count", int(a.var_first_row[ge]),
+                    measure=a.measures[ga // nv], value=_num_out(va), count=_num_out(ve))
+
+        def infeasible(self, ts: list[int]) -> None:
+            row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
+            a.error("infeasible", row0, detail="the published numbers admit no non-negative "
+                    "solution for this linked group of withheld cells")
+
+    pairs = [(v, k * nv + v) for k in range(1, nm) for v in range(nv)]
+    res, info = solve_system(
+        A, a.known, objs, pairs, Report(), exact=exact, workers=workers,
+        hints_for=(lambda glob: witnesses.candidates(flat_of(glob))) if carry else None,
+        keep_points=witnesses is not None)
+    lp_count, hints_used = info["lps"], info["hints_used"]
     if witnesses is not None:  # this audit's points, for the next audit of this frame
-        full = known.copy()
-        full[unknown] = fixed  # determined values; NaN where free (the blocks hold those)
+        full = info["values"]
         base = np.full((nm, a.n), np.nan)
         has_var = a.row_var >= 0
         for mi in range(nm):
             base[mi, has_var] = full[mi * nv + a.row_var[has_var]]
-        witnesses.shape, witnesses.base, witnesses.blocks = shape, base, blocks
+        witnesses.shape, witnesses.base = shape, base
+        witnesses.blocks = [(flat_of(g), pts) for g, pts in info["blocks"]]
         witnesses.last = {"lps": lp_count, "hints_used": hints_used}
+
 
     cells = []
     failed = 0
