@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from transforms.catalog import CUBES
@@ -21,18 +22,66 @@ from transforms.publication import published_cells
 from transforms.warehouse import read_partition, store_partition
 
 
-def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
+def _series_check(history: list, cube, release: str, truth: pd.DataFrame):
+    """The series audit of a candidate frame together with every published version."""
+    from transforms.disclosure.audit_series import PASSED, SeriesVersion, audit_series
+
+    def check(published: pd.DataFrame):
+        cand = SeriesVersion(f"{release} (denne)", release, published, truth)
+        res = audit_series(history + [cand], cube)
+        res["rows"] = cand.rows
+        failing = []
+        for ver in history:
+            for key, outcome in (("count_ok", False), ("outcome_ok", True)):
+                idx = np.flatnonzero(~ver.rows.get(key, np.ones(len(ver.frame), bool)))
+                if len(idx):
+                    failing.append((ver.frame, idx, outcome))
+        return res["verdict"] == PASSED, res, failing
+
+    return check
+
+
+def protect_release(con: duckdb.DuckDBPyConnection, release: str,
+                    releases_dir: Path | None = None) -> dict:
+    """Suppression and audit of every cube of a release. With ``releases_dir``, over the
+    published series (contract 3.7): the pattern follows the previous publication where the
+    truth is unchanged, and passes only when the series audit of this release together with
+    every version under ``releases_dir`` passes."""
     from transforms.disclosure.audit import audit, shutdown_workers
-    from transforms.disclosure.guarded import guarded_pattern
+    from transforms.disclosure.guarded import SeriesSearch, guarded_pattern, series_pattern
+    from transforms.infoloss import information_loss
+    from transforms.series import candidate_truth, history, read_published, record_truth
 
     result = {"udgivelse": release, "cubes": {}}
     try:
         for u, cube in CUBES.items():
             cells = read_partition(con, f"cube_{u.lower()}", release)
-            pattern, method, verdict = guarded_pattern(cells, cube, audit)
+            hist, missing = (history(con, releases_dir, cube) if releases_dir is not None
+                             else ([], []))
+            if releases_dir is None:
+                pattern, method, verdict = guarded_pattern(cells, cube, audit)
+                series = None
+            else:
+                truth = candidate_truth(con, cube, release, cells)
+                prev = _previous_frame(releases_dir, release, cube, read_published)
+                search = SeriesSearch(cells, cube, _series_check(hist, cube, release, truth),
+                                      previous=prev)
+                pattern, method, verdict, series = series_pattern(cells, cube, audit, search)
             published = published_cells(cells, pattern, cube)
             store_partition(con, f"pub_{u.lower()}", release, published)
-            result["cubes"][u] = {**verdict, "undertrykkelse": method}
+            entry = {**verdict, "undertrykkelse": method,
+                     "informationstab": information_loss(
+                         cells, pattern["undertrykt"].to_numpy(bool) if len(pattern) else
+                         np.zeros(0, bool), cube)}
+            if series is not None:
+                entry["serie"] = {k: series[k] for k in (
+                    "verdict", "versions", "unknowns", "relations", "checked", "failed",
+                    "per_version", "cells", "consistency_errors", "metode")}
+                entry["serie"]["uden_sandhed"] = missing
+                if series["verdict"] != "bestået":
+                    entry["verdict"] = "ikke bestået"
+                record_truth(con, cube, release, published, truth)
+            result["cubes"][u] = entry
     finally:
         shutdown_workers()  # the audit's worker processes serve every cube, then go
     result["verdict"] = ("bestået" if all(c["verdict"] == "bestået"
@@ -42,6 +91,18 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str) -> dict:
     con.execute("INSERT OR REPLACE INTO release_audit VALUES (?, ?)",
                 [release, json.dumps(result, ensure_ascii=False)])
     return result
+
+
+def _previous_frame(releases_dir: Path, release: str, cube, read_published):
+    """The publication a release's pattern follows: the month's own current version on a
+    re-run, else the latest earlier release."""
+    from transforms.publish.layout import complete_releases, release_path
+
+    done = complete_releases(releases_dir)
+    pick = release if release in done else max((r for r in done if r < release), default=None)
+    if pick is None:
+        return None
+    return read_published(release_path(releases_dir, pick), cube)
 
 
 def _code_version() -> str:

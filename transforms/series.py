@@ -152,8 +152,10 @@ def history(con, releases_dir, cube: Cube, log=None) -> tuple[list, list[str]]:
     from transforms.warehouse import read_partition
 
     out, missing = [], []
+    seen: dict[str, int] = {}
     for month, n, folder in published_versions(releases_dir):
-        label = month if n <= 1 else f"{month}.{n}"
+        seen[month] = seen.get(month, 0) + 1
+        label = month if seen[month] == 1 else f"{month}.{n}"
         frame = read_published(folder, cube)
         truth = recorded_truth(con, cube, fingerprint(frame, cube))
         if truth is None:  # built before truths were kept: rebuild it from the warehouse

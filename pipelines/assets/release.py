@@ -20,7 +20,8 @@ from transforms.warehouse import read_partition
     owners=["team:lpstat"],
     description="Primary and secondary suppression over all views of each cube, then the "
     "independent audit (transforms/disclosure): every withheld cell's feasible interval must "
-    f"reach {PROTECTION_UPPER} and be at least {PROTECTION_WIDTH} wide (or be [0, 0]). "
+    f"reach {PROTECTION_UPPER} and be at least {PROTECTION_WIDTH} wide (or be [0, 0]), in this "
+    "release and together with every release published before it (the series audit). "
     "A failing audit blocks the release: nothing is published and the run fails.",
 )
 def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource):
@@ -29,7 +30,7 @@ def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource)
     release = context.partition_key
     con = lpstat.warehouse()
     try:
-        audit = protect_release(con, release)
+        audit = protect_release(con, release, releases_dir=lpstat.settings().releases_dir)
         passed = audit["verdict"] == "bestået"
         preview = _preview(con, release) if passed else None
     finally:

@@ -35,6 +35,7 @@ import pytest
 
 from transforms.catalog import MAX_SMALL
 from transforms.settings import load_settings
+from tests.standins import passing_series_audit
 
 ROOT = Path(__file__).resolve().parents[2]
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -84,6 +85,7 @@ def stub_audit():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(suppress_mod, "suppress", primary_only_suppress)
         mp.setattr(audit_mod, "audit", stub)
+        mp.setattr("transforms.disclosure.audit_series.audit_series", passing_series_audit)
         # the quality checks are tested elsewhere and cost ~20 s a month here
         mp.setattr("pipelines.backfill._definitions", _assets_only)
         yield stub

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.standins import passing_series_audit
 
 RELEASE = "2026-10"
 KEY = "quality-test-key"
@@ -68,6 +69,7 @@ def _stand_in(mp) -> None:
         mp.setattr("transforms.disclosure.suppress.suppress", _primary_only)
         mp.setattr("transforms.disclosure.suppress.suppress_checked", _primary_only_checked)
         mp.setattr("transforms.disclosure.audit.audit", _passing_audit)
+        mp.setattr("transforms.disclosure.audit_series.audit_series", passing_series_audit)
 
 
 @pytest.fixture(autouse=True)

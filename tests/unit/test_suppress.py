@@ -434,3 +434,30 @@ def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):
     assert (p.loc[v == 0, "aarsag"] == "tom").all()
     assert (p.loc[(v > 0) & (n <= 3), "aarsag"] == "primær").all()
     assert (p.loc[n > 3, "aarsag"] == "sekundær").all()
+
+
+def test_checked_search_keeps_what_earlier_releases_published():
+    """A-priori information (contract 3.7): locked cells (published before with the same
+    truth) are never chosen as secondary cells, forced ones (withheld before) stay withheld,
+    and the pattern still passes the audit."""
+    from transforms.disclosure.suppress import suppress_checked
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    values = np.array([[10, 2, 8], [9, 7, 12]])
+    cells = table_frame(AFSLAARS, axes, values)
+    calls = []
+    free, _ = suppress_checked(cells, AFSLAARS, _audit_check(cells, AFSLAARS, calls))
+    chosen = free["undertrykt"].to_numpy() & (cells["n_individer"] > 3).to_numpy()
+    assert chosen.any()  # without a-priori information some large cell protects the 2
+    locked = chosen.copy()  # ... now say those were published before
+    inner = cells["gruppering"].str.count(r"\|").eq(1).to_numpy()
+    big = (cells["n_individer"] > 3).to_numpy()
+    forced = inner & big & ~locked  # a large inner cell withheld before
+    forced[np.flatnonzero(forced)[1:]] = False
+    assert forced.sum() == 1
+    p, result = suppress_checked(cells, AFSLAARS, _audit_check(cells, AFSLAARS, []),
+                                 locked=locked, forced=forced)
+    assert result["verdict"] == "bestået"
+    assert not p.loc[locked, "undertrykt"].any()
+    assert p.loc[forced, "undertrykt"].all()
+    assert p.loc[(cells["n_individer"] <= 3).to_numpy(), "undertrykt"].all()

@@ -344,85 +344,67 @@ class _Flow:
                 keep = mi_ok < nm
                 V[G][xi.to_numpy()[ok].astype(np.int64)[keep], mi_ok[keep]] = \
                     part["v"].to_numpy()[ok][keep]
-        D: dict[str, np.ndarray] = {}  # segment unknowns (captions x segments)
-        P: dict[str, np.ndarray] = {}  # prefix sums at the boundaries
-        bpos: dict[str, dict[int, int]] = {}
-        for G, xs in by_g.items():
+        C = {G: np.cumsum(v, axis=1) for G, v in V.items()}  # cumulative true values
+        # the spans this version needs per grouping: its cells' periods and the segments
+        # between the series' boundaries (shared with every other version), closed upward
+        G_arr, X_arr = keys["G"].to_numpy(), keys["X"].to_numpy()
+        cell_span = {}
+        spans_of: dict[str, set] = defaultdict(set)
+        for G, lvl, cap in set(zip(G_arr, keys["tid"].to_numpy(), keys["tcap"].to_numpy())):
+            cell_span[(lvl, cap)] = sp_ = self._span(lvl, cap, R)
+            spans_of[G].add(sp_)
+        for G in by_g:
             bnd = self.bounds.get(G, np.zeros(0, dtype=np.int64))
-            bnd = bnd[bnd <= R]
-            bpos[G] = {int(x): j for j, x in enumerate(bnd.tolist())}
-            nx = len(xs)
-            starts = np.r_[0, bnd[:-1] + 1] if len(bnd) else np.zeros(0, dtype=np.int64)
-            seg = (np.add.reduceat(V[G][:, :int(bnd[-1]) + 1], starts, axis=1) if len(bnd)
-                   else np.zeros((nx, 0), dtype=np.int64))
-            xi = np.arange(nx)
-            d = np.zeros((nx, len(bnd)), dtype=np.int64)
-            pr = np.zeros((nx, len(bnd)), dtype=np.int64)
-            for j, bb in enumerate(bnd.tolist()):
-                d[:, j] = b.vars(_mix(self.gid[G], xi, starts[j], bb, seg[:, j]), "d")
-                if j == 0:
-                    pr[:, j] = d[:, j]
-                else:  # P_j = P_{j-1} + d_j
-                    pr[:, j] = b.vars(_mix(pr[:, j - 1], d[:, j]), "P")
-                    self._define(pr[:, j], [(pr[:, j - 1], 1.0), (d[:, j], 1.0)])
-            D[G], P[G] = d, pr
-        for pk, ck, c2p in covers:  # per segment of the finer grouping
+            bnd = bnd[bnd <= R].tolist()
+            spans_of[G].update(zip([0] + [x + 1 for x in bnd[:-1]], bnd))
+        changed = True
+        while changed:
+            changed = False
+            for pk, ck, _ in covers:
+                if not spans_of[ck] <= spans_of[pk]:
+                    spans_of[pk] |= spans_of[ck]
+                    changed = True
+        ids: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        for G, xs in by_g.items():
+            xi = np.arange(len(xs))
+            for a, e in sorted(spans_of[G]):
+                val = C[G][:, e] - (C[G][:, a - 1] if a > 0 else 0)
+                ids[(G, (a, e))] = b.vars(_mix(self.gid[G], xi, a, e, val), "s")
+            # time: each span is the sum of its largest sub-spans (left to right)
+            spans = sorted(spans_of[G], key=lambda t: (t[0], -t[1]))
+            for a, e in spans:
+                parts, at = [], a
+                while at <= e:
+                    nxt = [t for t in spans if t[0] == at and t[1] <= e and t != (a, e)]
+                    if not nxt:
+                        break
+                    part = max(nxt, key=lambda t: t[1])
+                    parts.append(part)
+                    at = part[1] + 1
+                if at <= e or not parts:
+                    continue  # a segment (or no finer spans): nothing to relate
+                par = ids[(G, (a, e))]
+                kids = np.stack([ids[(G, t)] for t in parts], axis=1)
+                keys_ = _mix(par, *[kids[:, k] for k in range(kids.shape[1])])
+                rows = np.repeat(np.arange(len(par)), kids.shape[1])
+                b.batch(keys_, par, rows, kids.ravel())
+        for pk, ck, c2p in covers:  # at every span of the finer grouping
             ok = c2p >= 0
             rows = c2p[ok]
-            pb = self.bounds.get(pk, np.zeros(0, dtype=np.int64))
-            pb = pb[pb <= R]
-            lo = -1
-            for bb, jc in bpos[ck].items():
-                jp = np.flatnonzero((pb > lo) & (pb <= bb))  # the parent's segments inside
-                lo = bb
-                kid = D[ck][ok, jc]
-                par = D[pk][:, jp]
+            for span in spans_of[ck]:
+                par = ids[(pk, span)]
+                kid = ids[(ck, span)][ok]
                 with np.errstate(over="ignore"):
                     acc = np.zeros(len(par), dtype=np.uint64)
                     np.add.at(acc, rows, _mix(kid))
-                    keys_ = _mix(_mix(*[par[:, k] for k in range(par.shape[1])])
-                                 if par.shape[1] else 0, acc, len(kid))
+                    keys_ = _mix(par, acc, len(kid))
                 b.batch(keys_, par, rows, kid)
-        # the cells: one segment, a short sum of segments, or P(e) - P(a-1)
         n = len(keys)
         cv = np.full(n, -1, dtype=np.int64)
-        G_arr, X_arr = keys["G"].to_numpy(), keys["X"].to_numpy()
-        spans: dict = {}
         for i, (G, X, lvl, cap) in enumerate(zip(G_arr, X_arr, keys["tid"].to_numpy(),
                                                  keys["tcap"].to_numpy())):
-            sk = (lvl, cap)
-            if sk not in spans:
-                spans[sk] = self._span(lvl, cap, R)
-            a, e = spans[sk]
-            r = pos[G][X]
-            je = bpos[G][e]
-            ja = 0 if a == 0 else bpos[G][a - 1] + 1
-            if ja == je:
-                cv[i] = D[G][r, je]
-            elif ja == 0:
-                cv[i] = P[G][r, je]
-            elif je - ja < 4:
-                terms = D[G][r, ja:je + 1]
-                c = int(b.vars(_mix(*[np.array([t]) for t in terms.tolist()]), "c")[0])
-                self._define(np.array([c]), [(np.array([t]), 1.0) for t in terms.tolist()])
-                cv[i] = c
-            else:
-                lo_, hi_ = P[G][r, ja - 1], P[G][r, je]
-                c = int(b.vars(_mix(np.array([lo_]), np.array([hi_])), "c")[0])
-                self._define(np.array([c]), [(np.array([hi_]), 1.0), (np.array([lo_]), -1.0)])
-                cv[i] = c
+            cv[i] = ids[(G, cell_span[(lvl, cap)])][pos[G][X]]
         return cv
-
-    def _define(self, v: np.ndarray, terms: list[tuple[np.ndarray, float]]) -> None:
-        """Relations v = Σ coef * term, once per unknown v."""
-        b = self.b
-        done = b.rel_seen
-        for k, x in enumerate(v.tolist()):
-            key = ("def", x)
-            if key in done:
-                continue
-            done.add(key)
-            b.rows.append(tuple(zip(*([(x, 1.0)] + [(int(t[k]), -c) for t, c in terms]))))
 
 
 def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | None = None,

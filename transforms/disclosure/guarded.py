@@ -150,4 +150,184 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
     return pattern, "alt", audit_fn(published_cells(cells, pattern, cube), cube)
 
 
-__all__ = ["guarded_pattern", "global_pattern"]
+# --- the series (contract 3.7) -------------------------------------------------------------
+
+
+def _joined(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Per row the columns' values as one string, a missing value as "" (None in the
+    warehouse's frames, NaN in frames read back from parquet)."""
+    parts = []
+    for c in cols:
+        v = frame[c].to_numpy(dtype=object)
+        miss = pd.isna(v)
+        parts.append(["" if m else str(x)[:10] if c == "statusdato" else str(x)
+                      for x, m in zip(v, miss)])
+    return np.array(["\x1f".join(t) for t in zip(*parts)] if parts else [""] * len(frame),
+                    dtype=object)
+
+
+def _nontime_key(frame: pd.DataFrame, cube: Cube) -> pd.Series:
+    """Per row: its grouping without time, and its captions there (a cell's place in every
+    period)."""
+    from transforms.catalog import ATTRIBUTES
+
+    def strip(g: str) -> tuple:
+        return tuple(a for a in (g.split("|") if g else []) if ATTRIBUTES[a].hierarchy != "Tid")
+
+    g = frame["gruppering"].fillna("").astype(str)
+    parsed = {k: strip(k) for k in g.unique()}
+    out = pd.Series("", index=frame.index, dtype=object)
+    for k, attrs in parsed.items():
+        sel = (g == k).to_numpy()
+        cols = [ATTRIBUTES[a].column for a in attrs]
+        caps = _joined(frame.loc[sel], cols) if cols else ""
+        out[sel] = "|".join(attrs) + "\x1e" + caps
+    return out
+
+
+def _cell_key(frame: pd.DataFrame, cube: Cube) -> pd.Series:
+    cols = ["gruppering"] + (["statusdato"] if cube.kind == "stock" else []) + cube.columns
+    return pd.Series(_joined(frame, cols), index=frame.index)
+
+
+def _months_of(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Per row: the first and last month of its period ('' for no time)."""
+    out = []
+    for m, k, y in zip(frame.get("tid_maaned", [None] * len(frame)),
+                       frame.get("tid_kvartal", [None] * len(frame)),
+                       frame.get("tid_aar", [None] * len(frame))):
+        if isinstance(m, str):
+            out.append((m, m))
+        elif isinstance(k, str):
+            q = int(k[-1])
+            out.append((f"{k[:4]}M{3 * q - 2:02d}", f"{k[:4]}M{3 * q:02d}"))
+        elif isinstance(y, str):
+            out.append((f"{y}M01", f"{y}M12"))
+        else:
+            out.append(("", "9999M99"))
+    return out
+
+
+class SeriesSearch:
+    """What the series adds to a release's pattern search (contract 3.7).
+
+    ``previous``: the published frame the pattern follows (the month's own current version on
+    a re-run, else the latest earlier release), with the true values it was built from.
+    Its cells that this release has with the same true value keep their status: published
+    ones are locked (never chosen as secondary: they are known), withheld ones are forced.
+    ``check(published) -> (passed, result, failing)``: the series audit of the published
+    frame together with everything published before; ``failing`` lists the cells it finds
+    open in earlier versions (frames and row positions), mapped here onto this release's
+    cells of the same place whose periods overlap them.
+    """
+
+    def __init__(self, cells: pd.DataFrame, cube: Cube, check,
+                 previous: pd.DataFrame | None = None,
+                 previous_true: pd.DataFrame | None = None):
+        self.cells, self.cube, self._check = cells, cube, check
+        n = len(cells)
+        self.locked = np.zeros(n, dtype=bool)
+        self.forced = np.zeros(n, dtype=bool)
+        self.place = _nontime_key(cells, cube)
+        self.span = _months_of(cells)
+        if previous is not None and len(previous) and n:
+            key = _cell_key(cells, cube)
+            pkey = _cell_key(previous, cube)
+            pos = pd.Series(np.arange(len(previous)), index=pkey.to_numpy())
+            pos = pos[~pos.index.duplicated()]
+            j = pos.reindex(key.to_numpy()).to_numpy()
+            has = ~np.isnan(j)
+            jj = np.where(has, j, 0).astype(np.int64)
+            col = cube.value_column
+            pub_val = pd.to_numeric(previous[col], errors="coerce").to_numpy(float)[jj]
+            true_now = cells[col].to_numpy(float)
+            if previous_true is not None and len(previous_true) == len(previous):
+                true_then = previous_true[col].to_numpy(float)[jj]
+            else:
+                true_then = np.where(np.isnan(pub_val), true_now, pub_val)
+            same = has & (true_then == true_now)
+            n_ind = cells["n_individer"].to_numpy()
+            small = (n_ind >= 1) & (n_ind <= MAX_SMALL)  # never published, whatever came before
+            self.locked = same & ~np.isnan(pub_val) & (true_now > 0) & ~small
+            self.forced = same & np.isnan(pub_val)
+
+    def check(self, published: pd.DataFrame):
+        passed, result, failing = self._check(published)
+        bad = np.zeros(len(self.cells), dtype=bool)
+        bad_out = np.zeros(len(self.cells), dtype=bool)
+        rows = result.get("rows", {})
+        bad |= ~rows.get("count_ok", np.ones(len(self.cells), bool))
+        bad_out |= ~rows.get("outcome_ok", np.ones(len(self.cells), bool))
+        for frame, idx, outcome in failing:  # open cells of earlier versions
+            places = set(_nontime_key(frame.iloc[idx], self.cube))
+            spans = _months_of(frame.iloc[idx])
+            lo = min(a for a, _ in spans)
+            hi = max(b for _, b in spans)
+            hit = self.place.isin(places).to_numpy() & ~self.locked
+            hit &= np.array([a <= hi and b >= lo for a, b in self.span], dtype=bool)
+            (bad_out if outcome else bad)[hit] = True
+        return passed, result, bad, bad_out
+
+
+def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch
+                   ) -> tuple[pd.DataFrame, str, dict, dict]:
+    """The checked search under the series rule: (pattern, method, audit of this release,
+    series audit). A pattern passes when the release's own audit passes and then the series
+    audit of it together with everything published before; the series audit runs only on
+    patterns that pass alone (it costs more and decides nothing earlier)."""
+    from transforms.disclosure.audit import Witnesses
+    from transforms.disclosure.suppress import suppress_checked
+    from transforms.publication import published_cells
+
+    # First the method a release alone would get (the global suppressor where the cube's
+    # systems are small), held to the previous publication: cells it had with the same truth
+    # keep their status. Where that passes both audits it is kept; the global method loses
+    # less than the checked search, and a status date it has seen before comes out the same.
+    if system_size(cells, cube) <= _global_max_cells():
+        pattern = global_pattern(cells, cube, _budget())
+        if pattern is not None:
+            pattern = pattern.copy()
+            pattern.loc[search.forced, ["undertrykt", "undertrykt_udfald"]] = True
+            pattern.loc[search.forced & pattern["aarsag"].isna().to_numpy(), "aarsag"] = \
+                "sekundær"
+            unlock = search.locked & pattern["undertrykt"].to_numpy(bool)
+            pattern.loc[unlock, "undertrykt"] = False
+            pattern.loc[unlock & ~pattern["undertrykt_udfald"].to_numpy(bool), "aarsag"] = None
+            pub = published_cells(cells, pattern, cube)
+            own = audit_fn(pub, cube)
+            if own["verdict"] == PASSED:
+                passed_s, series, _, _ = search.check(pub)
+                if passed_s:
+                    return pattern, "global", own, series
+            log.info("%s: the global pattern held to the published series did not pass; "
+                     "using the checked search", cube.underemne)
+
+    carried = Witnesses()
+    last: dict = {}
+
+    def check(pattern: pd.DataFrame):
+        pub = published_cells(cells, pattern, cube)
+        own = audit_fn(pub, cube, witnesses=carried)
+        bad, bad_out = _failing_rows(cells, cube, own)
+        if own["verdict"] != PASSED:
+            return False, own, bad, bad_out
+        passed_s, series, bad_s, bad_out_s = search.check(pub)
+        last["series"] = series
+        return passed_s, own, bad | bad_s, bad_out | bad_out_s
+
+    try:
+        pattern, own = suppress_checked(cells, cube, check, locked=search.locked,
+                                        forced=search.forced)
+        return pattern, "kontrolleret", own, last["series"]
+    except RuntimeError as exc:
+        log.warning("%s: withholding every cell not already published (%s)", cube.underemne, exc)
+    pattern = _every_cell(cells, cube)
+    keep = search.locked
+    pattern.loc[keep, "undertrykt"] = False
+    pattern.loc[keep & ~pattern["undertrykt_udfald"].to_numpy(bool), "aarsag"] = None
+    pub = published_cells(cells, pattern, cube)
+    passed_s, series, _, _ = search.check(pub)
+    return pattern, "alt", audit_fn(pub, cube), series
+
+
+__all__ = ["guarded_pattern", "global_pattern", "series_pattern", "SeriesSearch"]

@@ -173,6 +173,9 @@ def _cheapest_in_rows(s: System, wh: np.ndarray, rows: np.ndarray, rank: np.ndar
     serves (ties: canonical order)."""
     sub = s.A[rows].tocoo()
     cand = ~wh[sub.col]
+    locked = getattr(s, "locked", None)
+    if locked is not None:  # known from earlier releases: withholding them protects nothing
+        cand &= ~locked[sub.col]
     rr, cc = sub.row[cand], sub.col[cand]
     if not len(rr):
         return np.zeros(0, dtype=np.int64)
@@ -568,7 +571,8 @@ def suppress(cells: pd.DataFrame, cube: Cube, stats: dict | None = None) -> pd.D
 
 
 def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 40,
-                     stats: dict | None = None) -> tuple[pd.DataFrame, object]:
+                     stats: dict | None = None, locked: np.ndarray | None = None,
+                     forced: np.ndarray | None = None) -> tuple[pd.DataFrame, object]:
     """A faster search for large linked cubes, driven by an outside checker.
 
     Steps 1-3 of the global method (primary, local pass, propagation pass), then rounds in
@@ -581,7 +585,10 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
     a RuntimeError only when nothing is left to withhold.
 
     ``check(pattern) -> (passed, result, bad, bad_out)``; returns (pattern, the passing
-    check's result). Loses more information than :func:`suppress` (no LP repair choosing
+    check's result). A-priori knowledge from earlier releases (contract 3.7): ``locked``
+    frame rows are published already with the same truth, so they are never chosen as
+    secondary cells (withholding them protects nothing); ``forced`` rows were withheld
+    before with the same truth and stay withheld. Loses more information than :func:`suppress` (no LP repair choosing
     the cheapest move over the whole system), but needs no LP of its own.
     """
     stats = {} if stats is None else stats
@@ -590,6 +597,15 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
         return pattern, check(pattern)[1]
     s = build_system(cells, cube)
     wh, prim, prim_out = _primary(s)
+    if forced is not None and forced.any():
+        wh[np.unique(s.row_var[np.flatnonzero(forced)])] = True
+        _close(s, wh)
+    if locked is not None and locked.any():
+        lk = np.zeros(len(wh), dtype=bool)
+        lk[np.unique(s.row_var[np.flatnonzero(locked)])] = True
+        if s.layers == 2:
+            lk[s.n:] = lk[:s.n]
+        s.locked = lk & ~wh
     rank = _rank(s)
     A = s.A.tocsc()
     seen = np.zeros(len(wh), dtype=bool)  # quantities found open in an earlier round
@@ -623,6 +639,8 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
             rows_again = np.unique(A[:, np.flatnonzero(again)].tocoo().row)
             every = np.unique(s.A[rows_again].tocoo().col)
             every = every[~wh[every]]
+            if getattr(s, "locked", None) is not None:
+                every = every[~s.locked[every]]
             chosen = np.unique(np.r_[every, _cheapest_in_rows(
                 s, wh, np.setdiff1d(rows, rows_again), rank)]).astype(np.int64)
             if len(chosen):

@@ -205,7 +205,10 @@ def discretion_text(cube: Cube) -> str:
         "at trække tal fra hinanden – heller ikke på tværs af tabellerne, totalerne og "
         "niveauerne (år, kvartal, måned; region, kommune). Kombinationer uden nogen "
         f"{who} vises også som tomme celler, så en tom celle kan ikke læses som et nul. "
-        "En andel vises ikke, når det antal, den bygger på, er udeladt."
+        "En andel vises ikke, når det antal, den bygger på, er udeladt. Beskyttelsen gælder "
+        "alle udgivelser under ét: et uændret tal for en afsluttet periode vises eller "
+        "udelades som i forrige udgivelse, og tal for den løbende periode og totaler udelades, "
+        "hvor forskellen til en tidligere udgivelse ellers ville afsløre et udeladt tal."
     )
     if any(m.outcome for m in cube.measures):
         text += (
