@@ -54,7 +54,8 @@ def stock_model(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     con = lpstat.warehouse()
     try:
         rows = build_stock(con, release)
-        dates = con.execute("SELECT count(DISTINCT statusdato) FROM status_perioder").fetchall()[0][0]
+        dates = con.execute("SELECT count(DISTINCT statusdato) FROM status_perioder"
+                            ).fetchall()[0][0]
     finally:
         con.close()
     yield dg.MaterializeResult(asset_key="status_perioder", metadata={
