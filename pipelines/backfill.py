@@ -101,6 +101,10 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
         return False
     months = months_between(first, last)
     tags = {"lpstat/backfill": f"{first}..{last}"}
+    if notify:  # one notice per failure: this command's, not the sensor's as well
+        from pipelines.sensors import NOTIFIED_BY_TAG
+
+        tags[NOTIFIED_BY_TAG] = "lpstat backfill"
     with Session(settings, f"lpstat run --from {first} --to {last}", instance=instance,
                  verbose=verbose, wait=wait, tags=tags, quiet_steps=True, live=False) as session:
         print(f"Backfill {first} .. {last}: {len(months)} release month(s), oldest first, "
