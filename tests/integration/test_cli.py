@@ -305,6 +305,10 @@ def test_progress_bars_render_on_a_terminal(capsys):
     console.doing(None)
     captured = capsys.readouterr()
     assert "afslag" in captured.err and "cube_afslaars" in captured.err
+    # the event log reaches the console only with --verbose
+    for verbose in (False, True):
+        Console(_sys.stdout, _sys.stderr, live=False, verbose=verbose).event_line("STEP_START x")
+        assert ("STEP_START x" in capsys.readouterr().err) is verbose
 
 
 def test_damaged_release_file_is_reported_not_a_traceback(home, tmp_path):
