@@ -370,8 +370,6 @@ class Session:
               definitions=None) -> Outcome:
         """Run ``monthly_release`` for ``release`` (without ingest: only the partitioned
         groups) in the instance; print a line per asset step as it finishes."""
-        import dagster as dg
-
         job, selection = _job_and_selection(with_ingest, definitions)
         run_id, self._next_run_id = self._next_run_id, str(uuid.uuid4())
         update_holder(self.home, run_id=run_id, release=release)
