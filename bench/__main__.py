@@ -2,10 +2,16 @@
 
     python -m bench [--scale national,10,100] [--runs 3] [--pg URL] [--skip-api]
                     [--all-releases national] [--release YYYY-MM] [--results PATH]
+                    [--no-command] [--command-only 100]
 
 For each scale: generate (or reuse) the demo store in the local PostgreSQL
-(``lpstat_bench_<scale>``), then measure each step in its own subprocess (so its peak RSS is
-its own), the median of ``--runs`` runs after a warm-up:
+(``lpstat_bench_<scale>``), then time ``lpstat run --release`` itself, as users start it (the
+Dagster job through the persistent instance, quality checks included), three times on one
+fresh home: the month before the latest on the empty home, the latest month (its first run),
+and the latest month again (a re-run); wall and CPU seconds, peak RSS of the largest process
+and the step times the instance recorded. Then (unless ``--command-only`` names the scale)
+measure each step directly, in its own subprocess (so its peak RSS is its own), the median of
+``--runs`` runs after a warm-up:
 
 1. extraction (lpstat's extract + pseudonymise + load) next to ``COPY … TO STDOUT (FORMAT
    binary)`` of the same tables;
@@ -128,6 +134,71 @@ def _step(name: str, **env: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+#: ``lpstat run`` itself, in a fresh process; prints its wall time, CPU seconds and peak RSS
+#: (the largest process of its tree: ru_maxrss over the waited-for children), then the step
+#: times of its Dagster run as the instance recorded them.
+COMMAND_CODE = """
+import json, os, resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.run([LPSTAT, 'run', '--release', RELEASE], capture_output=True, text=True)
+wall = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+if p.returncode:
+    sys.exit('lpstat run failed (exit %d):\\n%s' % (p.returncode, p.stderr[-3000:]))
+from pipelines.instance import open_instance
+with open_instance(os.environ['LPSTAT_HOME']) as instance:
+    run = instance.get_runs(limit=1)[0]
+    stats = instance.get_run_step_stats(run.run_id)
+    steps = {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
+    run_stats = instance.get_run_stats(run.run_id)
+print(json.dumps({'seconds': wall, 'cpu_seconds': ru.ru_utime + ru.ru_stime,
+                  'peak_rss_mb': ru.ru_maxrss / 1024, 'steps': steps,
+                  'run_seconds': run_stats.end_time - run_stats.start_time}))
+"""
+
+#: what the three real-command figures are (bench/RESULTS.md)
+COMMAND_CASES = {
+    "first": "first run, empty home (lands the whole store, release M-1)",
+    "new": "next month's first run (M; M-1 already built)",
+    "rerun": "re-run of M (nothing new to land)",
+}
+
+
+def _lpstat_run(home: str, url: str, release: str) -> dict:
+    lpstat = str(Path(sys.executable).with_name("lpstat"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LPSTAT_")}
+    env.update({"LPSTAT_HOME": home, "LPSTAT_SOURCE_URL": url,
+                "LPSTAT_PSEUDONYM_KEY": "bench-key"})
+    code = f"LPSTAT = {lpstat!r}\nRELEASE = {release!r}\n" + COMMAND_CODE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env=env)
+    if out.returncode:
+        raise RuntimeError(f"lpstat run --release {release} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_command(url: str, release: str) -> dict:
+    """``lpstat run --release`` as users start it (the real Dagster job, through the
+    persistent instance): M-1 on an empty home, then M, then M again."""
+    from pipelines.cli import month_before
+
+    fig = {}
+    with tempfile.TemporaryDirectory() as home:
+        for case, month in (("first", month_before(release)), ("new", release),
+                            ("rerun", release)):
+            r = _lpstat_run(home, url, month)
+            fig[f"command_{case}_seconds"] = r["seconds"]
+            fig[f"command_{case}_cpu_seconds"] = r["cpu_seconds"]
+            fig[f"command_{case}_peak_rss_mb"] = r["peak_rss_mb"]
+            fig[f"command_{case}_steps"] = r["steps"]
+    return fig
+
+
+def _top_steps(steps: dict, n: int = 5) -> str:
+    top = sorted(steps.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{k} {v:.1f}" for k, v in top)
+
+
 def _latest_release(url: str) -> str:
     from pipelines.cli import complete_months
     from transforms.extract import latest_registration_day
@@ -136,10 +207,15 @@ def _latest_release(url: str) -> str:
 
 
 def bench_scale(scale: str, admin_url: str, runs: int, api: bool, all_releases: bool = False,
-                release: str | None = None, warmup: bool = True, api_seconds: float = 8) -> dict:
+                release: str | None = None, warmup: bool = True, api_seconds: float = 8,
+                command: bool = True, steps_too: bool = True) -> dict:
     url = ensure_store(admin_url, scale)
     release = release or _latest_release(url)
     fig: dict = {"scale": scale, "release": release, "runs": runs, "warmup": warmup}
+    if command:
+        fig.update(bench_command(url, release))
+    if not steps_too:
+        return fig
     ext = measure(url, runs)
     fig.update({k: ext[k] for k in ("rows", "copy_rows_per_s", "lpstat_rows_per_s",
                                     "lpstat_peak_rss_mb", "lpstat_seconds")})
@@ -217,10 +293,26 @@ def _opt(f: dict, key: str, fmt: str) -> str:
     return fmt.format(f[key]) if key in f else "not run"
 
 
+def _cell(fn, f: dict) -> str:
+    try:
+        return fn(f)
+    except KeyError:  # a scale measured with --command-only
+        return "not run"
+
+
 def report(figs: list[dict]) -> str:
+    command_rows = []
+    for case, what in COMMAND_CASES.items():
+        command_rows += [
+            (f"`lpstat run`, {what}: wall s", lambda f, c=case: _opt(f, f"command_{c}_seconds", "{:.1f}")),
+            (f"`lpstat run`, {what}: CPU s", lambda f, c=case: _opt(f, f"command_{c}_cpu_seconds", "{:.1f}")),
+            (f"`lpstat run`, {what}: peak RSS, MB", lambda f, c=case: _opt(f, f"command_{c}_peak_rss_mb", "{:.0f}")),
+            (f"`lpstat run`, {what}: slowest steps, s", lambda f, c=case: _top_steps(f[f"command_{c}_steps"]) if f"command_{c}_steps" in f else "not run"),
+        ]
     rows = [
         ("source rows", lambda f: f"{f['rows']:,}"),
         ("release built", lambda f: f["release"]),
+        *command_rows,
         ("measured runs (median of)", lambda f: f"{f['runs']}" + (" after a warm-up" if f.get("warmup", True) else "")),
         ("binary COPY, rows/s", lambda f: f"{f['copy_rows_per_s']:,.0f}"),
         ("lpstat extract+pseudonymise+load, rows/s", lambda f: f"{f['lpstat_rows_per_s']:,.0f}"),
@@ -234,7 +326,7 @@ def report(figs: list[dict]) -> str:
         ("audit verdict", lambda f: f["verdict"]),
         ("release writing, s", lambda f: f"{f['release_seconds']:.1f}"),
         ("release writing peak RSS, MB", lambda f: f"{f['release_peak_rss_mb']:.0f}"),
-        ("one release end to end, s", lambda f: f"{f['end_to_end_seconds']:.1f}"),
+        ("steps summed: one release end to end, s", lambda f: _opt(f, "end_to_end_seconds", "{:.1f}")),
         ("peak RSS of any step, MB", lambda f: f"{f['peak_rss_mb']:.0f}"),
         ("all releases: how many (from 2021-04)", lambda f: _opt(f, "all_releases", "{:d}")),
         ("all releases: median s per release (cubes)", lambda f: _opt(f, "all_releases_median_s", "{:.1f}")),
@@ -247,13 +339,19 @@ def report(figs: list[dict]) -> str:
     ]
     head = "| figure | " + " | ".join(f"scale {f['scale']}" for f in figs) + " |"
     sep = "|---|" + "---|" * len(figs)
-    body = [f"| {name} | " + " | ".join(fn(f) for f in figs) + " |" for name, fn in rows]
+    body = [f"| {name} | " + " | ".join(_cell(fn, f) for f in figs) + " |" for name, fn in rows]
     return "\n".join([
         "# Benchmark results", "",
         f"Machine: {machine()}.", "",
-        "Written by `python -m bench` (median of several runs after a warm-up; each step in "
-        "its own process, peak RSS per step). Times are wall-clock on a shared machine: read "
-        "the ratios and how each step grows with scale rather than single seconds.", "",
+        "Written by `python -m bench`. Two kinds of figure: the `lpstat run` rows time the "
+        "real command as users start it (the Dagster job `monthly_release` in the persistent "
+        "instance, every asset and quality check, startup included; wall and CPU seconds of "
+        "the command, peak RSS of its largest process, and its slowest steps as the instance "
+        "recorded them), once each; the other rows time the steps run directly, without "
+        "Dagster or the quality checks (median of several runs after a warm-up; each step in "
+        "its own process, peak RSS per step), so their sum is not what a user waits. Times "
+        "are wall-clock on a shared machine: read the ratios and how each step grows with "
+        "scale rather than single seconds.", "",
         head, sep, *body, ""])
 
 
@@ -274,6 +372,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-warmup", nargs="?", const="all", default="",
                    help="skip the warm-up run at these scales (comma-separated; alone: all)")
     p.add_argument("--api-seconds", type=float, default=8, help="how long the API is driven")
+    p.add_argument("--no-command", action="store_true",
+                   help="do not time `lpstat run` itself (only the steps)")
+    p.add_argument("--command-only", default="",
+                   help="scales (comma-separated) at which to time only `lpstat run` itself")
     args = p.parse_args(argv)
     figs = []
     for scale in args.scale.split(","):
@@ -282,9 +384,20 @@ def main(argv=None) -> int:
                         scale.strip() in args.all_releases.split(","), release=args.release,
                         warmup=not (args.no_warmup == "all"
                                     or scale.strip() in args.no_warmup.split(",")),
-                        api_seconds=args.api_seconds)
+                        api_seconds=args.api_seconds, command=not args.no_command,
+                        steps_too=scale.strip() not in args.command_only.split(","))
         figs.append(f)
         s = f["scale"]
+        for case in COMMAND_CASES:
+            if f"command_{case}_seconds" in f:
+                print(f"VALUE lpstat_run_{case}_{s} {f[f'command_{case}_seconds']:.2f} s")
+                print(f"VALUE lpstat_run_{case}_cpu_{s} {f[f'command_{case}_cpu_seconds']:.2f} s")
+                print(f"VALUE lpstat_run_{case}_peak_rss_{s} "
+                      f"{f[f'command_{case}_peak_rss_mb']:.0f} MB")
+        if "rows" not in f:  # --command-only
+            if not args.no_write:
+                args.results.write_text(report(figs), encoding="utf-8")
+            continue
         print(f"VALUE rows_{s} {f['rows']} rows")
         print(f"RATIO extract_vs_copy_{s} {f['lpstat_rows_per_s'] / f['copy_rows_per_s']:.3f}")
         print(f"VALUE extract_rate_{s} {f['lpstat_rows_per_s']:.0f} rows/s")

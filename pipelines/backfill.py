@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 FIRST_RELEASE = "2021-04"
-PARTITIONED_GROUPS = ("cubes", "disclosure", "release")
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -52,19 +50,11 @@ def check_range(first: str, last: str) -> str | None:
     return None
 
 
-def _definitions() -> list:
-    """The assets and their quality checks: a backfill runs exactly what the schedule runs
-    (blocking checks stop a month before anything is published)."""
-    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
-
-    return [*ALL_ASSETS, *ALL_CHECKS]
-
-
-def _resources(settings) -> dict:
-    from pipelines.resources import LpstatResource
-
-    return {"lpstat": LpstatResource(home=str(settings.home), source_url=settings.source_url,
-                                     pseudonym_key=settings.pseudonym_key)}
+def _definitions() -> list | None:
+    """None: the whole ``monthly_release`` job, so a backfill runs exactly what the schedule
+    runs (blocking checks stop a month before anything is published). Tests put a subset of
+    the assets here."""
+    return None
 
 
 def _summary(result, settings, month: str, seconds: float) -> str:
@@ -94,12 +84,12 @@ def _summary(result, settings, month: str, seconds: float) -> str:
 
 
 def run_range(settings, first: str, last: str, *, instance=None, out=None, err=None,
-              notify: bool = True) -> bool:
+              notify: bool = True, verbose: bool = False, wait: bool = False) -> bool:
     """Build every release month from ``first`` through ``last`` in order; True if all
-    were built. ``instance``: the Dagster instance to record the runs in (default: the one
-    under ``settings.home``, see pipelines/instance.py)."""
-    import dagster as dg
-
+    were built. Each month is a run of ``monthly_release`` in ``instance`` (default: the one
+    under ``settings.home``, see pipelines/instance.py), all under one warehouse lock and one
+    log file (pipelines/runs.py)."""
+    from pipelines.runs import Session
     from pipelines.sensors import classify_failure, failure_payload, notify_failure
     from transforms.publish.release import complete_releases
 
@@ -110,25 +100,19 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
         print(f"lpstat: {problem}", file=err)
         return False
     months = months_between(first, last)
-    print(f"Backfill {first} .. {last}: {len(months)} release month(s), oldest first, "
-          f"into {settings.releases_dir}", file=out, flush=True)
-
-    own_instance = instance is None
-    if own_instance:
-        from pipelines.instance import open_instance
-
-        instance = open_instance(settings.home)
-    resources = _resources(settings)
-    definitions = _definitions()
     tags = {"lpstat/backfill": f"{first}..{last}"}
-    try:
+    if notify:  # one notice per failure: this command's, not the sensor's as well
+        from pipelines.sensors import NOTIFIED_BY_TAG
+
+        tags[NOTIFIED_BY_TAG] = "lpstat backfill"
+    with Session(settings, f"lpstat run --from {first} --to {last}", instance=instance,
+                 verbose=verbose, wait=wait, tags=tags, quiet_steps=True, live=False) as session:
+        print(f"Backfill {first} .. {last}: {len(months)} release month(s), oldest first, "
+              f"into {settings.releases_dir} (log: {session.log_path})", file=out, flush=True)
+        definitions = _definitions()
         for i, month in enumerate(months):
-            selection = None if i == 0 else dg.AssetSelection.groups(*PARTITIONED_GROUPS)
-            started = time.monotonic()
-            result = dg.materialize(definitions, selection=selection, partition_key=month,
-                                    resources=resources, instance=instance, tags=tags,
-                                    raise_on_error=False)
-            seconds = time.monotonic() - started
+            outcome = session.build(month, with_ingest=(i == 0), definitions=definitions)
+            result, seconds = outcome.result, outcome.seconds
             if result.success:
                 print(f"  {month}  {_summary(result, settings, month, seconds)}", file=out,
                       flush=True)
@@ -150,15 +134,12 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
                   "The releases already there (an earlier build of it included) are unchanged"
                   + (f" and 'latest' still points at {latest}" if latest else "")
                   + ". Fix the cause above, then resume with: "
-                  f"lpstat run --from {month} --to {last}   (docs/runbook.md)", file=err,
-                  flush=True)
+                  f"lpstat run --from {month} --to {last}   (docs/runbook.md; the whole log: "
+                  f"{session.log_path})", file=err, flush=True)
             if notify:
                 notify_failure(failure_payload(month, status, steps, job="lpstat backfill",
                                                run_id=result.run_id, reason=reason))
             return False
-        print(f"Done: {len(months)} release(s) built; latest -> "
-              f"{complete_releases(settings.releases_dir)[-1]}", file=out, flush=True)
-        return True
-    finally:
-        if own_instance:
-            instance.dispose()
+    print(f"Done: {len(months)} release(s) built; latest -> "
+          f"{complete_releases(settings.releases_dir)[-1]}", file=out, flush=True)
+    return True

@@ -1,8 +1,9 @@
 """The lpstat command line: demo, run, serve (contract section 6); sql, releases (analysts).
 
-Every command runs the same Dagster assets as the schedule, in-process, so a release built
-from the command line is the release the monthly run would build. ``sql`` and ``releases``
-only read ``<home>/analyse.duckdb`` (views over the published release files, see
+``demo`` and ``run`` run the schedule's job, ``monthly_release``, in-process as runs in the
+persistent Dagster instance (pipelines/runs.py), so a release built from the command line is
+the release the monthly run would build, recorded where the scheduled runs are. ``sql`` and
+``releases`` only read ``<home>/analyse.duckdb`` (views over the published release files, see
 docs/analysts.md) and never need the store or the pseudonym key.
 
 Exit codes (scripts may rely on them; also in ``lpstat --help`` and docs/analysts.md):
@@ -47,12 +48,13 @@ def month_before(release: str) -> str:
 
 
 def materialize(settings, release: str, with_ingest: bool = True,
-                progress: bool | None = None) -> bool:
-    """Build one release through the asset graph; print what failed and why.
+                progress: bool | None = None, session=None) -> bool:
+    """Build one release as a run of ``monthly_release`` in the persistent Dagster instance
+    (pipelines/runs.py); print a line per step and, on failure, what failed and why.
 
-    ``progress``: show a progress bar over the steps on stderr instead of Dagster's own
-    console log (a failure is still reported below, with what to do); ``None`` means: when
-    stderr is a terminal. Without it, Dagster's log goes to stderr as before (run logs).
+    ``session``: the command's :class:`pipelines.runs.Session` (several releases in one
+    command); without one, a session for this release alone. ``progress``: a live progress
+    line on stderr (``None``: when stderr is a terminal).
     """
     if with_ingest and settings.source_url.startswith("sqlite:///"):
         from urllib.parse import urlparse
@@ -64,39 +66,19 @@ def materialize(settings, release: str, with_ingest: bool = True,
             _err("Nothing was published for this month; earlier releases and 'latest' are "
                  "unchanged.")
             return False
-    import dagster as dg
+    if session is None:
+        from pipelines.runs import Session, WarehouseBusy
 
-    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
-    from pipelines.resources import LpstatResource
-
-    resources = {"lpstat": LpstatResource(home=str(settings.home), source_url=settings.source_url,
-                                          pseudonym_key=settings.pseudonym_key)}
-    groups = ("cubes", "disclosure", "release")
-    selection = None if with_ingest else dg.AssetSelection.groups(*groups)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    group_of = {k: g for a in ALL_ASSETS for k, g in a.group_names_by_key.items()}
-    steps = [a for a in ALL_ASSETS
-             if with_ingest or set(a.group_names_by_key.values()) & set(groups)]
-    steps += [c for c in ALL_CHECKS if with_ingest or any(
-        group_of.get(k.asset_key) in groups for k in c.check_keys)]
-    with dg.DagsterInstance.ephemeral() as instance, _StepProgress(release, len(steps),
-                                                                    enabled=progress) as bar:
-        run_config = None
-        if progress:
-            run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-            handle = instance.handle_new_event
-
-            def watch(event, **kwargs):
-                handle(event, **kwargs)
-                bar.event(event)
-
-            instance.handle_new_event = watch
-        result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=selection, partition_key=release,
-                                resources=resources, instance=instance, raise_on_error=False,
-                                run_config=run_config)
-    if result.success:
+        try:
+            with Session(settings, f"lpstat run --release {release}", live=progress) as s:
+                return materialize(settings, release, with_ingest, session=s)
+        except WarehouseBusy as exc:
+            _err(str(exc))
+            return False
+    outcome = session.build(release, with_ingest=with_ingest)
+    if outcome.success:
         return True
+    result = outcome.result
     for event in result.all_events:
         if event.is_step_failure:
             err = event.step_failure_data.error
@@ -109,7 +91,15 @@ def materialize(settings, release: str, with_ingest: bool = True,
             hint = _failure_hint(err.cls_name if err else "", message)
             if hint:
                 _err(hint)
+    for ev in result.get_asset_check_evaluations():
+        if not ev.passed and ev.severity.value == "ERROR":
+            examples = ev.metadata.get("examples")
+            examples = getattr(examples, "value", examples) or []
+            _err(f"check {ev.check_name} on {ev.asset_key.to_user_string()} failed: "
+                 f"{ev.description or ''}"
+                 + (f" Examples: {'; '.join(map(str, examples))}" if examples else ""))
     _err("Nothing was published for this month; earlier releases and 'latest' are unchanged.")
+    _err(f"The run's whole log: {session.log_path} (and run {outcome.run_id} in the Dagster UI).")
     return False
 
 
@@ -122,53 +112,6 @@ def _failure_hint(cls_name: str, message: str) -> str | None:
         return ("Set LPSTAT_SOURCE_URL to the operational store, or create the demo store "
                 "with: lpstat demo --scale small")
     return None
-
-
-class _StepProgress:
-    """A rich progress bar over the steps of one release build (stderr, terminals only)."""
-
-    def __init__(self, release: str, total: int, enabled: bool):
-        self.release, self.total, self.enabled = release, total, enabled
-        self._seen: set[str] = set()
-        self._progress = None
-        self._task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                       TextColumn, TimeElapsedColumn)
-
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                      BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=Console(stderr=True), transient=False)
-            self._progress.start()
-            self._task = self._progress.add_task(f"release {self.release}", total=self.total)
-        return self
-
-    def event(self, event) -> None:
-        dagster_event = getattr(event, "dagster_event", None)
-        if self._progress is None or dagster_event is None:
-            return
-        kind = dagster_event.event_type_value
-        if kind == "STEP_START":
-            self._seen.add(event.step_key)
-            self.total = max(self.total, len(self._seen))  # a step we did not count
-            self._progress.update(self._task, total=self.total,
-                                  description=f"release {self.release}: {event.step_key}")
-        elif kind == "STEP_UP_FOR_RETRY":
-            self._progress.update(self._task, description=f"release {self.release}: "
-                                  f"{event.step_key} failed, retrying")
-        elif kind == "STEP_RESTARTED":
-            self._progress.update(self._task, description=f"release {self.release}: "
-                                  f"{event.step_key} (retry)")
-        elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-            self._progress.advance(self._task)
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=f"release {self.release}")
-            self._progress.stop()
 
 
 def cmd_demo(args) -> int:
@@ -192,18 +135,26 @@ def cmd_demo(args) -> int:
         return EXIT_FAILED
     latest = complete_months(last)
     months = [month_before(latest), latest]
-    for i, m in enumerate(months):
-        print(f"Building release {m} ...")
-        if not materialize(settings, m, with_ingest=(i == 0)):
-            return EXIT_FAILED
+    from pipelines.runs import Session, WarehouseBusy, dagster_hint, summary_lines
+
+    try:
+        with Session(settings, "lpstat demo", verbose=args.verbose, wait=args.wait) as session:
+            for i, m in enumerate(months):
+                if not materialize(settings, m, with_ingest=(i == 0), session=session):
+                    return EXIT_FAILED
+    except WarehouseBusy as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     rel = settings.releases_dir
-    print("\nDone. Outputs:")
-    print(f"  releases:   {rel}/{{{','.join(months)}}}  (latest -> {latest})")
-    print(f"  report:     {rel / latest / 'rapport.html'}")
-    print(f"  warehouse:  {settings.warehouse_path}")
-    print(f"  analyse:    {settings.home / 'analyse.duckdb'}  (SQL over every release: "
-          "lpstat sql \"SHOW TABLES\")")
-    print("  serve them: lpstat serve   (API on http://127.0.0.1:8000/Api/v1/...)")
+    print()
+    print(*summary_lines(session, session.outcomes[-1]), sep="\n")
+    print(f"  report:    {rel / latest / 'rapport.html'}  (revisions since {months[0]}: "
+          "revisions.csv beside it)")
+    print(f"  data:      {settings.warehouse_path}, {settings.home / 'analyse.duckdb'} "
+          "(SQL over every release: lpstat sql \"SHOW TABLES\")")
+    print(f"  log:       {session.log_path}")
+    print(dagster_hint(session))
+    print("  serve:     lpstat serve   (API on http://127.0.0.1:8000/Api/v1/...)")
     return EXIT_OK
 
 
@@ -244,14 +195,28 @@ def cmd_run(args) -> int:
     from transforms.settings import load_settings
 
     settings = load_settings()
-    if args.release:
-        return EXIT_OK if materialize(settings, args.release) else EXIT_FAILED
-    if not (args.first and args.last):
+    if not args.release and not (args.first and args.last):
         _err("give --release YYYY-MM, or a range with --from YYYY-MM --to YYYY-MM")
         return EXIT_USAGE
-    from pipelines.backfill import run_range
+    from pipelines.runs import Session, WarehouseBusy, dagster_hint, summary_lines
 
-    return EXIT_OK if run_range(settings, args.first, args.last) else EXIT_FAILED
+    try:
+        if not args.release:
+            from pipelines.backfill import run_range
+
+            return EXIT_OK if run_range(settings, args.first, args.last, verbose=args.verbose,
+                                        wait=args.wait) else EXIT_FAILED
+        command = f"lpstat run --release {args.release}"
+        with Session(settings, command, verbose=args.verbose, wait=args.wait) as session:
+            if not materialize(settings, args.release, session=session):
+                return EXIT_FAILED
+    except WarehouseBusy as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    print(*summary_lines(session, session.outcomes[-1]), sep="\n")
+    print(f"  log:       {session.log_path}")
+    print(dagster_hint(session))
+    return EXIT_OK
 
 
 def cmd_serve(args) -> int:
@@ -589,6 +554,14 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
                    "--csv/--json/--parquet always write every row")
 
 
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", action="store_true",
+                   help="show the full Dagster event log live (it always goes to the log file "
+                   "under LPSTAT_HOME/logs)")
+    p.add_argument("--wait", action="store_true",
+                   help="when another run holds the warehouse, wait for it instead of stopping")
+
+
 def _release_arg(value: str) -> str:
     import re
 
@@ -660,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
              "  LPSTAT_HOME=/tmp/lp lpstat demo --scale small --seed 7")
     d.add_argument("--scale", default="national", help="small, national or a multiplier N")
     d.add_argument("--seed", type=int, default=1)
+    _add_run_options(d)
     d.set_defaults(func=cmd_demo)
     r = _sub(sub, "run", "build one release from the configured store",
              "Build one release (YYYY-MM) from the store LPSTAT_SOURCE_URL names: extract, "
@@ -672,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--release", type=_release_arg, metavar="YYYY-MM")
     r.add_argument("--from", dest="first", type=_release_arg, metavar="YYYY-MM")
     r.add_argument("--to", dest="last", type=_release_arg, metavar="YYYY-MM")
+    _add_run_options(r)
     r.set_defaults(func=cmd_run)
     s = _sub(sub, "serve", "serve the releases over the statistics API",
              "Serve the releases under LPSTAT_HOME over the API of api.uddannelsesstatistik.dk "

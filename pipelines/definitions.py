@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.cubes import cube_assets
+from pipelines.assets.cubes import cube_assets, stock_model
 from pipelines.assets.ingest import extract_source
 from pipelines.assets.release import beskyttede_celler, udgivelse
 from pipelines.assets.warehouse import build_warehouse
@@ -11,7 +11,7 @@ from pipelines.resources import LpstatResource
 from pipelines.schedules import monthly_release_schedule, release_job
 from pipelines.sensors import release_failure_sensor
 
-ALL_ASSETS = [extract_source, build_warehouse, *cube_assets, beskyttede_celler, udgivelse]
+ALL_ASSETS = [extract_source, build_warehouse, stock_model, *cube_assets, beskyttede_celler, udgivelse]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

@@ -2,6 +2,7 @@
 so assets get a typed resource, and tests can point a run at any home and store."""
 
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +32,20 @@ class LpstatResource(dg.ConfigurableResource):
         if self.pseudonym_key:
             env["LPSTAT_PSEUDONYM_KEY"] = self.pseudonym_key
         return load_settings(env)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        """For the whole run: hold the home's warehouse lock (pipelines/runs.py), waiting
+        while another run holds it, so that a run launched by the schedule or the UI never
+        interleaves its steps with a command-line run. A command-line run already holds it."""
+        from pipelines.runs import warehouse_lock
+
+        run = context.run
+        holder = {"run_id": run.run_id if run else "",
+                  "command": f"Dagster run of {run.job_name}" if run else "Dagster run"}
+        log = context.log.info if context.log else None
+        with warehouse_lock(self.settings().home, holder, wait=True, say=log):
+            yield self
 
     def warehouse(self, read_only: bool = False):
         from transforms.warehouse import connect

@@ -31,6 +31,8 @@ import dagster as dg
 log = logging.getLogger("lpstat.notify")
 
 WEBHOOK_ENV = "LPSTAT_WEBHOOK_URL"
+#: a run tag: whoever started the run notifies its failure itself (the sensor stays silent)
+NOTIFIED_BY_TAG = "lpstat/notified_by"
 TIMEOUT_SECONDS = 5.0
 _MAX_MESSAGE = 1000
 
@@ -150,6 +152,9 @@ def classify_failure(step_failure_events) -> tuple[str, str | None, list[dict]]:
 )
 def release_failure_sensor(context: dg.RunFailureSensorContext):
     run = context.dagster_run
+    if run.tags.get(NOTIFIED_BY_TAG):  # a backfill from the command line posts its own notice
+        context.log.info(f"notified by {run.tags[NOTIFIED_BY_TAG]}; nothing more to send")
+        return
     status, reason, steps = classify_failure(context.get_step_failure_events())
     if not steps:  # the run failed outside any step (e.g. the run worker died)
         steps = [{"step": "run", "message": context.failure_event.message or "the run failed"}]

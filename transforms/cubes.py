@@ -62,18 +62,80 @@ def release_month(release: str) -> date:
     return date(y, m, 1)
 
 
+#: The stock model: tables built once per release by :func:`build_stock` and read by the stock
+#: cubes (the warehouse holds one release's stock at a time; ``partitioner`` says which).
+STOCK_TABLES = ("status_perioder", "elevbestand")
+
+#: Member tables drawn from the warehouse's dimensions (the other attributes have fixed
+#: members, transforms.catalog.FIXED_MEMBERS): column -> SQL, and its bound parameters.
+MEMBER_SQL: dict[str, tuple[str, list]] = {
+    "uddannelse": ("SELECT uddannelse, sortering AS _s_uddannelse FROM dim_uddannelse", []),
+    "kommune": ("SELECT k.kommune, k.region, k.sortering AS _s_kommune, r._s_region "
+                "FROM dim_kommune k JOIN m_region r USING (region)", []),
+    "skole": ("SELECT skole, institutionsnummer, sortering AS _s_skole FROM dim_skole", []),
+    "primaer_aarsag": ("SELECT aarsag AS primaer_aarsag, sortering AS _s_primaer_aarsag "
+                       "FROM dim_afslagsaarsag", []),
+    "sekundaer_aarsag": ("SELECT aarsag AS sekundaer_aarsag, sortering AS _s_sekundaer_aarsag "
+                         "FROM dim_afslagsaarsag UNION ALL SELECT ?, 1000000",
+                         [INGEN_SEKUNDAER]),
+}
+
+
 def prepare_release(con: duckdb.DuckDBPyConnection, release: str) -> None:
-    """Temp tables shared by the cubes of one release: status periods and the student stock."""
+    """Everything the cubes of one release read: the stock model and every member table
+    (the Dagster assets build the stock once, as its own asset, and each cube only the member
+    tables it needs)."""
+    build_stock(con, release)
+    member_tables(con, release)
+
+
+def build_stock(con: duckdb.DuckDBPyConnection, release: str) -> dict[str, int]:
+    """The stock model of ``release``: ``status_perioder`` (sql/marts/status_perioder.sql) and
+    ``elevbestand`` (sql/marts/elevbestand.sql) as warehouse tables, in one transaction; the
+    rows of each."""
+    from transforms.warehouse import record_partition
+
     params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
-    sql, used = bound(sql_text("marts", "status_perioder"), params)
-    con.execute("CREATE OR REPLACE TEMP TABLE status_perioder AS " + sql, used)
-    for statement in statements(sql_text("marts", "elevbestand")):
-        con.execute(*bound(statement, params))
-    _member_tables(con, release)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        sql, used = bound(sql_text("marts", "status_perioder"), params)
+        con.execute("CREATE OR REPLACE TABLE status_perioder AS " + sql, used)
+        for statement in statements(sql_text("marts", "elevbestand")):
+            con.execute(*bound(statement, params))
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                for t in STOCK_TABLES}
+        for t in STOCK_TABLES:
+            record_partition(con, t, release, rows[t], only=True)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rows
 
 
-def _member_tables(con: duckdb.DuckDBPyConnection, release: str) -> None:
-    """One temp table per canonical attribute: captions, carried coarser captions, sort keys."""
+def use_stock(con: duckdb.DuckDBPyConnection, release: str) -> None:
+    """Check that the warehouse's stock model is ``release``'s (a stock cube of another
+    release would be silently wrong)."""
+    from transforms.warehouse import partition_written
+
+    if not all(partition_written(con, t, release) for t in STOCK_TABLES):
+        raise LookupError(f"the warehouse holds no stock model for release {release}: build "
+                          f"the asset elevbestand for {release} first (Dagster UI: materialize "
+                          "it with the cubes, or lpstat run --release " + release + ").")
+
+
+def members_needed(cube: Cube) -> set[str]:
+    """The member tables (by column) that the cells of ``cube`` join."""
+    cols = {ATTRIBUTES[a].column for g in cube.groupings for a in (g.split("|") if g else [])}
+    if "kommune" in cols:
+        cols.add("region")
+    return cols
+
+
+def member_tables(con: duckdb.DuckDBPyConnection, release: str,
+                  cube: Cube | None = None) -> None:
+    """One temp table per canonical attribute (of ``cube``, or of every cube): captions,
+    carried coarser captions, sort keys."""
     def fixed(col: str, key: str) -> None:
         df = pd.DataFrame({col: FIXED_MEMBERS[key], f"_s_{col}": range(len(FIXED_MEMBERS[key]))})
         con.register("_fixed", df)
@@ -85,19 +147,11 @@ def _member_tables(con: duckdb.DuckDBPyConnection, release: str) -> None:
                      ("[Frafaldsrisiko].[Frafaldsrisiko]", "frafaldsrisiko"),
                      ("[Vurdering].[Alder af vurdering]", "alder_af_vurdering")):
         fixed(col, key)
-    region_order = {r: i for i, r in enumerate(FIXED_MEMBERS["[Arbejdssted].[Region]"])}
-    con.execute("CREATE OR REPLACE TEMP TABLE m_uddannelse AS "
-                "SELECT uddannelse, sortering AS _s_uddannelse FROM dim_uddannelse")
-    con.execute("CREATE OR REPLACE TEMP TABLE m_kommune AS SELECT k.kommune, k.region, "
-                "k.sortering AS _s_kommune, r._s_region FROM dim_kommune k JOIN m_region r USING (region)")
-    assert len(region_order) == 6
-    con.execute("CREATE OR REPLACE TEMP TABLE m_skole AS SELECT skole, institutionsnummer, "
-                "sortering AS _s_skole FROM dim_skole")
-    con.execute("CREATE OR REPLACE TEMP TABLE m_primaer_aarsag AS "
-                "SELECT aarsag AS primaer_aarsag, sortering AS _s_primaer_aarsag FROM dim_afslagsaarsag")
-    con.execute("CREATE OR REPLACE TEMP TABLE m_sekundaer_aarsag AS "
-                "SELECT aarsag AS sekundaer_aarsag, sortering AS _s_sekundaer_aarsag FROM dim_afslagsaarsag "
-                "UNION ALL SELECT ?, 1000000", [INGEN_SEKUNDAER])
+    assert len(FIXED_MEMBERS["[Arbejdssted].[Region]"]) == 6
+    needed = members_needed(cube) if cube is not None else set(MEMBER_SQL)
+    for col, (sql, params) in MEMBER_SQL.items():
+        if col in needed:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE m_{col} AS {sql}", params)
     # Flow time members: every month from the start of refusals to the release month.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE m_tid_flow AS "
@@ -143,7 +197,8 @@ def _members_sql(cube: Cube, grouping: list[str], level: str | None,
 def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.DataFrame:
     """Every cell of every view of ``cube`` for ``release``: see transforms/disclosure/README.md.
 
-    Requires :func:`prepare_release` to have run on this connection for the release.
+    Requires the release's member tables on this connection (:func:`member_tables`) and, for
+    a stock cube, the release's stock model in the warehouse (:func:`build_stock`).
     """
     params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
     base_sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), params)

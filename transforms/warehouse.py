@@ -51,6 +51,52 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";[ \t]*$", body, flags=re.M) if s.strip()]
 
 
+_CREATES = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?TABLE\s+"
+                      r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+AS\s+", re.I)
+
+
+def tables_read(sql: str) -> set[str]:
+    """The tables a model file reads, from DuckDB's own parse of each statement (CTEs and the
+    tables the file creates itself are not reads). The asset graph's dependencies are
+    derived from this, so they cannot drift from the SQL."""
+    created: set[str] = set()
+    read: set[str] = set()
+    for statement in statements(sql):
+        if re.match(r"^\s*DROP\s", statement, re.I):
+            continue
+        m = _CREATES.match(statement)
+        if m:
+            statement = statement[m.end():]
+        read |= _base_tables(statement) - created
+        if m:
+            created.add(m.group(1).lower())
+    return read
+
+
+def _base_tables(select: str) -> set[str]:
+    import json
+
+    tree = json.loads(duckdb.execute("SELECT json_serialize_sql(?)", [select]).fetchall()[0][0])
+    if tree.get("error"):
+        raise ValueError(f"cannot parse {select[:80]!r}: {tree.get('error_message')}")
+    tables, ctes = set(), set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                tables.add(node["table_name"].lower())
+            for entry in (node.get("cte_map") or {}).get("map", []):
+                ctes.add(entry["key"].lower())
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(tree["statements"])
+    return tables - ctes
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A warehouse connection with periods in Europe/Copenhagen (the contract's calendar)."""
     if not read_only and str(path) != ":memory:":
@@ -187,16 +233,24 @@ def store_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, fr
                     "FROM _partition WHERE false")
         con.execute(f"DELETE FROM {table} WHERE udgivelse = ?", [release])
         con.execute(f"INSERT INTO {table} SELECT ? AS udgivelse, * FROM _partition", [release])
-        con.execute("CREATE TABLE IF NOT EXISTS partitioner (tabel VARCHAR, udgivelse VARCHAR, "
-                    "raekker BIGINT, PRIMARY KEY (tabel, udgivelse))")
-        con.execute("INSERT OR REPLACE INTO partitioner VALUES (?, ?, ?)",
-                    [table, release, len(frame)])
+        record_partition(con, table, release, len(frame))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("_partition")
+
+
+def record_partition(con: duckdb.DuckDBPyConnection, table: str, release: str, rows: int,
+                     only: bool = False) -> None:
+    """Note in ``partitioner`` that ``table`` holds ``release``'s partition (``rows`` rows);
+    ``only``: and no other release's (a table that holds one release at a time)."""
+    con.execute("CREATE TABLE IF NOT EXISTS partitioner (tabel VARCHAR, udgivelse VARCHAR, "
+                "raekker BIGINT, PRIMARY KEY (tabel, udgivelse))")
+    if only:
+        con.execute("DELETE FROM partitioner WHERE tabel = ?", [table])
+    con.execute("INSERT OR REPLACE INTO partitioner VALUES (?, ?, ?)", [table, release, rows])
 
 
 def _typed_columns(con: duckdb.DuckDBPyConnection) -> str:

@@ -3,17 +3,65 @@
 
 import dagster as dg
 
+from pipelines.assets.lineage import deps_of, sql_deps
 from pipelines.partitions import release_partitions
 from pipelines.resources import LpstatResource
 from transforms.catalog import CUBES
+from transforms.warehouse import sql_text
 
-_DEPS = {
-    "AFSLAARS": ["fct_afslag", "dim_uddannelse", "dim_virksomhed", "dim_afslagsaarsag"],
-    "FRAFVURD": ["fct_aftale_historik", "fct_frafaldsvurdering", "dim_elev", "dim_skole",
-                 "dim_uddannelse", "dim_virksomhed"],
-    "FRAFAFBRUD": ["fct_aftale_historik", "fct_frafaldsvurdering", "dim_elev",
-                   "dim_uddannelse", "dim_virksomhed"],
-}
+def cube_deps(underemne: str) -> list[str]:
+    """What a cube's step reads: its base model's tables (sql/marts/cube_<underemne>.sql; the
+    stock cubes read elevbestand), the dimensions of its member tables and, for the stock
+    cubes, the status periods."""
+    from transforms.cubes import MEMBER_SQL, members_needed
+    from transforms.warehouse import tables_read
+
+    cube = CUBES[underemne]
+    tables = tables_read(sql_text("marts", f"cube_{underemne.lower()}"))
+    for col in members_needed(cube) & set(MEMBER_SQL):
+        tables |= {t for t in tables_read(MEMBER_SQL[col][0]) if not t.startswith("m_")}
+    if cube.kind == "stock":
+        tables.add("status_perioder")
+    return deps_of(tables)
+
+
+def _stock_spec(name: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(name, group_name="cubes", partitions_def=release_partitions,
+                        deps=sql_deps("marts", name), kinds={"duckdb", "sql"},
+                        owners=["team:lpstat"], description=f"{description} sql/marts/{name}.sql.")
+
+
+STOCK_SPECS = [
+    _stock_spec("status_perioder", "The status dates of the stock cubes for the release, per "
+                "time level (month, quarter, year; the running period on the release's last "
+                "day)."),
+    _stock_spec("elevbestand", "The student stock as known at the release's cut-off: per "
+                "status date and combination of the stock cubes' attributes, the students "
+                "running and those whose agreement was broken off within six months. Built once "
+                "per release and read by cube_frafvurd and cube_frafafbrud; the warehouse holds "
+                "the stock of the release built last."),
+]
+
+
+@dg.multi_asset(
+    name="stock_model", specs=STOCK_SPECS,
+    description="The stock model of one release (status periods, then the student stock), in "
+    "one transaction; the stock cubes read it.")
+def stock_model(context: dg.AssetExecutionContext, lpstat: LpstatResource):
+    from transforms.cubes import build_stock, cutoff_for
+
+    release = context.partition_key
+    con = lpstat.warehouse()
+    try:
+        rows = build_stock(con, release)
+        dates = con.execute("SELECT count(DISTINCT statusdato) FROM status_perioder"
+                            ).fetchall()[0][0]
+    finally:
+        con.close()
+    yield dg.MaterializeResult(asset_key="status_perioder", metadata={
+        "dagster/row_count": rows["status_perioder"], "status_dates": dates})
+    yield dg.MaterializeResult(asset_key="elevbestand", metadata={
+        "dagster/row_count": rows["elevbestand"], "cutoff": cutoff_for(release).isoformat()})
 
 
 def _views_text(cube) -> str:
@@ -29,7 +77,7 @@ def _cube_asset(underemne: str):
         name=f"cube_{underemne.lower()}",
         group_name="cubes",
         partitions_def=release_partitions,
-        deps=_DEPS[underemne],
+        deps=cube_deps(underemne),
         kinds={"duckdb", "sql"},
         owners=["team:lpstat"],
         description=f"{cube.caption} ({cube.id}): every cell of every view with true counts, "
@@ -40,13 +88,15 @@ def _cube_asset(underemne: str):
                   "measures": ", ".join(m.caption for m in cube.measures)},
     )
     def _asset(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-        from transforms.cubes import build_cells, cutoff_for, prepare_release
+        from transforms.cubes import build_cells, cutoff_for, member_tables, use_stock
         from transforms.warehouse import store_partition
 
         release = context.partition_key
         con = lpstat.warehouse()
         try:
-            prepare_release(con, release)
+            if cube.kind == "stock":
+                use_stock(con, release)
+            member_tables(con, release, cube)
             cells = build_cells(con, cube, release)
             store_partition(con, f"cube_{underemne.lower()}", release, cells)
         finally:

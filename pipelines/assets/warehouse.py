@@ -4,6 +4,7 @@
 
 import dagster as dg
 
+from pipelines.assets.lineage import sql_deps
 from pipelines.resources import LpstatResource
 from transforms.extract import SOURCE_TABLES
 from transforms.warehouse import SQL_DIR, WAREHOUSE_MODELS
@@ -28,26 +29,16 @@ def _column_schema(con, table: str) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=r[0], type=str(r[1])) for r in rows])
 
 STG_SPECS = [
-    dg.AssetSpec(f"stg_laerepladsen__{t}", deps=[f"raw_{t}"], group_name="warehouse",
+    dg.AssetSpec(f"stg_laerepladsen__{t}", deps=sql_deps("staging", f"stg_laerepladsen__{t}"),
+                 group_name="warehouse",
                  kinds={"duckdb", "sql"}, owners=["team:lpstat"],
                  description=f"Typed and checked `{t}` rows; failing rows go to karantaene. "
                  f"sql/staging/stg_laerepladsen__{t}.sql. "
                  f"{_header('staging', f'stg_laerepladsen__{t}')}")
     for t in SOURCE_TABLES
 ]
-_MODEL_DEPS = {
-    "dim_uddannelse": ["stg_laerepladsen__uddannelse"],
-    "dim_kommune": [],
-    "dim_virksomhed": ["stg_laerepladsen__virksomhed"],
-    "dim_afslagsaarsag": ["stg_laerepladsen__afslagsbegrundelse"],
-    "dim_skole": ["stg_laerepladsen__skole"],
-    "dim_elev": ["stg_laerepladsen__elev"],
-    "fct_afslag": ["stg_laerepladsen__afslag"],
-    "fct_frafaldsvurdering": ["stg_laerepladsen__frafaldsvurdering"],
-    "fct_aftale_historik": ["stg_laerepladsen__uddannelsesaftale"],
-}
 MODEL_SPECS = [
-    dg.AssetSpec(m, deps=_MODEL_DEPS[m], group_name="warehouse", kinds={"duckdb", "sql"},
+    dg.AssetSpec(m, deps=sql_deps("warehouse", m), group_name="warehouse", kinds={"duckdb", "sql"},
                  owners=["team:lpstat"],
                  description=f"sql/warehouse/{m}.sql. {_header('warehouse', m)}")
     for m in WAREHOUSE_MODELS

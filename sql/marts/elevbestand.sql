@@ -23,8 +23,10 @@
 -- are per-agreement work. Only the last step meets the status dates, and it streams straight
 -- into an aggregate. Parameters: $cutoff (TIMESTAMPTZ), $udgivelse (DATE).
 --
--- Five statements, each a TEMP table DuckDB can spill to disk: one query holding all of them
--- in memory at once needed over 1 GB at 10x scale and ran out of memory under that limit.
+-- Five statements, each a table DuckDB can spill to disk (four TEMP, then the stock itself, a
+-- warehouse table: the asset elevbestand, built once per release and read by both stock cubes;
+-- transforms/cubes.py build_stock): one query holding all of them in memory at once needed
+-- over 1 GB at 10x scale and ran out of memory under that limit.
 CREATE OR REPLACE TEMP TABLE _bestand_aftaler AS
 SELECT * EXCLUDE (rn) FROM (
     SELECT h.*, e.elev_pseudonym AS elev, coalesce(h.ophoert_dato, h.slutdato) AS slut,
@@ -116,7 +118,7 @@ JOIN dim_virksomhed AS vs ON vs.virksomhed_id = a.virksomhed_id
 LEFT JOIN dim_kommune AS k ON k.kommune = vs.kommune AND k.region = vs.region
 LEFT JOIN dim_skole AS sk ON sk.institutionsnummer = a.institutionsnummer;
 
-CREATE OR REPLACE TEMP TABLE elevbestand AS
+CREATE OR REPLACE TABLE elevbestand AS
 WITH datoer AS (
     SELECT statusdato, CAST(statusdato + INTERVAL 6 MONTH AS DATE) AS seks_maaneder_efter
     FROM (SELECT DISTINCT statusdato FROM status_perioder)

@@ -1,10 +1,16 @@
 """The Dagster UI over the project: a real `dagster-webserver` on the project's
-workspace.yaml, with DAGSTER_HOME in a temporary folder (pipelines/instance.py).
+workspace.yaml, with DAGSTER_HOME in a temporary LPSTAT_HOME (pipelines/instance.py) where
+two releases were first built from the command line (as `lpstat demo` builds them).
 
 1. the webserver's GraphQL API lists every asset in its layer group, the partitioned
    release assets, the schedule and the failure sensor (no browser needed);
-2. headless Chromium loads the asset graph page and the rendered page shows the groups and
-   the assets (skipped with a reason when no Chromium is installed).
+2. it shows the two command-line runs, the release partitions materialized and the audit
+   check results (issue 20: every run in the one instance);
+3. headless Chromium loads the asset graph page and the rendered page shows the groups and
+   the assets, and the Runs page lists both runs (skipped with a reason when no Chromium is
+   installed).
+
+Disclosure control is the primary-only stand-in while the releases are built (tests/conftest.py).
 
 The server is stopped (its whole process group) at the end of the module.
 """
@@ -28,8 +34,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = {"ingest", "warehouse", "cubes", "disclosure", "release"}
-PARTITIONED = {"cube_afslaars", "cube_frafvurd", "cube_frafafbrud", "beskyttede_celler",
-               "udgivelse"}
+PARTITIONED = {"status_perioder", "elevbestand", "cube_afslaars", "cube_frafvurd",
+               "cube_frafafbrud", "beskyttede_celler", "udgivelse"}
 CHROMIUM = next((p for p in (os.environ.get("LPSTAT_CHROMIUM"), shutil.which("chromium"),
                              shutil.which("chromium-browser"), shutil.which("google-chrome"))
                  if p), None)
@@ -37,6 +43,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=2400,3000"]  # tall enough that the graphs draw every node
 START_TIMEOUT = 150
+RELEASES = ("2026-09", "2026-10")
+DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def _free_port() -> int:
@@ -65,10 +73,22 @@ LOCATION_STATUS = """
 def webserver(tmp_path_factory):
     from pipelines.instance import ensure_instance
 
+    from demo.generate import generate
+    from pipelines.cli import materialize
+    from transforms.settings import load_settings
+
     tmp = tmp_path_factory.mktemp("dagster-ui")
     home = tmp / "lpstat-home"
     env = dict(os.environ)
     env.pop("LPSTAT_DAGSTER_PG_URL", None)
+    store = tmp / "laerepladsen.sqlite"
+    generate(store, scale="small", seed=4)
+    settings = load_settings({"LPSTAT_HOME": str(home), "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
+                              "LPSTAT_PSEUDONYM_KEY": "ui-test-key"})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("LPSTAT_DAGSTER_PG_URL", raising=False)
+        for i, release in enumerate(RELEASES):
+            assert materialize(settings, release, with_ingest=(i == 0), progress=False)
     env.update({"DAGSTER_HOME": str(ensure_instance(home)), "LPSTAT_HOME": str(home),
                 "PYTHONPATH": str(ROOT)})
     port = _free_port()
@@ -182,11 +202,11 @@ def test_asset_graph_pages_show_groups_and_assets(webserver, tmp_path):
     text, _ = _shown_names(_dump_dom(f"{webserver}/asset-groups", tmp_path))
     assert "Global asset lineage" in text, text[:2000]
     assert [g for g in sorted(GROUPS) if f"{g} {g}" not in text] == [], text[:2000]
-    # two group graphs that between them draw every asset (a group's graph also draws its
-    # neighbours): warehouse (raw_* upstream, cubes downstream) and disclosure
+    # group graphs that between them draw every asset (a group's graph also draws its
+    # neighbours)
     expected = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
     labels: list[str] = []
-    for group in ("warehouse", "disclosure"):
+    for group in ("ingest", "warehouse", "cubes", "disclosure"):
         dom = _dump_dom(f"{webserver}/locations/{location}/asset-groups/{group}", tmp_path)
         text, names = _shown_names(dom)
         assert f"{group} Asset Group in {location}" in text, text[:2000]
@@ -194,3 +214,47 @@ def test_asset_graph_pages_show_groups_and_assets(webserver, tmp_path):
     assert [a for a in expected if not _drawn(a, labels)] == []
     # partitioned release assets show their partitions; kinds are drawn as tags
     assert re.search(r"beskyttede_celler .{0,200}\d+ partitions DuckDB Python", text), text[:3000]
+
+
+RUNS = """
+{ runsOrError { ... on Runs { results { runId jobName status tags { key value } } } } }
+"""
+
+
+def _runs(base: str) -> list[dict]:
+    runs = graphql(base, RUNS)["runsOrError"]["results"]
+    for r in runs:
+        r["tags"] = {t["key"]: t["value"] for t in r["tags"]}
+    return sorted(runs, key=lambda r: r["tags"].get("dagster/partition", ""))
+
+
+def test_graphql_shows_the_command_line_runs_partitions_and_checks(webserver):
+    runs = _runs(webserver)
+    assert [(r["jobName"], r["status"], r["tags"]["dagster/partition"]) for r in runs] == [
+        ("monthly_release", "SUCCESS", m) for m in RELEASES]
+    assert all(r["tags"]["lpstat/command"].startswith("lpstat run") for r in runs)
+    data = graphql(webserver, """
+      { assetNodeOrError(assetKey: {path: ["udgivelse"]}) { ... on AssetNode {
+          partitionStats { numMaterialized numPartitions }
+          assetMaterializations { partition runId }
+          assetChecksOrError { ... on AssetChecks { checks { name
+              executionForLatestMaterialization { status runId } } } } } } }""")
+    node = data["assetNodeOrError"]
+    assert node["partitionStats"]["numMaterialized"] == 2
+    assert sorted(m["partition"] for m in node["assetMaterializations"]) == list(RELEASES)
+    checks = {c["name"]: c["executionForLatestMaterialization"]
+              for c in node["assetChecksOrError"]["checks"]}
+    assert checks["audit_passed"]["status"] == "SUCCEEDED"
+    assert checks["audit_passed"]["runId"] == runs[-1]["runId"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package "
+                    "'chromium'; or set LPSTAT_CHROMIUM)")
+def test_runs_page_lists_the_command_line_runs(webserver, tmp_path):
+    runs = _runs(webserver)
+    text, _ = _shown_names(_dump_dom(f"{webserver}/runs", tmp_path))
+    assert "monthly_release" in text, text[:2000]
+    for run in runs:
+        assert run["runId"][:8] in text, (run["runId"], text[:3000])
+    for release in RELEASES:
+        assert release in text, text[:3000]

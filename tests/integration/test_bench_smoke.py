@@ -1,7 +1,7 @@
 """The benchmark harness itself works: ``python -m bench`` at the smallest scale, end to end.
 
-Not a timing test: it checks that every step ran in its subprocess against the real
-PostgreSQL, that each figure is printed in the ``RATIO``/``VALUE`` form, and that the results
+Not a timing test: it checks that `lpstat run` itself ran three times through the instance
+and that every step ran in its subprocess against the real PostgreSQL, that each figure is printed in the ``RATIO``/``VALUE`` form, and that the results
 table is written with every row. Release 2021-09 keeps it short (no stock cubes yet, so the
 disclosure step has only AFSLAARS); the warm-up is skipped and the API is driven for 1 s.
 """
@@ -34,6 +34,9 @@ def test_bench_harness_runs_at_the_smallest_scale(pg_url, tmp_path):
     for step in ("warehouse_cubes", "disclosure", "release", "end_to_end"):
         assert figures[f"{step}_small"] > 0
     assert figures["peak_rss_small"] > 50
+    for case in ("first", "new", "rerun"):  # `lpstat run` itself, through the instance
+        assert figures[f"lpstat_run_{case}_small"] > figures[f"lpstat_run_{case}_cpu_small"] / 4
+        assert figures[f"lpstat_run_{case}_peak_rss_small"] > 50
     assert figures["all_releases_small"] == 6  # 2021-04 … 2021-09
     assert 0 < figures["all_releases_median_small"] <= figures["all_releases_max_small"]
     assert figures["api_rps_small"] > 0 and figures["api_rps_vs_ceiling_small"] > 0
@@ -44,5 +47,6 @@ def test_bench_harness_runs_at_the_smallest_scale(pg_url, tmp_path):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()
             if line.startswith("| ") and not line.startswith("| figure")}
     assert "2021-09" in rows["release built"]
+    assert "beskyttede_celler" in rows["`lpstat run`, re-run of M (nothing new to land): slowest steps, s"]
     assert "bestået" in rows["audit verdict"]
     assert "nan" not in table and "not run" not in table

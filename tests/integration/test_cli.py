@@ -290,24 +290,25 @@ def test_missing_sqlite_store_fails_at_once_and_says_what_to_do(tmp_path):
 
 def test_progress_bars_render_on_a_terminal(capsys):
     """The bars themselves (stderr is no terminal under pytest, so they are forced on)."""
-    from types import SimpleNamespace
+    import sys as _sys
 
-    from pipelines.cli import _StepProgress, _TableProgress
+    from pipelines.cli import _TableProgress
+    from pipelines.runs import Console
 
     with _TableProgress(enabled=True) as bar:
         bar.update("afslag", 500, 1000)
         bar.update("afslag", 1000, 1000)
         bar.update("skole", 0, 0)
-    with _StepProgress("2026-10", 2, enabled=True) as bar:
-        for kind, step in (("STEP_START", "a"), ("STEP_SUCCESS", "a"), ("STEP_START", "b"),
-                           ("STEP_UP_FOR_RETRY", "b"), ("STEP_RESTARTED", "b"),
-                           ("STEP_SUCCESS", "b"), ("STEP_START", "c"), ("STEP_SUCCESS", "c")):
-            bar.event(SimpleNamespace(step_key=step,
-                                      dagster_event=SimpleNamespace(event_type_value=kind)))
-        bar.event(SimpleNamespace(step_key=None, dagster_event=None))  # a plain log line
-        assert bar.total == 3  # a step that was not counted grows the bar
-    err = capsys.readouterr().err
-    assert "afslag" in err and "release 2026-10" in err and "3/3" in err
+    console = Console(_sys.stdout, _sys.stderr, live=True, verbose=False)
+    console.doing("release 2026-10: cube_afslaars")
+    console.line("  cube_afslaars   1.0 s  37,560 cells")  # printed above the live line
+    console.doing(None)
+    captured = capsys.readouterr()
+    assert "afslag" in captured.err and "cube_afslaars" in captured.err
+    # the event log reaches the console only with --verbose
+    for verbose in (False, True):
+        Console(_sys.stdout, _sys.stderr, live=False, verbose=verbose).event_line("STEP_START x")
+        assert ("STEP_START x" in capsys.readouterr().err) is verbose
 
 
 def test_damaged_release_file_is_reported_not_a_traceback(home, tmp_path):

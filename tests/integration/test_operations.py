@@ -295,8 +295,8 @@ def test_backfill_builds_every_month_in_order_and_lands_once(backfilled):
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         first, second = (_materialized(instance, r.run_id) for r in runs)
     assert {"raw_afslag", "fct_afslag", "cube_afslaars", "udgivelse"} <= set(first)
-    assert set(second) == {"cube_afslaars", "cube_frafvurd", "cube_frafafbrud",
-                           "beskyttede_celler", "udgivelse"}
+    assert set(second) == {"status_perioder", "elevbestand", "cube_afslaars", "cube_frafvurd",
+                           "cube_frafafbrud", "beskyttede_celler", "udgivelse"}
     # what the UI shows about the release
     folder = rel / "2026-10"
     assert second["cube_afslaars"]["dagster/row_count"].value > 1000
@@ -594,3 +594,23 @@ def test_instance_on_postgres_records_runs_there(tmp_path, pg_database, monkeypa
     assert events > 5 and mats == 1
     assert {"runs", "event_logs", "jobs", "job_ticks"} <= tables  # run, event, schedule storage
     assert not (dagster_home / "storage" / "history" / "runs.db").exists()
+
+
+def test_the_sensor_leaves_a_backfills_failures_to_the_backfill(webhook):
+    """A backfill from the command line posts its own notice; the sensor does not repeat it."""
+    from pipelines.sensors import NOTIFIED_BY_TAG, release_failure_sensor
+
+    @dg.asset
+    def failing() -> None:
+        raise RuntimeError("boom")
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        for tags, notices in (({NOTIFIED_BY_TAG: "lpstat backfill"}, 0), ({}, 1)):
+            result = dg.materialize([failing], instance=instance, tags=tags,
+                                    raise_on_error=False)
+            context = dg.build_run_status_sensor_context(
+                sensor_name="release_failure_sensor", dagster_event=result.get_run_failure_event(),
+                dagster_instance=instance, dagster_run=result.dagster_run).for_run_failure()
+            release_failure_sensor(context)
+            assert len(webhook.received) == notices
+

@@ -114,7 +114,8 @@ def _identifiers(store: Path) -> set[str]:
     return found
 
 
-def test_no_direct_identifier_reaches_the_warehouse_releases_or_logs(tmp_path, small_store, capfd):
+def test_no_direct_identifier_reaches_the_warehouse_releases_or_logs(tmp_path, small_store,
+                                                                     capfd):
     secrets = _identifiers(small_store)
     assert len(secrets) > 1000
     home = tmp_path / "home"
@@ -139,7 +140,9 @@ def test_no_direct_identifier_reaches_the_warehouse_releases_or_logs(tmp_path, s
     finder = _finder(secrets)
     assert _found(finder, warehouse_text) == []
     con.close()
-    texts = [log_text]
+    run_logs = list((home / "logs").glob("*.log"))  # the Dagster event log of the run
+    assert run_logs and "STEP_SUCCESS" in run_logs[0].read_text(encoding="utf-8")
+    texts = [log_text, *(p.read_text(encoding="utf-8") for p in run_logs)]
     for p in (home / "releases" / "2026-10").rglob("*"):
         if p.suffix in (".csv", ".json", ".rdf", ".html"):
             texts.append(p.read_text(encoding="utf-8-sig"))
