@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from transforms.publish.release import sha256_file
+from transforms.publish.layout import sha256_file
 
 ERROR = "ERROR"  #: blocks everything downstream (the release is not written)
 WARN = "WARN"  #: reported with its evidence; the release is still written

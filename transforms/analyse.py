@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
+from transforms.publish import layout
 
 ANALYSIS_DB = "analyse.duckdb"
 
@@ -38,14 +39,9 @@ _MAX_JSON = 1 << 30
 
 
 def complete_releases(releases_dir: Path) -> list[str]:
-    """Release months with a manifest, oldest first: the rule of
-    ``transforms.publish.release.complete_releases``, repeated here so that ``lpstat sql``
-    starts without importing pandas (tests/integration/test_analyse.py checks they agree)."""
-    if not releases_dir.exists():
-        return []
-    return sorted(p.name for p in releases_dir.iterdir()
-                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-                  and (p / "manifest.json").exists())
+    """Release months whose current version is complete, oldest first
+    (``transforms.publish.layout``, light to import: ``lpstat sql`` starts without pandas)."""
+    return layout.complete_releases(releases_dir)
 
 
 def analysis_db_path(home: Path) -> Path:

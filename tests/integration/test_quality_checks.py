@@ -394,7 +394,7 @@ def _assert_warned(result, home, asset, check):
     assert result.success
     assert "udgivelse" in _materialized(result)
     assert (home / "releases" / RELEASE / "manifest.json").exists()
-    assert (home / "releases" / "latest").resolve().name == RELEASE
+    assert os.readlink(home / "releases" / "latest") == RELEASE
     return {k: v.value for k, v in ev.metadata.items()}
 
 
