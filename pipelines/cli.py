@@ -712,6 +712,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transforms.settings import owner_only_files
+
+    owner_only_files()  # before anything is created under LPSTAT_HOME
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -251,7 +251,6 @@ def build_analysis_db(home: Path) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        tmp.chmod(0o644)
         os.replace(tmp, final)
     finally:
         for p in (tmp, Path(f"{tmp}.wal")):

@@ -41,6 +41,18 @@ class Settings:
         return self.source_url == demo_store_url(self.home)
 
 
+#: the process umask: every file and folder lpstat creates (DuckDB's WAL and spill files,
+#: written by DuckDB itself, included) is owner-only from its first byte
+OWNER_ONLY_UMASK = 0o077
+
+
+def owner_only_files() -> None:
+    """Set the process umask so that whatever lpstat creates under LPSTAT_HOME is owner-only
+    (files 0600, folders 0700) from the moment it exists; a chmod afterwards comes too late
+    for a file another program (DuckDB) creates and writes."""
+    os.umask(OWNER_ONLY_UMASK)
+
+
 def demo_store_path(home: Path) -> Path:
     return home / "demo" / "laerepladsen.sqlite"
 

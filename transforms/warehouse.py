@@ -17,7 +17,7 @@ import duckdb
 
 from transforms.catalog import CUBES
 from transforms.extract import SOURCE_TABLES
-from transforms.settings import duckdb_memory_limit
+from transforms.settings import duckdb_memory_limit, owner_only_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sql"
@@ -54,6 +54,7 @@ def statements(sql: str) -> list[str]:
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A warehouse connection with periods in Europe/Copenhagen (the contract's calendar)."""
     if not read_only and str(path) != ":memory:":
+        owner_only_files()  # DuckDB's WAL and spill files too, from their first byte
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         new = not Path(path).exists()
     else:
