@@ -54,13 +54,17 @@ def materialize(settings, release: str, with_ingest: bool = True,
     console log (a failure is still reported below, with what to do); ``None`` means: when
     stderr is a terminal. Without it, Dagster's log goes to stderr as before (run logs).
     """
-    if with_ingest and settings.source_url.startswith("sqlite:///"):
-        from urllib.parse import urlparse
+    if with_ingest:  # a store that cannot be opened: say so at once, not after retries
+        from transforms.extract import SourceConnection, SourceError
 
-        store = Path("/" + urlparse(settings.source_url).path.lstrip("/"))
-        if not store.exists():  # say so at once, not after the extract step's retries
-            _err(f"release {release}: the SQLite store {store} does not exist.")
-            _err(_failure_hint("SourceError", "does not exist"))
+        try:
+            with SourceConnection(settings.source_url):
+                pass
+        except SourceError as exc:
+            _err(f"release {release}: {exc}")
+            hint = _failure_hint(type(exc).__name__, str(exc))
+            if hint:
+                _err(hint)
             _err("Nothing was published for this month; earlier releases and 'latest' are "
                  "unchanged.")
             return False
@@ -596,7 +600,20 @@ def _release_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a release month: use YYYY-MM, e.g. 2026-10")
     if value < "2021-04":
         raise argparse.ArgumentTypeError("the first release month is 2021-04")
+    newest = _newest_release_month()
+    if value > newest:  # not over yet: no partition, no cut-off in the past
+        raise argparse.ArgumentTypeError(
+            f"{value} is not over yet; the newest month that can be built is {newest}")
     return value
+
+
+def _newest_release_month() -> str:
+    """The last month that has ended (Europe/Copenhagen): the newest release partition."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
+    return month_before(f"{now.year:04d}-{now.month:02d}")
 
 
 def _settings_error() -> type:

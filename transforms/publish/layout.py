@@ -30,6 +30,11 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _VERSION = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.(\d+)$")
 
 
+def is_month(name: str) -> bool:
+    """``name`` is a release month, ``YYYY-MM``."""
+    return bool(_MONTH.match(name))
+
+
 def is_complete(folder: Path) -> bool:
     return folder.is_dir() and (folder / MANIFEST).is_file()
 
