@@ -24,6 +24,8 @@ import duckdb
 import pandas as pd
 
 from transforms.publish.layout import sha256_file
+#: text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number: the landing's own
+from transforms.validate import CPR_SHAPE, PHONE_SHAPE
 
 ERROR = "ERROR"  #: blocks everything downstream (the release is not written)
 WARN = "WARN"  #: reported with its evidence; the release is still written
@@ -162,11 +164,6 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 # --- landed rows -----------------------------------------------------------------------------
-
-#: Text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number.
-CPR_SHAPE = r"^\s*\d{6}-?\d{4}\s*$"
-PHONE_SHAPE = r"^\s*(\+45|0045)?\s*\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\s*$"
-
 
 def identifier_shaped_values(con: duckdb.DuckDBPyConnection, tables: dict[str, str]
                              ) -> list[RuleResult]:
