@@ -600,6 +600,12 @@ def _release_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a release month: use YYYY-MM, e.g. 2026-10")
     if value < "2021-04":
         raise argparse.ArgumentTypeError("the first release month is 2021-04")
+    return value
+
+
+def _buildable_release_arg(value: str) -> str:
+    """A release month that has ended (``lpstat run``): a later one has no partition yet."""
+    value = _release_arg(value)
     newest = _newest_release_month()
     if value > newest:  # not over yet: no partition, no cut-off in the past
         raise argparse.ArgumentTypeError(
@@ -686,9 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
              "  LPSTAT_SOURCE_URL=postgresql://etl@db:5432/portal \\\n"
              "  LPSTAT_PSEUDONYM_KEY=... lpstat run --release 2026-10\n"
              "  lpstat run --from 2026-01 --to 2026-10             # backfill a range, in order")
-    r.add_argument("--release", type=_release_arg, metavar="YYYY-MM")
-    r.add_argument("--from", dest="first", type=_release_arg, metavar="YYYY-MM")
-    r.add_argument("--to", dest="last", type=_release_arg, metavar="YYYY-MM")
+    r.add_argument("--release", type=_buildable_release_arg, metavar="YYYY-MM")
+    r.add_argument("--from", dest="first", type=_buildable_release_arg, metavar="YYYY-MM")
+    r.add_argument("--to", dest="last", type=_buildable_release_arg, metavar="YYYY-MM")
     r.set_defaults(func=cmd_run)
     s = _sub(sub, "serve", "serve the releases over the statistics API",
              "Serve the releases under LPSTAT_HOME over the API of api.uddannelsesstatistik.dk "
