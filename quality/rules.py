@@ -97,6 +97,9 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("manifest_checksums", ERROR,
          "Every file of the release folder is listed in manifest.json with a matching sha256, "
          "and every listed file exists."),
+    Rule("watermarks_current", ERROR,
+         "Every source watermark reaches to within the look-back of the release's cut-off: "
+         "the release holds every registration before its cut-off that the store has."),
 ]}
 
 
@@ -236,6 +239,27 @@ def watermark_advanced(con: duckdb.DuckDBPyConnection, incremental: dict[str, st
                 f"latest load landed {new_rows} new rows. Check that the portal still writes "
                 "to the store that LPSTAT_SOURCE_URL points at.", count=1, details=details))
     return out
+
+
+def watermarks_current(con: duckdb.DuckDBPyConnection, incremental: dict[str, str],
+                       cutoff: datetime, lag: timedelta = timedelta(days=3)) -> RuleResult:
+    """Per incremental table, the watermark after the latest load is at most ``lag`` (the
+    landing's look-back) before ``cutoff``. A table with no watermark yet (nothing registered
+    before the cut-off) passes. A lagging watermark means registrations before the cut-off may
+    be missing: the store stopped receiving rows, or a quarantined row without a key holds it
+    back (karantaene_indlaesning)."""
+    marks = dict(_rows(con, "SELECT tabel, vandmaerke FROM ingest_vandmaerke")
+                 if _table_exists(con, "ingest_vandmaerke") else [])
+    behind = [f"{t}: watermark {_iso(marks[t])}" for t in incremental
+              if marks.get(t) is not None and marks[t] < cutoff - lag]
+    return _result(
+        "watermarks_current", "udgivelse", len(behind),
+        f"Every watermark is within {lag} of the cut-off {cutoff.isoformat()}.",
+        f"{len(behind)} source watermark(s) lag the cut-off {cutoff.isoformat()} by more than "
+        f"{lag}: registrations before the cut-off may be missing from this release. Check "
+        "that the portal still writes to the store and the table karantaene_indlaesning "
+        "(rows without a key hold the watermark back), then run the month again.",
+        checked=len(incremental), examples=behind)
 
 
 def _iso(v) -> str | None:

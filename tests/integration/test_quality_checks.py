@@ -433,6 +433,26 @@ def test_watermark_that_did_not_advance_warns_and_the_release_is_written(built):
 
 
 @pytest.mark.slow
+def test_a_lagging_watermark_is_an_error_on_the_release(built, tmp_path):
+    """Issue 19: on the release's page (asset udgivelse), not a line in the log."""
+    import duckdb
+    import dagster as dg
+
+    evs = _evaluations(built["result"])
+    assert evs[("udgivelse", "watermarks_current")].passed
+    home = tmp_path / "home"
+    shutil.copytree(built["home"], home, symlinks=True)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("UPDATE ingest_vandmaerke SET vandmaerke = TIMESTAMPTZ '2026-09-20 10:00:00+02' "
+                "WHERE tabel = 'afslag'")
+    con.close()
+    result = _run(home, built["store"], checks_of="udgivelse")
+    ev = _evaluations(result)[("udgivelse", "watermarks_current")]
+    assert not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR
+    assert ev.metadata["examples"].value[0].startswith("afslag: watermark 2026-09-20")
+
+
+@pytest.mark.slow
 def test_only_the_planted_problems_are_reported_and_docs_sit_beside_the_release(built):
     home, result = built["home"], built["result"]
     failed = sorted(k for k, e in _evaluations(result).items() if not e.passed)
