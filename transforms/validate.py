@@ -116,10 +116,8 @@ class Validator:
 
         for name, col in zip(batch.schema.names, batch.columns):
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                shaped = pc.or_(pc.match_substring_regex(col, CPR_SHAPE),
-                                pc.match_substring_regex(col, PHONE_SHAPE))
-                mask = shaped.to_numpy(zero_copy_only=False)
-                mask = np.where(pd_isnull(mask), False, mask).astype(bool)
+                mask = _flags(pc.or_(pc.match_substring_regex(col, CPR_SHAPE),
+                                     pc.match_substring_regex(col, PHONE_SHAPE)))
                 if mask.any():
                     fail(mask, IDENTIFIER, name)
         for check in CODE_CHECKS.get(table, ()):
@@ -168,15 +166,12 @@ class Validator:
             allowed = set(check.codes[1:])
         present = pc.and_(pc.is_valid(v), pc.not_equal(v, ""))
         known = pc.is_in(v, value_set=pa.array(sorted(allowed), pa.string()))
-        out = pc.and_(present, pc.invert(known)).to_numpy(zero_copy_only=False)
-        return np.where(pd_isnull(out), False, out).astype(bool)
+        return _flags(pc.and_(present, pc.invert(known)))
 
 
-def pd_isnull(a: np.ndarray) -> np.ndarray:
-    """Elementwise None test of an object array (a bool array has none)."""
-    if a.dtype != object:
-        return np.zeros(a.shape, bool)
-    return np.array([x is None for x in a], bool)
+def _flags(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy booleans, NULL as False (in bulk)."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _after(col: pa.Array, now: datetime) -> np.ndarray:
@@ -186,15 +181,13 @@ def _after(col: pa.Array, now: datetime) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             now = now.astimezone(timezone.utc).replace(tzinfo=None)
-        out = pc.greater(col, pa.scalar(now, col.type)).to_numpy(zero_copy_only=False)
-        return np.where(pd_isnull(out), False, out).astype(bool)
+        return _flags(pc.greater(col, pa.scalar(now, col.type)))
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         return np.zeros(n, bool)
     day_before = (now.astimezone(timezone.utc).date().toordinal() - 1)
     floor = date.fromordinal(day_before).isoformat()
-    near = pc.greater_equal(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(col), 0, 10), floor)
-    near = near.to_numpy(zero_copy_only=False)
-    near = np.where(pd_isnull(near), False, near).astype(bool)
+    near = _flags(pc.greater_equal(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(col), 0, 10),
+                                   floor))
     out = np.zeros(n, bool)
     idx = np.nonzero(near)[0]
     if len(idx):
