@@ -297,6 +297,16 @@ def _release_check(rule: str):
         folder = s.releases_dir / release
         if rule == "manifest_checksums":
             res = rules.manifest_checksums(folder)
+        elif rule == "watermarks_current":
+            from transforms.cubes import cutoff_for
+            from transforms.land import DEFAULT_LOOKBACK, INCREMENTAL
+
+            con = lpstat.warehouse(read_only=True)
+            try:
+                res = rules.watermarks_current(con, INCREMENTAL, cutoff_for(release),
+                                               DEFAULT_LOOKBACK)
+            finally:
+                con.close()
         else:
             con = lpstat.warehouse(read_only=True)
             try:
@@ -314,7 +324,8 @@ def _release_check(rule: str):
     return _check
 
 
-RELEASE_CHECKS = [_release_check("audit_passed"), _release_check("manifest_checksums")]
+RELEASE_CHECKS = [_release_check("audit_passed"), _release_check("manifest_checksums"),
+                  _release_check("watermarks_current")]
 
 ALL_CHECKS = [landed_rows_quality, warehouse_quality, freshness_and_volume, *CUBE_CHECKS,
               no_small_cells_published, shares_in_range, *RELEASE_CHECKS]

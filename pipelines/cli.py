@@ -56,13 +56,17 @@ def materialize(settings, release: str, with_ingest: bool = True,
     command); without one, a session for this release alone. ``progress``: a live progress
     line on stderr (``None``: when stderr is a terminal).
     """
-    if with_ingest and settings.source_url.startswith("sqlite:///"):
-        from urllib.parse import urlparse
+    if with_ingest:  # a store that cannot be opened: say so at once, not after retries
+        from transforms.extract import SourceConnection, SourceError
 
-        store = Path("/" + urlparse(settings.source_url).path.lstrip("/"))
-        if not store.exists():  # say so at once, not after the extract step's retries
-            _err(f"release {release}: the SQLite store {store} does not exist.")
-            _err(_failure_hint("SourceError", "does not exist"))
+        try:
+            with SourceConnection(settings.source_url):
+                pass
+        except SourceError as exc:
+            _err(f"release {release}: {exc}")
+            hint = _failure_hint(type(exc).__name__, str(exc))
+            if hint:
+                _err(hint)
             _err("Nothing was published for this month; earlier releases and 'latest' are "
                  "unchanged.")
             return False
@@ -572,6 +576,25 @@ def _release_arg(value: str) -> str:
     return value
 
 
+def _buildable_release_arg(value: str) -> str:
+    """A release month that has ended (``lpstat run``): a later one has no partition yet."""
+    value = _release_arg(value)
+    newest = _newest_release_month()
+    if value > newest:  # not over yet: no partition, no cut-off in the past
+        raise argparse.ArgumentTypeError(
+            f"{value} is not over yet; the newest month that can be built is {newest}")
+    return value
+
+
+def _newest_release_month() -> str:
+    """The last month that has ended (Europe/Copenhagen): the newest release partition."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
+    return month_before(f"{now.year:04d}-{now.month:02d}")
+
+
 def _settings_error() -> type:
     from transforms.settings import SettingsError
 
@@ -643,9 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
              "  LPSTAT_SOURCE_URL=postgresql://etl@db:5432/portal \\\n"
              "  LPSTAT_PSEUDONYM_KEY=... lpstat run --release 2026-10\n"
              "  lpstat run --from 2026-01 --to 2026-10             # backfill a range, in order")
-    r.add_argument("--release", type=_release_arg, metavar="YYYY-MM")
-    r.add_argument("--from", dest="first", type=_release_arg, metavar="YYYY-MM")
-    r.add_argument("--to", dest="last", type=_release_arg, metavar="YYYY-MM")
+    r.add_argument("--release", type=_buildable_release_arg, metavar="YYYY-MM")
+    r.add_argument("--from", dest="first", type=_buildable_release_arg, metavar="YYYY-MM")
+    r.add_argument("--to", dest="last", type=_buildable_release_arg, metavar="YYYY-MM")
     _add_run_options(r)
     r.set_defaults(func=cmd_run)
     s = _sub(sub, "serve", "serve the releases over the statistics API",
@@ -687,6 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transforms.settings import owner_only_files
+
+    owner_only_files()  # before anything is created under LPSTAT_HOME
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from transforms.settings import Settings, load_settings
+from transforms.settings import Settings, load_settings, owner_only_files
 
 
 class LpstatResource(dg.ConfigurableResource):
@@ -24,6 +24,7 @@ class LpstatResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         import os
 
+        owner_only_files()  # a Dagster run worker creates files under the home too
         env = dict(os.environ)
         if self.home:
             env["LPSTAT_HOME"] = self.home

@@ -23,7 +23,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from transforms.publish.release import sha256_file
+from transforms.publish.layout import sha256_file
+#: text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number: the landing's own
+from transforms.validate import CPR_SHAPE, PHONE_SHAPE
 
 ERROR = "ERROR"  #: blocks everything downstream (the release is not written)
 WARN = "WARN"  #: reported with its evidence; the release is still written
@@ -95,6 +97,9 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("manifest_checksums", ERROR,
          "Every file of the release folder is listed in manifest.json with a matching sha256, "
          "and every listed file exists."),
+    Rule("watermarks_current", ERROR,
+         "Every source watermark reaches to within the look-back of the release's cut-off: "
+         "the release holds every registration before its cut-off that the store has."),
 ]}
 
 
@@ -162,11 +167,6 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 # --- landed rows -----------------------------------------------------------------------------
-
-#: Text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number.
-CPR_SHAPE = r"^\s*\d{6}-?\d{4}\s*$"
-PHONE_SHAPE = r"^\s*(\+45|0045)?\s*\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\s*$"
-
 
 def identifier_shaped_values(con: duckdb.DuckDBPyConnection, tables: dict[str, str]
                              ) -> list[RuleResult]:
@@ -239,6 +239,27 @@ def watermark_advanced(con: duckdb.DuckDBPyConnection, incremental: dict[str, st
                 f"latest load landed {new_rows} new rows. Check that the portal still writes "
                 "to the store that LPSTAT_SOURCE_URL points at.", count=1, details=details))
     return out
+
+
+def watermarks_current(con: duckdb.DuckDBPyConnection, incremental: dict[str, str],
+                       cutoff: datetime, lag: timedelta = timedelta(days=3)) -> RuleResult:
+    """Per incremental table, the watermark after the latest load is at most ``lag`` (the
+    landing's look-back) before ``cutoff``. A table with no watermark yet (nothing registered
+    before the cut-off) passes. A lagging watermark means registrations before the cut-off may
+    be missing: the store stopped receiving rows, or a quarantined row without a key holds it
+    back (karantaene_indlaesning)."""
+    marks = dict(_rows(con, "SELECT tabel, vandmaerke FROM ingest_vandmaerke")
+                 if _table_exists(con, "ingest_vandmaerke") else [])
+    behind = [f"{t}: watermark {_iso(marks[t])}" for t in incremental
+              if marks.get(t) is not None and marks[t] < cutoff - lag]
+    return _result(
+        "watermarks_current", "udgivelse", len(behind),
+        f"Every watermark is within {lag} of the cut-off {cutoff.isoformat()}.",
+        f"{len(behind)} source watermark(s) lag the cut-off {cutoff.isoformat()} by more than "
+        f"{lag}: registrations before the cut-off may be missing from this release. Check "
+        "that the portal still writes to the store and the table karantaene_indlaesning "
+        "(rows without a key hold the watermark back), then run the month again.",
+        checked=len(incremental), examples=behind)
 
 
 def _iso(v) -> str | None:

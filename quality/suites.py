@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from transforms.catalog import CUBES, FIXED_MEMBERS
 from transforms.extract import SOURCE_TABLES, TABLE_KEYS
 from transforms.pseudonymise import PSEUDONYM_PATTERN
+from transforms.validate import RISK_CODES, TERMINATION_CODES
 
 #: The columns that may land per source table: the contract's columns minus every direct
 #: identifier (CPR, names, addresses, phone numbers, employee names, applicant free text, CVR
@@ -48,14 +49,13 @@ LOAD_COLUMNS = ("_koersel",)  # added by transforms/land.py
 
 #: Every reason a staging model can give (sql/staging/*.sql).
 QUARANTINE_REASONS: tuple[str, ...] = (
-    "begrundelse_ikke_gyldig", "foer_regel", "sekundaer_lig_primaer", "slut_foer_start",
+    "begrundelse_ikke_gyldig", "direkte_identifikator", "dublet_noegle", "foer_regel",
+    "fremtidigt_tidspunkt", "manglende_noegle", "sekundaer_lig_primaer", "slut_foer_start",
     "tom_ansoeger", "tom_kode", "tom_tekst", "ufuldstaendigt_ophoer", "ukendt_aftale",
     "ukendt_begrundelse", "ukendt_elev", "ukendt_ophoersaarsag", "ukendt_risiko",
     "ukendt_sekundaer_begrundelse", "ukendt_uddannelse", "ukendt_virksomhed", "ulaeselig_dato",
     "ulaeseligt_tidspunkt",
 )
-RISK_CODES = ("LAV", "MIDDEL", "HOEJ", "IKKE_ANGIVET")
-TERMINATION_CODES = ("GENNEMFOERT", "AFBRUDT", "OVERFOERT")
 #: First instants of the legal registration periods (§ 115), Europe/Copenhagen.
 REFUSALS_FROM = "2021-04-15 00:00:00 Europe/Copenhagen"
 ASSESSMENTS_FROM = "2022-01-01 00:00:00 Europe/Copenhagen"

@@ -63,7 +63,18 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response
 
 
 def _error(message: str, status: int = 400, headers: dict | None = None) -> Response:
+    # a message may quote the client's text: an unpaired surrogate ("\ud800") cannot be
+    # UTF-8, so it is shown as "?" rather than failing the answer
+    message = message.encode("utf-8", "replace").decode("utf-8")
     return _json({"fejl": message}, status, headers)
+
+
+def _internal(path: str, exc: BaseException) -> Response:
+    """Our own fault: 500 (monitoring sees it), with a reference in the body and in the log
+    (with the traceback), never the traceback itself."""
+    ref = uuid.uuid4().hex[:12]
+    log.error("internal error, reference %s, path %s", ref, path[:200], exc_info=exc)
+    return _json({"fejl": f"{INTERNAL} (reference {ref}).", "reference": ref}, 500)
 
 
 # --- paths are case-insensitive ---------------------------------------------------------------
@@ -419,10 +430,8 @@ def create_app(
             return out if isinstance(out, Response) else await run(out)
         except ApiError as e:
             return _error(e.message, e.status)
-        except Exception:  # never a stack trace to the client; the log has it
-            ref = uuid.uuid4().hex[:12]
-            log.exception("internal error, reference %s, path %s", ref, request.url.path)
-            return _error(f"{INTERNAL} (reference {ref}).", 400)
+        except Exception as exc:  # never a stack trace to the client; the log has it
+            return _internal(request.url.path, exc)
 
     @app.post(
         STATISTIK,
@@ -502,9 +511,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        ref = uuid.uuid4().hex[:12]
-        log.error("internal error, reference %s: %s", ref, type(exc).__name__)
-        return _error(f"{INTERNAL} (reference {ref}).", 400)
+        return _internal(request.url.path, exc)
 
     app.add_middleware(
         CaseInsensitivePaths, paths=[STATISTIK, SKEMA, UDGIVELSER, SWAGGER, HEALTH, "/swagger"]

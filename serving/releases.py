@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -34,11 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms import catalog
+from transforms.publish import layout
 from transforms.formats import MONTHS, danish_int, danish_pct
 
 log = logging.getLogger("lpstat.serving")
 
-RELEASE_NAME = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: at most this many members are quoted back in an error message
 MAX_LISTED = 25
 _NO_TEXT = np.array([], dtype=object)
@@ -712,18 +711,17 @@ class ReleaseStore:
         self._folders: dict[str, tuple] = {}
 
     def _scan(self) -> tuple:
+        """Each complete month's current version (its folder's identity: a re-run that adds a
+        version changes it) and the month ``latest`` names (transforms.publish.layout)."""
         folders = {}
+        for month in layout.complete_releases(self.root):
+            try:
+                st = os.stat(self.root / month)
+            except OSError:  # switched or removed meanwhile: seen at the next scan
+                continue
+            folders[month] = (st.st_ino, st.st_mtime_ns)
         try:
-            with os.scandir(self.root) as it:
-                for entry in it:
-                    complete = os.path.exists(os.path.join(entry.path, "skema.json"))
-                    if RELEASE_NAME.match(entry.name) and complete:
-                        st = entry.stat(follow_symlinks=True)
-                        folders[entry.name] = (st.st_ino, st.st_mtime_ns)
-        except FileNotFoundError:
-            pass
-        try:
-            latest = os.path.basename(os.path.normpath(os.readlink(self.root / "latest")))
+            latest = os.path.basename(os.path.normpath(os.readlink(self.root / layout.LATEST)))
         except OSError:
             latest = None
         return (tuple(sorted(folders.items())), latest)
@@ -781,7 +779,8 @@ class ReleaseStore:
             hit = self._loaded.get(month)
             if hit is not None and hit[0] == ident:
                 return hit[1]
-            release = Release(month, self.root / month)
+            # the version's own folder: a later switch of the month's name does not mix files
+            release = Release(month, layout.release_path(self.root, month) or self.root / month)
             self._loaded[month] = (ident, release)
             self._loaded.move_to_end(month)
             evictable = [m for m in self._loaded if m not in (month, self._latest)]

@@ -1,8 +1,9 @@
 """``<home>/analyse.duckdb``: SQL over every published release, for analysts.
 
 The file holds views only (no data, no ATTACH, no secret): each view reads the published
-release files by absolute path under ``<home>/releases`` (``cells.parquet``,
-``manifest.json``, ``audit.json``, ``revisions.csv``). What an analyst can see is therefore
+release files (``cells.parquet``, ``manifest.json``, ``audit.json``, ``revisions.csv``) by
+their path relative to the home, ``releases/<YYYY-MM>/…``, so a copied or moved home keeps
+working. What an analyst can see is therefore
 exactly what was released: withheld cells are NULL with status ``diskretioneret``, and the
 warehouse (``<home>/warehouse.duckdb``, pseudonymised microdata, owner-only) is never named.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
+from transforms.publish import layout
 
 ANALYSIS_DB = "analyse.duckdb"
 
@@ -38,14 +40,9 @@ _MAX_JSON = 1 << 30
 
 
 def complete_releases(releases_dir: Path) -> list[str]:
-    """Release months with a manifest, oldest first: the rule of
-    ``transforms.publish.release.complete_releases``, repeated here so that ``lpstat sql``
-    starts without importing pandas (tests/integration/test_analyse.py checks they agree)."""
-    if not releases_dir.exists():
-        return []
-    return sorted(p.name for p in releases_dir.iterdir()
-                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-                  and (p / "manifest.json").exists())
+    """Release months whose current version is complete, oldest first
+    (``transforms.publish.layout``, light to import: ``lpstat sql`` starts without pandas)."""
+    return layout.complete_releases(releases_dir)
 
 
 def analysis_db_path(home: Path) -> Path:
@@ -62,7 +59,23 @@ def _ident(name: str) -> str:
 
 
 def _paths(files: list[Path]) -> str:
-    return "[" + ", ".join(_lit(p.as_posix()) for p in files) + "]"
+    """The files as a SQL list, each relative to the home (``releases/<YYYY-MM>/…``): the views
+    hold no absolute path, so a copied or moved home keeps working (the connections resolve
+    them with ``file_search_path`` = the home)."""
+    return "[" + ", ".join(_lit(_under_home(p)) for p in files) + "]"
+
+
+def _under_home(p: Path) -> str:
+    parts = p.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "releases" and layout.is_month(parts[i + 1]):
+            return Path(*parts[i:]).as_posix()
+    raise ValueError(f"not a release file: {p}")
+
+
+def _search_home(con: duckdb.DuckDBPyConnection, home: Path) -> None:
+    """Relative paths in the views are relative to ``home``."""
+    con.execute("SET file_search_path = ?", [str(Path(home).resolve())])
 
 
 #: the release a file belongs to: the YYYY-MM folder right under releases/
@@ -248,6 +261,7 @@ def build_analysis_db(home: Path) -> Path:
     try:
         con = duckdb.connect(str(tmp))
         try:
+            _search_home(con, home)
             for name, select in view_definitions(home).items():
                 con.execute(f"CREATE VIEW {_ident(name)} AS {select}")
             for name in view_definitions_names(con):
@@ -255,7 +269,6 @@ def build_analysis_db(home: Path) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        tmp.chmod(0o644)
         os.replace(tmp, final)
     finally:
         for p in (tmp, Path(f"{tmp}.wal")):
@@ -278,7 +291,10 @@ def connect_readonly(home: Path) -> duckdb.DuckDBPyConnection:
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     })
-    con.execute("SET allowed_directories = ?", [[str(releases) + "/"]])
+    _search_home(con, home)
+    # the views' relative paths (releases/…, found through file_search_path) and the same
+    # folder by its absolute path: nothing else
+    con.execute("SET allowed_directories = ?", [[str(releases) + "/", "releases/"]])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

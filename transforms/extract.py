@@ -84,19 +84,27 @@ class SourceConnection:
                 path = Path(urlparse(self.url).path)
                 if not path.exists():
                     raise SourceError(f"The SQLite store {path} does not exist.")
+                if not path.is_file():
+                    raise SourceError(f"The SQLite store {path} is a folder, not a SQLite "
+                                      "file: point LPSTAT_SOURCE_URL at the store's file.")
                 # mode=ro: we never write to the portal's store.
                 self._conn = sqlite_dbapi.connect(f"file://{path.resolve()}?mode=ro")
             else:
                 import adbc_driver_postgresql.dbapi as pg_dbapi
 
-                self._conn = pg_dbapi.connect(self.url)
+                self._conn = pg_dbapi.connect(_with_connect_timeout(self.url))
                 with self._conn.cursor() as cur:
                     # One snapshot for every table of the run, and no writes possible.
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except SourceError:
             raise
-        except Exception as exc:  # driver errors carry the useful text
-            raise SourceUnavailable(f"Cannot connect to the store {_redact(self.url)}: {exc}") from exc
+        except Exception as exc:  # driver errors carry the useful text (never the password)
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            password = _password(self.url)
+            if password:
+                text = text.replace(password, "***")
+            raise SourceUnavailable(
+                f"Cannot connect to the store {_redact(self.url)}: {text}") from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -177,6 +185,29 @@ class SourceConnection:
         return cur.fetch_record_batch()
 
 
+    def codes(self, table: str, column: str) -> set[str]:
+        """The distinct values of a (small) reference column, as text, in this snapshot."""
+        reader = self.read(table, columns=(column,))
+        return {v for v in reader.read_all().column(0).cast(pa.string()).to_pylist()
+                if v is not None}
+
+    def now(self):
+        """The store's own clock (for PostgreSQL the start of this snapshot's transaction;
+        SQLite, embedded, has the clock of this machine), as an aware instant."""
+        from datetime import datetime, timezone
+
+        sql = ("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')" if self.kind == "sqlite"
+               else "SELECT now()")
+        with self._conn.cursor() as cur:
+            cur.execute(sql)
+            value = cur.fetchone()[0]
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
 def latest_registration_day(url: str):
     """The Europe/Copenhagen day of the newest refusal in the store (None if none): it tells
     which release months are complete."""
@@ -210,10 +241,27 @@ def _pg_placeholders(sql: str) -> str:
 
 
 def _redact(url: str) -> str:
-    p = urlparse(url)
-    if p.password:
-        return url.replace(f":{p.password}@", ":***@")
-    return url
+    from transforms.settings import redact_url
+
+    return redact_url(url)
+
+
+#: seconds libpq waits for the server before giving up (unless the URL sets connect_timeout)
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    p = urlsplit(url)
+    query = dict((k.lower(), v) for k, v in parse_qsl(p.query))
+    return p.password or query.get("password") or None
+
+
+def _with_connect_timeout(url: str) -> str:
+    if "connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={CONNECT_TIMEOUT_SECONDS}"
 
 
 def iter_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

@@ -42,6 +42,7 @@ from transforms.extract import (
 )
 from transforms.pseudonymise import Pseudonymiser, pseudonymise_batch, source_columns
 from transforms.settings import duckdb_memory_limit, size_bytes
+from transforms.validate import Validator, store_code_lists
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ INCREMENTAL: dict[str, str] = {
     "frafaldsvurdering": "registreret",
     "uddannelsesaftale": "aendret",
 }
+#: rows that failed validation in memory (transforms.validate) or have no or a shared key:
+#: never landed, offending values redacted, read again by the next run
+QUARANTINE_DDL = ("CREATE TABLE IF NOT EXISTS karantaene_indlaesning (kilde_tabel VARCHAR, "
+                  "noegle VARCHAR, aarsag VARCHAR, raekke JSON, tidspunkt TIMESTAMPTZ, "
+                  "koersel VARCHAR)")
 #: how far behind its watermark each incremental read starts (late commits)
 DEFAULT_LOOKBACK = timedelta(days=3)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -95,7 +101,9 @@ class _Feed:
     """
 
     def __init__(self, src: SourceConnection, plan: list[tuple[str, str, tuple]],
-                 ps: Pseudonymiser, on_batch: Callable[[str, int], None] | None):
+                 ps: Pseudonymiser, on_batch: Callable[[str, int], None] | None,
+                 validator: Validator):
+        self.validator = validator
         self._stop = threading.Event()
         self.error: BaseException | None = None
         source: queue.Queue = queue.Queue(maxsize=READ_AHEAD_BATCHES)
@@ -142,10 +150,14 @@ class _Feed:
                 self.error = exc
             self._put(out, ("error", None, exc))
 
-    @staticmethod
-    def _messages(q: queue.Queue) -> Iterator[tuple]:
+    def _messages(self, q: queue.Queue) -> Iterator[tuple]:
         while True:
-            message = q.get()
+            try:
+                message = q.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():  # the other side has gone: nothing more will come
+                    return
+                continue
             if message[0] == "error":
                 raise message[2]
             if message[0] == "done":
@@ -179,6 +191,8 @@ class _Feed:
                     item = pa.RecordBatch.from_arrays(
                         [c if c.type == f.type else c.cast(f.type)
                          for c, f in zip(item.columns, schema)], schema=schema)
+                # in memory, before the warehouse sees it: a failing row never lands
+                item = self.validator.check(table, item)
             yield kind, table, item
 
     def _get(self, table: str, *kinds: str) -> tuple[str, object]:
@@ -221,20 +235,39 @@ def _read_filter(src: SourceConnection, table: str, since: datetime | None) -> t
     return f"{col} >= ?", (since,)
 
 
+#: quarantined rows re-read by their key; beyond this many, the watermark waits for them
+MAX_REREAD_KEYS = 5000
+
+
 def _plan(con, src, lookback) -> list[tuple[str, str, tuple]]:
-    """Per table, the filter of this run's read (from the watermarks before the run)."""
+    """Per table, the filter of this run's read (from the watermarks before the run), and the
+    keys of the rows the last run quarantined while landing: they are read again."""
     plan = []
     for table in LANDING_ORDER:
         if table in INCREMENTAL:
             wm = _watermark(con, table)
             since = (wm - lookback) if wm is not None else None
-            plan.append((table, *_read_filter(src, table, since)))
+            where, params = _read_filter(src, table, since)
+            keys = _pending_keys(con, table) if where else []
+            if keys:
+                marks = ", ".join("?" for _ in keys)  # one bound parameter per key
+                where = f"({where}) OR {TABLE_KEYS[table]} IN ({marks})"
+                params = (*params, *keys)
+            plan.append((table, where, params))
         else:
             plan.append((table, "", ()))
     return plan
 
 
-def _land_table(con, feed: _Feed, table, run_id) -> dict[str, int]:
+def _pending_keys(con, table: str) -> list[int]:
+    """The (integer) keys of the rows of ``table`` the last landing quarantined."""
+    rows = con.execute("SELECT DISTINCT TRY_CAST(noegle AS BIGINT) AS k FROM "
+                       "karantaene_indlaesning WHERE kilde_tabel = ? AND k IS NOT NULL "
+                       "ORDER BY k", [table]).fetchall()
+    return [r[0] for r in rows] if len(rows) <= MAX_REREAD_KEYS else []
+
+
+def _land_table(con, feed: _Feed, table, run_id, cap: datetime) -> dict[str, int]:
     # The SQL below names tables and columns only from the fixed contract lists
     # (SOURCE_TABLES, TABLE_KEYS, INCREMENTAL); every value is a bound parameter.
     if table not in SOURCE_TABLES:
@@ -265,26 +298,89 @@ def _land_table(con, feed: _Feed, table, run_id) -> dict[str, int]:
                 con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) "
                             f"FROM _landing l WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r "
                             f"WHERE {same}) ORDER BY l.{key}", [run_id])
+            if table != "uddannelsesaftale":
+                _quarantine_keys(con, table, run_id)
             new = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0] - before
-            col = INCREMENTAL[table]
-            top = con.execute(f"SELECT max(TRY_CAST({col} AS TIMESTAMPTZ)) FROM raw_{table}"
-                              ).fetchall()[0][0]
-            if top is not None:
-                con.execute("INSERT OR REPLACE INTO ingest_vandmaerke VALUES (?, ?, ?)",
-                            [table, top, run_id])
         if not counter.get("done"):  # every batch read must have been offered to the warehouse
             raise RuntimeError(f"raw_{table}: the warehouse stopped before the end of the stream")
     finally:
         con.unregister("_landing")
-    return {"read": counter["read"], "new": new}
+    _store_quarantine(con, table, feed.validator.quarantined.get(table), run_id)
+    if incremental:
+        _move_watermark(con, table, cap, run_id)
+    quarantined = con.execute("SELECT count(*) FROM karantaene_indlaesning WHERE kilde_tabel = ?",
+                              [table]).fetchall()[0][0]
+    return {"read": counter["read"], "new": new, "quarantined": quarantined}
+
+
+def _quarantine_keys(con, table: str, run_id: str) -> None:
+    """Rows of this run without a key, or sharing their key with another row of this run
+    (SQLite allows both): moved from raw_* to the landing quarantine, so neither blocks the
+    release and both are read again next run."""
+    key, col = TABLE_KEYS[table], INCREMENTAL[table]
+    bad = (f"_koersel = ? AND ({key} IS NULL OR {key} IN (SELECT {key} FROM raw_{table} "
+           f"WHERE _koersel = ? GROUP BY {key} HAVING count(*) > 1))")
+    con.execute(
+        "INSERT INTO karantaene_indlaesning "
+        f"SELECT ?, CAST(r.{key} AS VARCHAR), CASE WHEN r.{key} IS NULL THEN 'manglende_noegle' "
+        "ELSE 'dublet_noegle' END, to_json(r), "
+        f"TRY_CAST(r.{col} AS TIMESTAMPTZ), ? FROM (SELECT * EXCLUDE (_koersel) "
+        f"FROM raw_{table} WHERE {bad}) AS r ORDER BY 2, 4",
+        [table, run_id, run_id, run_id])
+    con.execute(f"DELETE FROM raw_{table} WHERE {bad}", [run_id, run_id])
+
+
+def _store_quarantine(con, table: str, q, run_id: str) -> None:
+    """This run's rows of ``table`` that failed in memory (:mod:`transforms.validate`),
+    offending values redacted, in place of the last run's (they are all read again)."""
+    con.execute("DELETE FROM karantaene_indlaesning WHERE kilde_tabel = ? AND koersel <> ?",
+                [table, run_id])
+    if q:  # in one statement from Arrow (executemany takes a second per few hundred rows)
+        rows = pa.table({"noegle": pa.array(q.keys, pa.string()),
+                         "aarsag": pa.array(q.reasons, pa.string()),
+                         "raekke": pa.array(q.rows, pa.string()),
+                         "tidspunkt": pa.array(q.instants, pa.timestamp("us", tz="UTC"))})
+        con.register("_karantaene", rows)
+        try:
+            con.execute("INSERT INTO karantaene_indlaesning SELECT ?, noegle, aarsag, "
+                        "CAST(raekke AS JSON), tidspunkt, ? FROM _karantaene", [table, run_id])
+        finally:
+            con.unregister("_karantaene")
+
+
+def _move_watermark(con, table: str, cap: datetime, run_id: str) -> None:
+    """The newest landed timestamp, but never past ``cap`` (the run's cut-off, or the store's
+    clock if earlier), nor past a quarantined row that cannot be read again by its key (none,
+    or too many to list), so that it is read again."""
+    col = INCREMENTAL[table]
+    top = con.execute(f"SELECT max(t) FROM (SELECT TRY_CAST({col} AS TIMESTAMPTZ) AS t "
+                      f"FROM raw_{table}) WHERE t <= ?", [cap]).fetchall()[0][0]
+    by_key = "" if _pending_keys(con, table) else " OR true"
+    hold = con.execute("SELECT min(tidspunkt) FROM karantaene_indlaesning WHERE kilde_tabel = ? "
+                       f"AND (TRY_CAST(noegle AS BIGINT) IS NULL{by_key})",
+                       [table]).fetchall()[0][0]
+    marks = [m for m in (top, hold) if m is not None]
+    if marks:
+        con.execute("INSERT OR REPLACE INTO ingest_vandmaerke VALUES (?, ?, ?)",
+                    [table, min(marks), run_id])
+    else:  # nothing to keep: an old watermark beyond the cap would hide rows, so drop it
+        con.execute("DELETE FROM ingest_vandmaerke WHERE tabel = ? AND vandmaerke > ?",
+                    [table, cap])
 
 
 def land_source(source_url: str, pseudonym_key: str, con: duckdb.DuckDBPyConnection,
                 run_id: str, lookback: timedelta = DEFAULT_LOOKBACK, retries: int = 3,
                 backoff_seconds: float = 1.0,
-                on_batch: Callable[[str, int], None] | None = None) -> dict[str, dict[str, int]]:
+                on_batch: Callable[[str, int], None] | None = None,
+                cutoff: datetime | None = None) -> dict[str, dict[str, int]]:
     """Land every source table (incrementally where possible). Returns per table the rows
-    read from the source in this run and the rows that were new.
+    read from the source in this run, the rows that were new and the rows quarantined while
+    landing (not landed; read again next run).
+
+    Every row is validated in memory first (:mod:`transforms.validate`); one that fails is
+    kept in ``karantaene_indlaesning`` (offending values redacted) instead of landing. The
+    watermarks never move past ``cutoff`` (the release's cut-off instant), nor past the
+    store's own clock, nor past a quarantined row.
 
     Transient failures (a dropped connection, a server restart) are retried ``retries``
     times with exponential backoff; a store that breaks the contract fails at once.
@@ -292,18 +388,19 @@ def land_source(source_url: str, pseudonym_key: str, con: duckdb.DuckDBPyConnect
     ps = Pseudonymiser(pseudonym_key)
     con.execute("CREATE TABLE IF NOT EXISTS ingest_vandmaerke (tabel VARCHAR PRIMARY KEY, "
                 "vandmaerke TIMESTAMPTZ, koersel VARCHAR)")
+    con.execute(QUARANTINE_DDL)
     with _landing_settings(con):
         return _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_seconds,
-                              on_batch)
+                              on_batch, cutoff)
 
 
-def _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_seconds, on_batch
-                   ) -> dict[str, dict[str, int]]:
+def _land_retrying(source_url, ps, con, run_id, lookback, retries, backoff_seconds, on_batch,
+                   cutoff) -> dict[str, dict[str, int]]:
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _land_once(source_url, ps, con, run_id, lookback, on_batch)
+            return _land_once(source_url, ps, con, run_id, lookback, on_batch, cutoff)
         except SourceError as exc:
             if not isinstance(exc, SourceUnavailable) or attempt > retries:
                 raise
@@ -340,17 +437,22 @@ def _landing_settings(con: duckdb.DuckDBPyConnection):
         con.execute("SET memory_limit = ?", [configured])
 
 
-def _land_once(source_url, ps, con, run_id, lookback, on_batch) -> dict[str, dict[str, int]]:
+def _land_once(source_url, ps, con, run_id, lookback, on_batch, cutoff
+               ) -> dict[str, dict[str, int]]:
     stats: dict[str, dict[str, int]] = {}
     with SourceConnection(source_url) as src:
         for table in SOURCE_TABLES:
             src.check_columns(table)
+        now = src.now()
+        cap = min(now, cutoff) if cutoff is not None else now
+        validator = Validator({(t, c): src.codes(t, c) for t, c in store_code_lists()}, now,
+                              TABLE_KEYS, INCREMENTAL)
         con.execute("BEGIN TRANSACTION")
         try:
-            with _Feed(src, _plan(con, src, lookback), ps, on_batch) as feed:
+            with _Feed(src, _plan(con, src, lookback), ps, on_batch, validator) as feed:
                 try:
                     for table in LANDING_ORDER:
-                        stats[table] = _land_table(con, feed, table, run_id)
+                        stats[table] = _land_table(con, feed, table, run_id, cap)
                 except Exception:
                     if feed.error is not None:  # the source's own error, not DuckDB's echo
                         raise feed.error from None

@@ -41,6 +41,18 @@ class Settings:
         return self.source_url == demo_store_url(self.home)
 
 
+#: the process umask: every file and folder lpstat creates (DuckDB's WAL and spill files,
+#: written by DuckDB itself, included) is owner-only from its first byte
+OWNER_ONLY_UMASK = 0o077
+
+
+def owner_only_files() -> None:
+    """Set the process umask so that whatever lpstat creates under LPSTAT_HOME is owner-only
+    (files 0600, folders 0700) from the moment it exists; a chmod afterwards comes too late
+    for a file another program (DuckDB) creates and writes."""
+    os.umask(OWNER_ONLY_UMASK)
+
+
 def demo_store_path(home: Path) -> Path:
     return home / "demo" / "laerepladsen.sqlite"
 
@@ -80,14 +92,49 @@ def size_bytes(size: str) -> float:
     return float(m.group(1)) * _UNIT_BYTES[m.group(2).lower()]
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``: in the user part
+    (``user:secret@host``) and in the query (``?password=secret``)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", re.sub(r":[^:@/]*@", ":***@", url))
+    if p.password is None and "password" not in p.query.lower():
+        return url
+    netloc = p.netloc
+    if p.password is not None:
+        netloc = netloc.replace(f":{p.password}@", ":***@", 1)
+    query = p.query
+    if "password" in query.lower():
+        query = urlencode([(k, "***" if k.lower() == "password" else v)
+                           for k, v in parse_qsl(query, keep_blank_values=True)], safe="*")
+    return urlunsplit((p.scheme, netloc, p.path, query, p.fragment))
+
+
+def _check_home(home: Path) -> None:
+    """LPSTAT_HOME must be a folder or creatable as one (no file on its way)."""
+    for p in (home, *home.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SettingsError(
+                    f"LPSTAT_HOME={home} cannot be a folder: {p} is a file. Set LPSTAT_HOME "
+                    "to a folder (it is created if missing).")
+            return
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read LPSTAT_* settings; refuse a non-demo store without a pseudonym key."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+    _check_home(home)
+    duckdb_memory_limit(env)  # a bad size stops here, not in a retried step
     source_url = env.get("LPSTAT_SOURCE_URL") or demo_store_url(home)
     if not (source_url.startswith("sqlite:///") or source_url.startswith("postgresql://")):
         raise SettingsError(
-            f"LPSTAT_SOURCE_URL={source_url!r} is not understood: use sqlite:///path/to/file.db "
+            f"LPSTAT_SOURCE_URL={redact_url(source_url)!r} is not understood: use "
+            "sqlite:///path/to/file.db "
             "or postgresql://user@host:port/database"
         )
     key = env.get("LPSTAT_PSEUDONYM_KEY") or ""

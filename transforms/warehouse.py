@@ -17,7 +17,7 @@ import duckdb
 
 from transforms.catalog import CUBES
 from transforms.extract import SOURCE_TABLES
-from transforms.settings import duckdb_memory_limit
+from transforms.settings import duckdb_memory_limit, owner_only_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sql"
@@ -100,6 +100,7 @@ def _base_tables(select: str) -> set[str]:
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A warehouse connection with periods in Europe/Copenhagen (the contract's calendar)."""
     if not read_only and str(path) != ":memory:":
+        owner_only_files()  # DuckDB's WAL and spill files too, from their first byte
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         new = not Path(path).exists()
     else:
@@ -171,15 +172,22 @@ def build_all(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Per source table: rows read (landed; for agreements every version landed), loaded
-    (staged) and quarantined by reason."""
+    """Per source table: rows read (landed, for agreements every version landed, plus the rows
+    the last landing quarantined in memory), loaded (staged) and quarantined by reason (in
+    staging, ``karantaene``, or while landing, ``karantaene_indlaesning``)."""
     out: dict[str, dict] = {}
+    landing = bool(con.execute("SELECT count(*) FROM duckdb_tables() "
+                               "WHERE table_name = 'karantaene_indlaesning'").fetchall()[0][0])
+    union = (" UNION ALL SELECT kilde_tabel, aarsag FROM karantaene_indlaesning"
+             if landing else "")
     for table in SOURCE_TABLES:
         read = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0]
         loaded = con.execute(f"SELECT count(*) FROM stg_laerepladsen__{table}").fetchall()[0][0]
         reasons = dict(con.execute(
-            "SELECT aarsag, count(*) FROM karantaene WHERE kilde_tabel = ? "
-            "GROUP BY aarsag ORDER BY aarsag", [table]).fetchall())
+            f"SELECT aarsag, count(*) FROM (SELECT kilde_tabel, aarsag FROM karantaene{union}) "
+            "WHERE kilde_tabel = ? GROUP BY aarsag ORDER BY aarsag", [table]).fetchall())
+        read += sum(reasons.values()) - con.execute(
+            "SELECT count(*) FROM karantaene WHERE kilde_tabel = ?", [table]).fetchall()[0][0]
         out[table] = {"read": read, "loaded": loaded, "quarantined": reasons}
     return out
 

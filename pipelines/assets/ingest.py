@@ -43,6 +43,12 @@ SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.
                                      jitter=dg.Jitter.PLUS_MINUS)
 
 
+def _is_month(value: str | None) -> bool:
+    import re
+
+    return bool(value and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value))
+
+
 @dg.multi_asset(
     name="extract_source",
     specs=RAW_SPECS,
@@ -53,12 +59,15 @@ SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.
 )
 def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     from transforms.extract import SourceError, SourceUnavailable
+    from transforms.cubes import cutoff_for
     from transforms.land import INCREMENTAL, land_source
 
     s = lpstat.settings()
     con = lpstat.warehouse()
     try:
-        stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id)
+        release = context.run.tags.get("dagster/partition")  # the run's release, if any
+        stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id,
+                            cutoff=cutoff_for(release) if _is_month(release) else None)
     except SourceUnavailable:
         raise  # transient: the RetryPolicy tries again
     except SourceError as exc:
@@ -73,5 +82,6 @@ def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
         yield dg.MaterializeResult(asset_key=f"raw_{table}", metadata={
             "dagster/row_count": st["read"],
             "new_rows": st["new"],
+            "quarantined_while_landing": st["quarantined"],
             "incremental": table in INCREMENTAL,
         })

@@ -113,7 +113,7 @@ def udgivelse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     audit = json.loads((folder / "audit.json").read_text(encoding="utf-8"))
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     revisions = (folder / "revisions.csv").read_text(encoding="utf-8-sig").count("\n") - 1
-    latest = s.releases_dir / "latest"
+    from transforms.publish.layout import latest
     return dg.MaterializeResult(metadata={
         "folder": dg.MetadataValue.path(str(folder)),
         "report": dg.MetadataValue.url(folder.joinpath("rapport.html").as_uri()),
@@ -122,7 +122,7 @@ def udgivelse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
         "withheld": sum(c.get("withheld", 0) for c in audit["cubes"].values()),
         "cutoff": manifest["skaeringstidspunkt"],
         "revisions": max(revisions, 0),
-        "latest": latest.resolve().name if latest.exists() else "",
+        "latest": latest(s.releases_dir) or "",
         "files": dg.MetadataValue.json(files),
         "file_sizes": dg.MetadataValue.md("| file | bytes |\n|---|---:|\n" + "\n".join(
             f"| {f} | {p.stat().st_size:,} |" for f, p in zip(files, paths))),

@@ -2,8 +2,8 @@
 
 ``write_release_home(home)`` writes ``<home>/releases/2026-09`` and ``<home>/releases/2026-10``
 (and ``releases/latest -> 2026-10``) in the layout of ``transforms/publish/README.md``:
-``skema.json`` and ``<cube.id>/cells.parquet`` for all three cubes, every grouping of
-``Cube.groupings``, real captions from the catalogue and the store's reference values.
+``skema.json``, ``<cube.id>/cells.parquet`` for all three cubes (every grouping of
+``Cube.groupings``) and ``manifest.json``, real captions from the catalogue and the store's reference values.
 
 The numbers come from synthetic micro data (refusals; students on each month's last day),
 aggregated to every grouping, so margins agree with each other, and hierarchy levels nest.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -431,6 +432,10 @@ def write_release(home: Path, release: str, seed: int = 2026) -> Path:
     (folder / "skema.json").write_text(
         json.dumps(_skema(release), ensure_ascii=False, indent=1), encoding="utf-8"
     )
+    # last, as the writer does: a folder is a complete release once it has its manifest
+    files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    (folder / "manifest.json").write_text(json.dumps({"udgivelse": release, "filer": files}))
     return folder
 
 

@@ -159,7 +159,7 @@ def cells(home: Path, release: str, underemne: str) -> pd.DataFrame:
 
 
 def latest(home: Path) -> str:
-    return (home / "releases" / "latest").resolve().name
+    return os.readlink(home / "releases" / "latest")
 
 
 def previous(home: Path) -> str:

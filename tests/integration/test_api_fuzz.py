@@ -566,3 +566,46 @@ def test_a_sum_is_written_as_danish_int():
         assert sum_text(value) == danish_int(value)
         assert sum_text(value) == danish_int(value)  # and once more, remembered
     assert sum_text(float("nan")) == ""
+
+
+def _statistik(omraade: str) -> bytes:
+    return json.dumps({"område": omraade, "emne": "AFSL", "underemne": "AFSLAARS",
+                       "nøgletal": ["Antal afslag"], "detaljering": ["[Tid].[År]"]}).encode()
+
+
+def test_an_unpaired_surrogate_is_the_clients_error_not_ours(client):
+    """Issue 19: "\\ud800" in område used to fail inside the error path (400 "intern fejl")."""
+    r = client.post("/Api/v1/statistik", _statistik("\ud800"))
+    assert r.status_code == 400
+    data = check(r)
+    assert "område" in data["fejl"].lower() or "omr" in data["fejl"].lower()
+
+
+def test_our_own_fault_is_a_500_with_a_reference_in_the_body_and_the_log(tmp_path, caplog,
+                                                                         monkeypatch):
+    """Issue 19: an internal error is answered 500 (monitoring sees it), with a reference that
+    the log repeats beside the traceback; a client's error stays 4xx."""
+    from serving import releases
+
+    home = write_release_home(tmp_path / "home")
+    original = releases.Release.resolve
+
+    def resolve(self, omraade, *args):
+        if omraade == "EUD":
+            raise KeyError("a bug of ours")
+        return original(self, omraade, *args)
+
+    monkeypatch.setattr(releases.Release, "resolve", resolve)
+    cl = Client(create_app(home, [TOKEN]))
+    try:
+        with caplog.at_level("ERROR"):
+            r = cl.post("/Api/v1/statistik", _statistik("EUD"))
+        assert r.status_code == 500
+        data = r.json()
+        assert INTERNAL in data["fejl"] and data["reference"] in data["fejl"]
+        assert "Traceback" not in r.text
+        logged = [rec for rec in caplog.records if data["reference"] in rec.getMessage()]
+        assert logged and logged[0].exc_info is not None
+        assert cl.post("/Api/v1/statistik", _statistik("NOPE")).status_code == 400
+    finally:
+        cl.close()

@@ -332,3 +332,73 @@ def test_a_release_newer_than_the_analysis_db_is_picked_up(home, tmp_path):
     p = lpstat("releases", "--json", home=copy)
     assert p.returncode == OK, p.stderr
     assert [r["udgivelse"] for r in json.loads(p.stdout)] == [*RELEASES, "2026-11"]
+
+
+def test_a_moved_home_keeps_sql_and_releases_working(home, tmp_path):
+    """Issue 19: analyse.duckdb refers to the releases relative to LPSTAT_HOME, so copying or
+    moving the home (analyse.duckdb with it) needs no rebuild."""
+    first = tmp_path / "first"
+    shutil.copytree(home / "releases", first / "releases", symlinks=True)
+    assert lpstat("releases", home=first).returncode == OK  # builds analyse.duckdb there
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    built = (moved / "analyse.duckdb").stat().st_mtime_ns
+    p = lpstat("releases", "--json", home=moved)
+    assert p.returncode == OK, p.stderr
+    assert [r["udgivelse"] for r in json.loads(p.stdout)] == list(RELEASES)
+    p = lpstat("sql", "SELECT count(*) AS n FROM afslaars_celler", "--json", home=moved)
+    assert p.returncode == OK, p.stderr
+    assert json.loads(p.stdout)[0]["n"] > 0
+    assert (moved / "analyse.duckdb").stat().st_mtime_ns == built  # not rebuilt
+    assert str(first).encode() not in (moved / "analyse.duckdb").read_bytes()
+
+
+def _next_month() -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
+    return f"{now.year + (now.month == 12):04d}-{now.month % 12 + 1:02d}"
+
+
+@pytest.mark.parametrize("month", ["current", "next", "2099-03"])
+def test_a_month_not_over_yet_is_a_usage_error(month, tmp_path):
+    """Issue 19: was "unexpected error: DagsterUnknownPartitionError ... please report it"."""
+    from pipelines.cli import month_before
+
+    month = {"current": month_before(_next_month()), "next": _next_month()}.get(month, month)
+    p = lpstat("run", "--release", month, home=tmp_path, timeout=30)
+    assert p.returncode == USAGE, p.stderr
+    assert "is not over yet" in p.stderr and "unexpected" not in p.stderr
+    no_traceback(p)
+
+
+@pytest.mark.parametrize("case", ["unreachable", "memory", "home_under_file", "store_is_folder"])
+def test_configuration_errors_are_one_clear_line_and_quick(case, tmp_path):
+    """Issue 19: an unreachable store took 89 s and 357 lines; a bad memory limit or home
+    was retried for a minute; a folder as the store said "failed to allocate memory"; and a
+    password in the URL was printed."""
+    import time
+
+    (tmp_path / "a-file").write_text("x")
+    env = {"LPSTAT_PSEUDONYM_KEY": "k",
+           "LPSTAT_SOURCE_URL": "postgresql://lpstat@127.0.0.1:9/db?password=sekret123"}
+    home = tmp_path / "home"
+    expected = {"unreachable": (FAILED, "Cannot connect to the store"),
+                "memory": (USAGE, "LPSTAT_DUCKDB_MEMORY_LIMIT"),
+                "home_under_file": (USAGE, "is a file"),
+                "store_is_folder": (FAILED, "is a folder")}[case]
+    if case == "memory":
+        env["LPSTAT_DUCKDB_MEMORY_LIMIT"] = "lots"
+    elif case == "home_under_file":
+        env["LPSTAT_HOME"] = str(tmp_path / "a-file" / "home")
+    elif case == "store_is_folder":
+        env["LPSTAT_SOURCE_URL"] = f"sqlite:///{tmp_path}"
+    start = time.monotonic()
+    p = lpstat("run", "--release", "2026-10", home=home, env=env, timeout=60)
+    assert time.monotonic() - start < 20
+    assert p.returncode == expected[0], p.stderr
+    assert expected[1] in p.stderr
+    assert "sekret123" not in p.stderr + p.stdout
+    assert len(p.stderr.strip().splitlines()) <= 3, p.stderr
+    no_traceback(p)

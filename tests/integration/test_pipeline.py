@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -50,7 +51,10 @@ def built(tmp_path_factory, small_store):
 def test_releases_and_latest(built):
     rel = built / "releases"
     assert sorted(p.name for p in rel.iterdir() if not p.name.startswith(".")) == \
-        ["2026-09", "2026-10", "latest"]
+        ["2026-09", "2026-10", "latest", "versions"]
+    assert sorted(os.listdir(rel / "versions")) == ["2026-09.1", "2026-10.1"]
+    assert os.readlink(rel / "2026-10") == "versions/2026-10.1"
+    assert os.readlink(rel / "latest") == "2026-10"
     assert (rel / "latest").resolve() == (rel / "2026-10").resolve()
     for cube in CUBES.values():
         folder = rel / "2026-10" / cube.id

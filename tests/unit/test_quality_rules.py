@@ -406,3 +406,26 @@ def test_great_expectations_is_imported_lazily():
     code = ("import sys, pipelines.definitions, quality.rules, quality.suites; "
             "sys.exit(1 if 'great_expectations' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_watermarks_current():
+    """Issue 19: a watermark lagging the release's cut-off is an ERROR on the release's page
+    (it used to be only "watermark did not advance" in the log)."""
+    from datetime import datetime, timedelta, timezone
+
+    import duckdb
+
+    cutoff = datetime(2026, 10, 31, 23, tzinfo=timezone.utc)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ingest_vandmaerke (tabel VARCHAR, vandmaerke TIMESTAMPTZ, "
+                "koersel VARCHAR)")
+    con.execute("INSERT INTO ingest_vandmaerke VALUES ('afslag', ?, 'r'), "
+                "('uddannelsesaftale', ?, 'r')", [cutoff - timedelta(hours=5), cutoff])
+    tables = {"afslag": "registreret", "frafaldsvurdering": "registreret",
+              "uddannelsesaftale": "aendret"}
+    assert rules.watermarks_current(con, tables, cutoff).passed  # no watermark: nothing yet
+    con.execute("UPDATE ingest_vandmaerke SET vandmaerke = ? WHERE tabel = 'afslag'",
+                [cutoff - timedelta(days=40)])
+    res = rules.watermarks_current(con, tables, cutoff)
+    assert not res.passed and res.count == 1 and res.examples[0].startswith("afslag:")
+    assert rules.RULES["watermarks_current"].severity == rules.ERROR

@@ -528,3 +528,23 @@ def test_same_files_from_a_frame_read_back_from_parquet(tmp_path, vurd):
     assert (tmp_path / "a/tabeller.xlsx").read_bytes() == (
         tmp_path / "b/tabeller.xlsx"
     ).read_bytes()
+
+
+def test_view_csv_neutralises_formula_like_captions_and_leaves_numbers(tmp_path, afsl):
+    """Issue 19: a caption starting with = + - @ (a school name typed as =HYPERLINK(...))
+    would run as a formula in a spreadsheet; it is written with a leading '. Numbers are not."""
+    view = AFSLAARS.views[0]
+    plain = read_csv(write_view_csv(tmp_path / "plain.csv", AFSLAARS, view, afsl))[1]
+    evil = {"Andet": '=HYPERLINK("http://x.example","Andet")', "Pladsen er besat": "-besat",
+            "Manglende faglige kvalifikationer": "@SUM(A1)",
+            "Manglende personlige kompetencer": "+45 kompetencer"}
+    dirty = afsl.copy()
+    dirty["primaer_aarsag"] = dirty["primaer_aarsag"].replace(evil)
+    rows = read_csv(write_view_csv(tmp_path / "dirty.csv", AFSLAARS, view, dirty))[1]
+    assert len(rows) == len(plain)
+    captions = {r[4] for r in rows[1:]}
+    assert {"'" + v for v in evil.values()} <= captions
+    assert not [c for c in captions if c and c[0] in "=+-@"]
+    for a, b in zip(plain[1:], rows[1:]):
+        assert a[:4] == b[:4] and a[5:] == b[5:]  # every other cell, every number unchanged
+        assert not [v for v in b[5:] if v and v[0] in "'=+-@"]

@@ -11,12 +11,15 @@ The layout (publication contract, section 4 and 3.7)::
     releases/latest                    points at the newest complete release
 
 A folder is complete when it holds ``manifest.json`` (the writer writes it last, then
-renames the folder into place). Folders whose names start with ``.`` are temporary.
+renames the folder into place). Names that start with ``.`` are temporary (``.tmp-*``,
+``.old-*``, ``.latest-*``); the next write removes those of a crashed writer
+(``transforms.publish.release.remove_stale``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -25,6 +28,11 @@ VERSIONS = "versions"
 LATEST = "latest"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _VERSION = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.(\d+)$")
+
+
+def is_month(name: str) -> bool:
+    """``name`` is a release month, ``YYYY-MM``."""
+    return bool(_MONTH.match(name))
 
 
 def is_complete(folder: Path) -> bool:
@@ -69,6 +77,16 @@ def published_versions(releases_dir: Path) -> list[tuple[str, int, Path]]:
         if _MONTH.match(p.name) and not p.is_symlink() and is_complete(p):
             out.setdefault(p.resolve(), (p.name, 0, p.resolve()))
     return sorted(out.values(), key=lambda t: (t[0], t[1]))
+
+
+def version_numbers(releases_dir: Path) -> list[tuple[str, int]]:
+    """(month, n) of every entry under ``versions/``, complete or not (the writer numbers a
+    new version past all of them)."""
+    vdir = releases_dir / VERSIONS
+    if not vdir.is_dir():
+        return []
+    return sorted((m.group(1), int(m.group(2))) for m in map(_VERSION.match, os.listdir(vdir))
+                  if m)
 
 
 def sha256_file(path: Path) -> str:

@@ -1,8 +1,11 @@
 """Write a release folder atomically and deterministically (contract section 4).
 
-Everything is written into a temporary folder beside the releases, flushed to disk, and only
-then renamed into place; ``latest`` moves last, and only forward. A crash at any point leaves
-the previous releases and ``latest`` as they were. No wall-clock time, host name or random
+Everything is written into a fresh temporary folder beside the releases and flushed to disk;
+only then is it renamed to ``versions/<YYYY-MM>.<n>`` and the month's name and ``latest``
+switched to it, each by one atomic symlink replacement (layout: ``transforms.publish.layout``).
+A published version is never rewritten, and a crash at any instant leaves every published
+release and ``latest`` naming complete folders; what a crashed writer left behind is removed
+(or, for a replaced release, kept on record) at the start of the next write. No wall-clock time, host name or random
 value goes into a file, rows are in a fixed order and compression settings are fixed, so the
 same inputs give byte-identical files.
 """
@@ -10,10 +13,10 @@ same inputs give byte-identical files.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
+from transforms.publish import layout
+from transforms.publish.layout import sha256_file  # noqa: F401  (the manifest's checksums)
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9, "use_dictionary": True,
                    "write_statistics": True, "version": "2.6"}
@@ -90,15 +95,6 @@ def members_from_cells(cube: Cube, cells: pd.DataFrame) -> dict[str, list[str]]:
         else:
             out[a] = list(dict.fromkeys(vals))
     return out
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks (the manifest's checksums)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_tree(root: Path) -> None:
@@ -237,12 +233,14 @@ def _num(v) -> str:
 
 def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: list[CubeRelease],
                   manifest_extra: dict, audit: dict, writers, previous_dir: Path | None) -> Path:
-    """Build the release in a temporary folder, then move it into place and ``latest`` last.
+    """Build the release in a fresh temporary folder, then publish it as a new version.
 
     ``writers`` is the object holding the format writers (tables, dcat, report), so this
-    function owns only the atomic, deterministic frame around them.
+    function owns only the atomic, deterministic frame around them; :func:`publish_folder`
+    owns the switch (layout in :mod:`transforms.publish.layout`).
     """
     releases_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(releases_dir)
     tmp = releases_dir / f".tmp-{release}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -282,22 +280,160 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
             "filer": {p.relative_to(tmp).as_posix(): sha256_file(p)
                       for p in sorted(tmp.rglob("*")) if p.is_file()},
         }
-        (tmp / "manifest.json").write_bytes(json_bytes(manifest))
+        (tmp / layout.MANIFEST).write_bytes(json_bytes(manifest))
         _fsync_tree(tmp)
-        final = releases_dir / release
-        if final.exists():
-            old = releases_dir / f".old-{release}-{os.getpid()}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(final)
-        _fsync_dir(releases_dir)
-        _move_latest(releases_dir)
-        return final
+        return publish_folder(releases_dir, release, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
+    """Publish the complete, flushed folder ``tmp`` as the month's newest version.
+
+    The folder is renamed to ``versions/<YYYY-MM>.<n+1>``; then the month's name and
+    ``latest`` each move by one atomic symlink replacement, so at every instant both name a
+    complete release. A legacy real folder ``<YYYY-MM>`` is swapped with the new symlink in
+    one ``renameat2(RENAME_EXCHANGE)`` and then kept as ``versions/<YYYY-MM>.0``. When
+    ``tmp`` holds exactly the files of the month's current version (same manifest), no
+    version is added. Returns ``releases/<YYYY-MM>``.
+    """
+    final = releases_dir / release
+    current = layout.release_path(releases_dir, release)
+    if current is not None and _same_release(current, tmp):
+        shutil.rmtree(tmp)
+    else:
+        vdir = releases_dir / layout.VERSIONS
+        vdir.mkdir(exist_ok=True)
+        n = 1 + max([v for m, v in layout.version_numbers(releases_dir) if m == release],
+                    default=0)
+        target = Path(layout.VERSIONS) / f"{release}.{n}"
+        os.rename(tmp, releases_dir / target)
+        _fsync_dir(vdir)
+        _fsync_dir(releases_dir)
+        link = releases_dir / f".tmp-{release}-{os.getpid()}.link"
+        _symlink(link, target)
+        if final.is_dir() and not final.is_symlink():  # a legacy folder: version 0
+            old = releases_dir / f".old-{release}-{os.getpid()}"
+            link.rename(old)  # the link under the name the cleanup recovers it by
+            _exchange(old, final)
+            _fsync_dir(releases_dir)
+            _keep_legacy(releases_dir, release, old)
+        else:
+            os.replace(link, final)
+        _fsync_dir(releases_dir)
+    _move_latest(releases_dir)
+    return final
+
+
+def _same_release(current: Path, tmp: Path) -> bool:
+    """The same manifest (it holds the sha256 of every other file) and the same file list."""
+    a, b = current / layout.MANIFEST, tmp / layout.MANIFEST
+    if a.read_bytes() != b.read_bytes():
+        return False
+    def files(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return files(current) == files(tmp) and all(
+        sha256_file(current / f) == sha256_file(tmp / f) for f in files(tmp))
+
+
+def _symlink(link: Path, target: Path) -> None:
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+
+
+#: renameat2's flag that swaps two names atomically (Linux, since 3.15)
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap the names ``a`` and ``b`` in one step (renameat2 RENAME_EXCHANGE)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError("renameat2 is not available: cannot replace a legacy release folder "
+                      "atomically on this system")
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"renameat2(RENAME_EXCHANGE) {a} <-> {b}: {os.strerror(err)}")
+
+
+def _keep_legacy(releases_dir: Path, release: str, old: Path) -> None:
+    """Move a replaced legacy folder to ``versions/<YYYY-MM>.0`` (it stays on record)."""
+    dest = releases_dir / layout.VERSIONS / f"{release}.0"
+    if dest.exists():  # already on record
+        shutil.rmtree(old)
+        return
+    (releases_dir / layout.VERSIONS).mkdir(exist_ok=True)
+    os.rename(old, dest)
+    _fsync_dir(dest.parent)
+
+
+def remove_stale(releases_dir: Path) -> None:
+    """Remove what a crashed writer left (``.tmp-*``, ``.old-*``, ``.latest-*``), except the
+    entries of a writer still running. A complete ``.old-<YYYY-MM>-*`` folder is a replaced
+    published release: it is kept on record as version 0 (and, where the month's name is
+    missing, the month points at it again) rather than removed."""
+    if not releases_dir.is_dir():
+        return
+    for p in sorted(releases_dir.iterdir()):
+        m = _STALE.match(p.name)
+        if not m or _alive(int(m.group("pid"))):
+            continue
+        month = m.group("month")
+        if (m.group("kind") == "old" and month and not p.is_symlink()
+                and layout.is_complete(p)):
+            if not (releases_dir / month).exists() and not (releases_dir / month).is_symlink():
+                dest = Path(layout.VERSIONS) / f"{month}.0"
+                _keep_legacy(releases_dir, month, p)
+                link = releases_dir / f".tmp-{month}-{os.getpid()}.link"
+                _symlink(link, dest)
+                os.replace(link, releases_dir / month)
+            else:
+                _keep_legacy(releases_dir, month, p)
+        elif p.is_symlink() or p.is_file():
+            p.unlink()
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    for month, n in layout.version_numbers(releases_dir):
+        current = _current_version(releases_dir, month)
+        if current >= 0 and n > current:
+            # renamed into versions/ by a writer killed before the month's name moved to it:
+            # never published (nothing pointed at it), so not on record
+            shutil.rmtree(releases_dir / layout.VERSIONS / f"{month}.{n}", ignore_errors=True)
+    _fsync_dir(releases_dir)
+
+
+def _current_version(releases_dir: Path, month: str) -> int:
+    """The version number the month's name points at (0: a legacy folder; -1: none)."""
+    p = releases_dir / month
+    if not p.is_symlink():
+        return 0 if p.is_dir() else -1
+    m = re.match(r"^(?:.*/)?\d{4}-\d{2}\.(\d+)$", os.readlink(p))
+    return int(m.group(1)) if m else -1
+
+
+_STALE = re.compile(r"^\.(?P<kind>tmp|old|latest)-(?:(?P<month>\d{4}-\d{2})-)?(?P<pid>\d+)"
+                    r"(?:\.link)?$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers from an earlier call
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _media_type(p: Path) -> str:
@@ -315,24 +451,21 @@ def _fsync_dir(d: Path) -> None:
 
 
 def complete_releases(releases_dir: Path) -> list[str]:
-    """Release months with a manifest, oldest first (temporary folders never count)."""
-    if not releases_dir.exists():
-        return []
-    return sorted(p.name for p in releases_dir.iterdir()
-                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-                  and (p / "manifest.json").exists())
+    """Release months whose current version is complete, oldest first (layout's rule)."""
+    return layout.complete_releases(releases_dir)
 
 
 def _move_latest(releases_dir: Path) -> None:
     """Point ``latest`` at the newest complete release, atomically (symlink + rename)."""
-    done = complete_releases(releases_dir)
-    if not done:
+    newest = layout.latest(releases_dir)
+    if newest is None:
+        return
+    link = releases_dir / layout.LATEST
+    if link.is_symlink() and os.readlink(link) == newest:
         return
     tmp_link = releases_dir / f".latest-{os.getpid()}"
-    if tmp_link.is_symlink() or tmp_link.exists():
-        tmp_link.unlink()
-    tmp_link.symlink_to(done[-1])
-    os.replace(tmp_link, releases_dir / "latest")
+    _symlink(tmp_link, Path(newest))
+    os.replace(tmp_link, link)
     _fsync_dir(releases_dir)
 
 

@@ -105,6 +105,17 @@ def attribute_texts(values: pd.Series) -> list[str]:
     return [TOTAL if is_missing(v) else str(v) for v in values]
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP, "CSV injection")
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def csv_safe(texts: list[str]) -> list[str]:
+    """Text cells for a CSV: one that starts like a formula (``=HYPERLINK(...``) gets a
+    leading ``'``, which spreadsheet tools show as text and do not evaluate. Only attribute
+    captions pass here; numbers (never negative) are formatted elsewhere and never change."""
+    return ["'" + t if t.startswith(FORMULA_START) else t for t in texts]
+
+
 def cell_values(values: pd.Series) -> list:
     """A measure or date column's values as :func:`view_rows` holds them, for formatting (a
     number may come as a Python instead of a numpy scalar; a missing value stays missing).
@@ -146,7 +157,7 @@ def write_view_csv(path: str | Path, cube: Cube, view: View, published: pd.DataF
     for c in cols:
         values = rows[c.column]
         if c.kind == "attribute":
-            fields.append(attribute_texts(values))
+            fields.append(csv_safe(attribute_texts(values)))
         elif c.kind == "date":
             fields.append(format_each(_date_text, cell_values(values)))
         else:
