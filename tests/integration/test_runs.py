@@ -178,7 +178,8 @@ def test_two_commands_started_together_give_one_release_and_a_clear_message(tmp_
             ("2026-10", dg.DagsterRunStatus.SUCCESS)]
         assert runs[0].run_id in loser[2]
     assert sorted(p.name for p in (home / "releases").iterdir()
-                  if not p.name.startswith(".")) == ["2026-10", "latest"]
+                  if not p.name.startswith(".")) == ["2026-10", "latest", "versions"]
+    assert [p.name for p in (home / "releases" / "versions").iterdir()] == ["2026-10.1"]
 
 
 def test_wait_queues_behind_the_holder(tmp_path, small_store):
