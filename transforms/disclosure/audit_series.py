@@ -13,16 +13,16 @@ published), so identity is decided on the truth, as the contract states: two ver
 an unknown exactly where its true value is the same.
 
 *Flow cubes (AFSLAARS).* Time is additive and releases publish partial periods (the running
-quarter and year, and every total over time, end at the release month), so the unknowns are
-at month level: ``x(G, X, m)`` for every non-time grouping ``G`` of the cube's groupings,
-every caption combination ``X`` of ``G`` and every month ``m``, identified by
-``(m, G, X, true value)``. Within a month, ``x`` obey the cover relations of the groupings
-(``G`` = Σ of a finer ``G'``; Kommune → Region). A published cell of any time level is a sum
-of ``x`` over a month range ending at ``min(period end, release month)``. Those sums are
-written with prefix sums ``P(G, X, b) = Σ_{m ≤ b} x(G, X, m)`` at the months where periods
-end (quarter ends and each release month), identified by the months' unknowns they sum, so a
-cell is ``P(b) - P(a-1)`` and each relation has a handful of terms. Month cells are ``x``
-themselves.
+quarter and year, and every total over time, end at the release month), so two releases'
+year-to-date cells differ by exactly the newest month. The model is the attacker's true one
+at month level (non-negative month counts ``x(G, X, m)`` for every non-time grouping ``G``
+and caption combination ``X``, with the cover relations of the groupings in every month),
+written compactly: per ``G`` one unknown per time span any version publishes and per
+*segment* between the months where such spans start or end, identified by
+``(G, X, span, true value)``. Each span is the sum of its largest sub-spans (down to the
+segments) and the covers between groupings hold at every span of the finer grouping. For a
+single release this is the single audit's system; over monthly releases the segments are
+months.
 
 *Stock cubes.* Each status date is a system of its own (as in the single audit); a cell is
 identified by ``(status date, G, X, true value)`` per count, and an outcome count lies
@@ -265,9 +265,6 @@ def _truth_blocks(truth: pd.DataFrame) -> dict:
     return out
 
 
-_M64 = (1 << 64) - 1
-
-
 def _mix(*parts) -> np.ndarray:
     """A 64-bit identity key from integer arrays (wrapping polynomial mix)."""
     h = np.full(np.broadcast(*parts).shape, 0x9E3779B97F4A7C15, dtype=np.uint64)
@@ -279,14 +276,15 @@ def _mix(*parts) -> np.ndarray:
 
 
 class _Flow:
-    """Flow cubes over the series: prefix sums ``P(G, X, b)`` at each grouping's boundaries.
+    """Flow cubes over the series: one unknown per time span and caption combination.
 
-    ``B_G``: the months where a published period of ``G`` (in any version) ends or the one
-    before where it starts, closed upward (a parent grouping has every boundary of its
-    finer groupings, so covers hold at each of them). ``P(G, X, b)`` is identified by the
-    true month values of ``(G, X)`` up to ``b``; between consecutive boundaries the increment
-    ``d = P(b2) - P(b1) ≥ 0`` is an unknown of its own, as is every published period
-    ``P(e) - P(a-1)`` (the same unknown where the two coincide).
+    ``B_G``: the months where a published period of grouping ``G`` (in any version) ends, or
+    the one before where it starts, closed upward (a parent grouping has every boundary of its
+    finer groupings). The segments between consecutive boundaries, and every span a version
+    publishes, are unknowns identified by ``(G, X, span, true value)``: a span whose truth is
+    unchanged is one unknown in every version. Each span is the sum of its largest sub-spans
+    (left to right, down to the segments), and the covers between groupings hold at every
+    span of the finer grouping.
     """
 
     def __init__(self, b: _Builder, versions, all_keys, layouts):
@@ -296,6 +294,7 @@ class _Flow:
         self.months = _months(min(firsts), last) if firsts and last else []
         self.midx = {m: k for k, m in enumerate(self.months)}
         self.gid: dict[str, int] = {}
+        self._xid: dict[str, int] = {}
         bounds: dict[str, set] = defaultdict(set)
         for ver, keys in zip(versions, all_keys):
             R = self._r(ver)
@@ -315,6 +314,18 @@ class _Flow:
         self.bounds = {G: np.array(sorted(v), dtype=np.int64) for G, v in bounds.items()}
         for G in sorted(self.bounds):
             self.gid[G] = len(self.gid)
+
+    def xids(self, xs: list[str]) -> np.ndarray:
+        """Stable 64-bit ids of caption combinations (the same in every version, whatever
+        members a version's layout has)."""
+        out = np.empty(len(xs), dtype=np.uint64)
+        for k, x in enumerate(xs):
+            v = self._xid.get(x)
+            if v is None:
+                v = self._xid[x] = int.from_bytes(
+                    hashlib.blake2b(x.encode(), digest_size=8).digest(), "little")
+            out[k] = v
+        return out
 
     def _r(self, ver) -> int:
         y, m = ver.release.split("-")
@@ -366,7 +377,7 @@ class _Flow:
                     changed = True
         ids: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
         for G, xs in by_g.items():
-            xi = np.arange(len(xs))
+            xi = self.xids(xs)
             for a, e in sorted(spans_of[G]):
                 val = C[G][:, e] - (C[G][:, a - 1] if a > 0 else 0)
                 ids[(G, (a, e))] = b.vars(_mix(self.gid[G], xi, a, e, val), "s")
