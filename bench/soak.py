@@ -37,12 +37,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: runs pipelines.cli.main, killing itself (SIGKILL: no cleanup of any kind) where
+# Dirty copies of an existing refusal (plain SQL, every value bound).
+_COPY_AS = ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, ansoeger, "
+            "primaer_begrundelse, sekundaer_begrundelse, registreret, registreret_af "
+            "FROM afslag WHERE afslag_id = ?")
+_COPY_NULL_ID = ("INSERT INTO afslag SELECT NULL, virksomhed_id, uddannelse_kode, ansoeger, "
+                 "primaer_begrundelse, sekundaer_begrundelse, registreret, registreret_af "
+                 "FROM afslag WHERE afslag_id = ?")
+_COPY_SAME_ID = ("INSERT INTO afslag SELECT afslag_id, virksomhed_id, uddannelse_kode, "
+                 "ansoeger, primaer_begrundelse, sekundaer_begrundelse, registreret, "
+                 "registreret_af FROM afslag WHERE afslag_id = ?")
+#: a copy with one code column replaced by a bound value
+_PLANT = {
+    "primaer_begrundelse": ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, "
+                            "ansoeger, ?, sekundaer_begrundelse, registreret, registreret_af "
+                            "FROM afslag WHERE afslag_id = ?"),
+    "sekundaer_begrundelse": ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, "
+                              "ansoeger, primaer_begrundelse, ?, registreret, registreret_af "
+                              "FROM afslag WHERE afslag_id = ?"),
+}
+
+
 #: LPSTAT_SOAK_KILL says: "landing:<n>", "disclosure:1" or "writing:<n>"
 _RUNNER = """
 import os, signal, sys
 point, _, n = os.environ.get("LPSTAT_SOAK_KILL", ":").partition(":")
 n = int(n or 0)
 calls = [0]
+
+
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 def counting(real):
@@ -95,8 +118,6 @@ def _plant(store: Path, rng: random.Random, month: str, planted: set[str]) -> li
     done = []
     try:
         base = con.execute("SELECT max(afslag_id) FROM afslag").fetchone()[0] + 1
-        cols = ("virksomhed_id, uddannelse_kode, ansoeger, primaer_begrundelse, "
-                "sekundaer_begrundelse, registreret, registreret_af")
         src = con.execute("SELECT afslag_id FROM afslag WHERE afslag_id IS NOT NULL "
                           "ORDER BY afslag_id LIMIT 1 OFFSET ?", [rng.randrange(1000)]
                           ).fetchone()[0]
@@ -114,20 +135,16 @@ def _plant(store: Path, rng: random.Random, month: str, planted: set[str]) -> li
                     "primaer_begrundelse"
             if kind in ("cpr", "phone", "name"):
                 planted.add(value)
-                con.execute(f"INSERT INTO afslag SELECT ?, {cols.replace(column, '?')} "
-                            "FROM afslag WHERE afslag_id = ?", [base, value, src])
+                con.execute(_PLANT[column], [base, value, src])
                 con.execute("UPDATE afslag SET registreret = ? WHERE afslag_id = ?", [stamp, base])
             elif kind == "future":
-                con.execute(f"INSERT INTO afslag SELECT ?, {cols} FROM afslag WHERE afslag_id = ?",
-                            [base, src])
+                con.execute(_COPY_AS, [base, src])
                 con.execute("UPDATE afslag SET registreret = '2099-06-01T12:00:00+02:00' "
                             "WHERE afslag_id = ?", [base])
             elif kind == "nokey":
-                con.execute(f"INSERT INTO afslag SELECT NULL, {cols} FROM afslag "
-                            "WHERE afslag_id = ?", [src])
+                con.execute(_COPY_NULL_ID, [src])
             elif kind == "dupkey":
-                con.execute(f"INSERT INTO afslag SELECT afslag_id, {cols} FROM afslag "
-                            "WHERE afslag_id = ?", [src])
+                con.execute(_COPY_SAME_ID, [src])
             base += 1
             done.append(kind)
         con.commit()

@@ -192,11 +192,10 @@ def test_a_null_or_duplicate_key_is_quarantined_with_a_reason(small_store, tmp_p
                       "ALTER TABLE afslag_kopi RENAME TO afslag;")
     con.close()
     (a,) = store.execute("SELECT min(afslag_id) FROM afslag")[0]
-    cols = ("virksomhed_id, uddannelse_kode, ansoeger, primaer_begrundelse, "
-            "sekundaer_begrundelse, registreret, registreret_af")
-    store.execute(f"INSERT INTO afslag SELECT NULL, {cols} FROM afslag WHERE afslag_id = ?", (a,))
-    store.execute(f"INSERT INTO afslag SELECT afslag_id, {cols} FROM afslag WHERE afslag_id = ?",
-                  (a,))
+    rest = ("virksomhed_id, uddannelse_kode, ansoeger, primaer_begrundelse, "
+            "sekundaer_begrundelse, registreret, registreret_af FROM afslag WHERE afslag_id = ?")
+    store.execute("INSERT INTO afslag SELECT NULL, " + rest, (a,))       # a row without a key
+    store.execute("INSERT INTO afslag SELECT afslag_id, " + rest, (a,))  # the same key twice
     con = connect(tmp_path / "wh.duckdb")
     land_source(store.url, KEY, con, "run1", cutoff=CUTOFF)
     got = con.execute("SELECT noegle, aarsag FROM karantaene_indlaesning "

@@ -251,6 +251,17 @@ class SeriesSearch:
             self.locked = same & ~np.isnan(pub_val) & (true_now > 0) & ~small
             self.forced = same & np.isnan(pub_val)
 
+    def held(self, pattern: pd.DataFrame) -> pd.DataFrame:
+        """A pattern held to the previous publication: forced cells withheld, locked cells
+        published (their outcome measures keep the pattern's status)."""
+        pattern = pattern.copy()
+        pattern.loc[self.forced, ["undertrykt", "undertrykt_udfald"]] = True
+        pattern.loc[self.forced & pattern["aarsag"].isna().to_numpy(), "aarsag"] = "sekundær"
+        unlock = self.locked & pattern["undertrykt"].to_numpy(bool)
+        pattern.loc[unlock, "undertrykt"] = False
+        pattern.loc[unlock & ~pattern["undertrykt_udfald"].to_numpy(bool), "aarsag"] = None
+        return pattern
+
     def check(self, published: pd.DataFrame):
         passed, result, failing = self._check(published)
         bad = np.zeros(len(self.cells), dtype=bool)
@@ -286,13 +297,7 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
     if system_size(cells, cube) <= _global_max_cells():
         pattern = global_pattern(cells, cube, _budget())
         if pattern is not None:
-            pattern = pattern.copy()
-            pattern.loc[search.forced, ["undertrykt", "undertrykt_udfald"]] = True
-            pattern.loc[search.forced & pattern["aarsag"].isna().to_numpy(), "aarsag"] = \
-                "sekundær"
-            unlock = search.locked & pattern["undertrykt"].to_numpy(bool)
-            pattern.loc[unlock, "undertrykt"] = False
-            pattern.loc[unlock & ~pattern["undertrykt_udfald"].to_numpy(bool), "aarsag"] = None
+            pattern = search.held(pattern)
             pub = published_cells(cells, pattern, cube)
             own = audit_fn(pub, cube)
             if own["verdict"] == PASSED:
@@ -321,10 +326,7 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
         return pattern, "kontrolleret", own, last["series"]
     except RuntimeError as exc:
         log.warning("%s: withholding every cell not already published (%s)", cube.underemne, exc)
-    pattern = _every_cell(cells, cube)
-    keep = search.locked
-    pattern.loc[keep, "undertrykt"] = False
-    pattern.loc[keep & ~pattern["undertrykt_udfald"].to_numpy(bool), "aarsag"] = None
+    pattern = search.held(_every_cell(cells, cube))
     pub = published_cells(cells, pattern, cube)
     passed_s, series, _, _ = search.check(pub)
     return pattern, "alt", audit_fn(pub, cube), series
