@@ -71,6 +71,8 @@ def main(argv=None) -> int:
                    help="with --series: also the per-release pattern's information loss")
     p.add_argument("--first", default="2021-04")
     p.add_argument("--last", default=None)
+    p.add_argument("--home", help="with --series: build on this home and keep it (resumes: "
+                   "months already published there are skipped)")
     args = p.parse_args(argv)
     if args.series:
         return series(args)
@@ -131,11 +133,16 @@ def series(args) -> int:
     out = open(args.jsonl, "w") if args.jsonl else None
     rows, bad = [], []
     with tempfile.TemporaryDirectory() as d:
-        home = Path(d)
+        home = Path(args.home) if args.home else Path(d)
+        home.mkdir(parents=True, exist_ok=True)
+        fresh = not (home / "warehouse.duckdb").exists()
         con = connect(home / "warehouse.duckdb")
-        land_source(url, "bench-key-" + "0" * 24, con, "bench")
-        build_all(con)
+        if fresh:
+            land_source(url, "bench-key-" + "0" * 24, con, "bench")
+            build_all(con)
         for release in months(args.first, args.last or _latest_release(url)):
+            if (home / "releases" / release / "manifest.json").exists():
+                continue
             prepare_release(con, release)
             cells = {}
             for u, cube in CUBES.items():
@@ -151,7 +158,8 @@ def series(args) -> int:
                 row = {"release": release, "cube": u, "method": c["undertrykkelse"],
                        "verdict": c["verdict"], "series_verdict": s.get("verdict"),
                        "versions": len(s.get("versions", [])), "unknowns": s.get("unknowns"),
-                       "relations": s.get("relations"), "secondary": loss["sekundaere"],
+                       "relations": s.get("relations"),
+                       "components": s.get("komponenter"), "secondary": loss["sekundaere"],
                        "secondary_share": loss["sekundaer_andel"],
                        "disclosure_seconds_release": round(step, 2)}
                 if args.compare:

@@ -22,13 +22,13 @@ from transforms.publication import published_cells
 from transforms.warehouse import read_partition, store_partition
 
 
-def _series_check(history: list, cube, release: str, truth: pd.DataFrame):
+def _series_check(history: list, cube, release: str, truth: pd.DataFrame, cache=None):
     """The series audit of a candidate frame together with every published version."""
     from transforms.disclosure.audit_series import PASSED, SeriesVersion, audit_series
 
     def check(published: pd.DataFrame):
         cand = SeriesVersion(f"{release} (denne)", release, published, truth)
-        res = audit_series(history + [cand], cube)
+        res = audit_series(history + [cand], cube, cache=cache)
         res["rows"] = cand.rows
         failing = []
         for ver in history:
@@ -64,9 +64,16 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
             else:
                 truth = candidate_truth(con, cube, release, cells)
                 prev = _previous_frame(releases_dir, release, cube, read_published)
-                search = SeriesSearch(cells, cube, _series_check(hist, cube, release, truth),
+                cache = load_component_cache(con, cube)
+                search = SeriesSearch(cells, cube,
+                                      _series_check(hist, cube, release, truth, cache),
                                       previous=prev)
                 pattern, method, verdict, series = series_pattern(cells, cube, audit, search)
+                save_component_cache(con, cube, cache)
+                c = series.get("components", {})
+                series["komponenter"] = {"genbrugt": c.get("components_reused", 0),
+                                         "loest": c.get("components_solved", 0),
+                                         "stoerste_loeste": c.get("largest_solved", 0)}
             published = published_cells(cells, pattern, cube)
             store_partition(con, f"pub_{u.lower()}", release, published)
             entry = {**verdict, "undertrykkelse": method,
@@ -76,7 +83,7 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
             if series is not None:
                 entry["serie"] = {k: series[k] for k in (
                     "verdict", "versions", "unknowns", "relations", "checked", "failed",
-                    "per_version", "cells", "consistency_errors", "metode")}
+                    "per_version", "cells", "consistency_errors", "metode", "komponenter")}
                 entry["serie"]["uden_sandhed"] = missing
                 if series["verdict"] != "bestået":
                     entry["verdict"] = "ikke bestået"
@@ -91,6 +98,32 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
     con.execute("INSERT OR REPLACE INTO release_audit VALUES (?, ?)",
                 [release, json.dumps(result, ensure_ascii=False)])
     return result
+
+
+def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
+    """The series audit's solved components of this cube (warehouse ``serie_komponenter``)."""
+    from transforms.disclosure.audit import ComponentCache
+
+    con.execute("CREATE TABLE IF NOT EXISTS serie_komponenter (terning VARCHAR, digest "
+                "VARCHAR, resultater JSON, PRIMARY KEY (terning, digest))")
+    rows = con.execute("SELECT digest, resultater FROM serie_komponenter WHERE terning = ?",
+                       [cube.underemne]).fetchall()
+    return ComponentCache(None, {d: json.loads(r) for d, r in rows})
+
+
+def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
+    """Keep the components the release's final series audit met (those the next release's
+    audit can meet again); the rest go."""
+    keep = [(cube.underemne, d, json.dumps(cache.entries[d])) for d in sorted(cache.used)]
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM serie_komponenter WHERE terning = ?", [cube.underemne])
+        if keep:
+            con.executemany("INSERT INTO serie_komponenter VALUES (?, ?, ?)", keep)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _previous_frame(releases_dir: Path, release: str, cube, read_published):

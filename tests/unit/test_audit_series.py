@@ -114,3 +114,99 @@ def test_a_release_with_new_members_is_audited_with_the_earlier_one():
     bad = {(c["udgivelse"], c["members"].get("kommune"), c["members"].get("tid_kvartal"),
             c["lo"], c["hi"]) for c in res["cells"] if c["gruppering"].startswith("[Tid].[Kvartal]")}
     assert ("2026-09", "København", "2026K3", 2, 2) in bad
+
+
+def test_component_cache_reuses_only_the_same_system():
+    """A component solved before is reused only when it is exactly the same system (its
+    unknowns by identity, relations, published values, targets), whatever the numbering."""
+    from transforms.disclosure.audit import ComponentCache
+
+    p09, t09 = _release(9, {"2026K1", "2026K3"})
+    p10, t10 = _release(10, {"2026K1", "2026K3", "2026K4"})
+    hide = p10["tid_kvartal"].isna() | ~p10["gruppering"].str.contains("Kvartal")
+    p10.loc[hide, ["antal_afslag", "antal_ansoegere"]] = np.nan
+    v09 = SeriesVersion("2026-09", "2026-09", p09, t09)
+    v10 = SeriesVersion("2026-10", "2026-10", p10, t10)
+    cache = ComponentCache(None, min_size=1)
+    first = audit_series([v09, v10], AFSLAARS, cache=cache)
+    assert first["verdict"] == PASSED
+    assert first["components"]["components_reused"] == 0
+    solved = first["components"]["components_solved"]
+    assert solved > 0 and len(cache.fresh) == solved
+    # the same system again, with the cache as the warehouse keeps it (JSON) and with the
+    # rows of a version in another order (another numbering of the unknowns): every
+    # component from the cache, the same verdicts
+    import json
+    stored = ComponentCache(None, json.loads(json.dumps(cache.entries)), min_size=1)
+    shuffled = SeriesVersion("2026-10", "2026-10", p10.iloc[::-1].reset_index(drop=True), t10)
+    for versions, c in (([v09, v10], cache), ([v09, shuffled], stored)):
+        again = audit_series(versions, AFSLAARS, cache=c)
+        assert again["components"] == {"components_reused": solved, "components_solved": 0,
+                                        "largest_solved": 0}
+        assert again["verdict"] == PASSED and again["checked"] == first["checked"]
+    # the failing pair: October publishes K1 (9) and the year (23). Its components are other
+    # systems, solved afresh, and the audit still finds K3 and K4 = [2, 2]
+    p10b, t10b = _release(10, {"2026K3", "2026K4"})
+    other = audit_series([v09, SeriesVersion("2026-10", "2026-10", p10b, t10b)], AFSLAARS,
+                         cache=stored)
+    assert other["components"]["components_reused"] == 0
+    assert other["verdict"] != PASSED
+    bad = {(c["udgivelse"], c["members"].get("tid_kvartal"), c["lo"], c["hi"])
+           for c in other["cells"] if c["gruppering"].startswith("[Tid].[Kvartal]")}
+    assert ("2026-10", "2026K4", 2, 2) in bad
+
+
+def _stock_release(last: int, n_jan: int, hide_changed_january: bool):
+    """FRAFVURD (views v1: Måned x Uddannelse x Frafaldsrisiko, v3: Kvartal x Kommune x
+    Frafaldsrisiko) with n_jan students on 31 January. Every release after January
+    publishes that status date only in the month view (its quarter ends later), so Kommune
+    and Region are not published there."""
+    from transforms.catalog import FRAFVURD
+    from transforms.disclosure._suppress_synth import month_end
+    from transforms.series import stock_truth
+
+    rows = []
+    for m, n in (("2026M01", n_jan), ("2026M02", 12), ("2026M03", 12)):
+        if m > f"2026M{last:02d}":
+            continue
+        for k in range(n):
+            rows.append({"tid_maaned": m, "statusdato": month_end(m), "individ": f"e{k}",
+                         "uddannelse": ("Social- og sundhedsassistent" if k % 2
+                                        else "Social- og sundhedshjælper"),
+                         "frafaldsrisiko": "Lav",
+                         "kommune": "København" if k % 3 else "Aarhus",
+                         "region": "Region Hovedstaden" if k % 3 else "Region Midtjylland"})
+    cells = cells_from_records(pd.DataFrame(rows), FRAFVURD, views=["v1", "v3"])
+    pub = cells.drop(columns=["n_individer"]).copy()
+    v = pub["antal_elever"].astype(float)
+    hide = v == 0
+    if hide_changed_january:  # the January cells whose truth changed (SSA stays 5)
+        hide |= (pub["tid_maaned"] == "2026M01") & (v != 5)
+    pub["antal_elever"] = v.where(~hide)
+    return pub, stock_truth(cells, FRAFVURD)
+
+
+def test_stock_groupings_not_published_at_a_date_are_no_unknowns_there():
+    """A late registration moves 31 January from 10 to 11 students between the February and
+    March releases; both publish that date only in the month view. March withholds the
+    changed cells (total 11, SSH 6, Lav 11) and publishes the unchanged SSA 5: the total is
+    then only known to be at least 5, and passes. Unknowns for the Region cells of that date
+    (published by neither version, so without a kept truth) would tie the two versions'
+    totals together and pin March's at 10: they must not exist."""
+    from transforms.catalog import FRAFVURD
+
+    p2, t2 = _stock_release(2, 10, False)
+    p3, t3 = _stock_release(3, 11, True)
+    res = audit_series([SeriesVersion("2026-02", "2026-02", p2, t2),
+                        SeriesVersion("2026-03", "2026-03", p3, t3)], FRAFVURD)
+    assert res["verdict"] == PASSED, res["cells"][:3]
+    assert res["consistency_errors"] == []
+    # and the audit still sees what is known: publishing March's SSH (6) pins its total at 11
+    p3b = p3.copy()
+    ssh = ((p3b["tid_maaned"] == "2026M01") & (p3b["gruppering"] == "[Tid].[Måned]|"
+           "[Uddannelse].[Uddannelse]") & (p3b["uddannelse"] == "Social- og sundhedshjælper"))
+    p3b.loc[ssh, "antal_elever"] = 6.0
+    res = audit_series([SeriesVersion("2026-02", "2026-02", p2, t2),
+                        SeriesVersion("2026-03", "2026-03", p3b, t3)], FRAFVURD)
+    pinned = {(c["gruppering"], c["lo"], c["hi"]) for c in res["cells"]}
+    assert ("[Tid].[Måned]", 11, 11) in pinned

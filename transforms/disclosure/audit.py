@@ -1198,9 +1198,82 @@ class Witnesses:
         return out
 
 
+class ComponentCache:
+    """Results of solved components by digest (see :func:`solve_system`).
+
+    ``ident(variables) -> uint64`` gives each system variable an identity that is the same in
+    every system the cache serves (the series audit's unknown keys), so the digest does not
+    depend on how a build happens to number its variables. Only components of at least
+    ``min_size`` unknowns are kept (smaller ones solve faster than they hash). ``entries``:
+    loaded from a persistent store (the warehouse) and added to here; ``fresh``: the digests
+    added by this process; ``used``: those the last solve met (what is worth keeping)."""
+
+    def __init__(self, ident, entries: dict | None = None, min_size: int = 64):
+        self.ident = ident
+        self.entries = dict(entries or {})
+        self.fresh: set[str] = set()
+        self.min_size = min_size
+        self.hits = 0
+        self.misses = 0
+        self.used: set[str] = set()  # the digests the last solve met (begin() resets)
+
+    def begin(self) -> None:
+        self.used = set()
+
+    def get(self, digest: str):
+        v = self.entries.get(digest)
+        if v is None:
+            self.misses += 1
+        else:
+            self.used.add(digest)
+        return v
+
+    def put(self, digest: str, results: dict) -> None:
+        self.used.add(digest)
+        if digest not in self.entries:
+            self.entries[digest] = results
+            self.fresh.add(digest)
+
+
+def _component_digest(ident: np.ndarray, comp: "_Component") -> tuple[str, list[str]]:
+    """A digest of a component's whole system in a canonical form (unknowns ordered by
+    identity, relations and targets by content), and per target a key of its own form."""
+    import hashlib
+
+    ident = np.asarray(ident, dtype=np.uint64)
+    perm = np.argsort(ident, kind="stable")
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+
+    def canon(M: sp.csr_matrix, rhs: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+        C = M.tocsr()[:, perm].tocsr()
+        C.sort_indices()
+        rows = []
+        for r in range(C.shape[0]):
+            a, e = C.indptr[r], C.indptr[r + 1]
+            rows.append(ident[perm[C.indices[a:e]]].tobytes() + C.data[a:e].tobytes()
+                        + np.float64(rhs[r]).tobytes())
+        return rows
+
+    h = hashlib.sha256()
+    h.update(ident[perm].tobytes())
+    h.update(np.asarray(comp.lb, float)[perm].tobytes())
+    h.update(np.where(np.isinf(comp.ub), -1.0, comp.ub)[perm].tobytes())
+    for row in sorted(canon(comp.A, comp.b)):
+        h.update(hashlib.blake2b(row, digest_size=16).digest())
+    pairs = sorted((int(ident[e]), int(ident[a])) for e, a in np.asarray(comp.ineq).tolist())
+    h.update(repr(pairs).encode())
+    tk = [hashlib.blake2b(r, digest_size=16).hexdigest()
+          for r in canon(comp.T, np.asarray(comp.consts, float))]
+    for k in sorted(tk):
+        h.update(k.encode())
+    return h.hexdigest(), tk
+
+
 def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
                  ineq_pairs, report, *, exact: bool = False, workers: int | None = None,
-                 hints_for=None, keep_points: bool = False) -> tuple[list[dict], dict]:
+                 hints_for=None, keep_points: bool = False,
+                 cache=None) -> tuple[list[dict], dict]:
     """Feasible intervals and verdicts of linear objectives over an attacker's system.
 
     ``A`` (relations x variables): every relation is ``A x = 0``; ``known`` holds the
@@ -1214,6 +1287,13 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
     ``exact``, ``ok``) and the solve's bookkeeping (LPs, carried points used, the points
     found per component over the system's variables, and every determined value).
     Used by the frame audit (:func:`audit`) and the series audit (``audit_series``).
+
+    ``cache`` (optional, :class:`ComponentCache`): results of components solved before, keyed
+    by a digest of everything a component's results depend on (its unknowns' identities, its
+    relations with their right-hand sides, bounds, outcome pairs and targets), so a component
+    that is exactly the same system as one already audited is not solved again. The series
+    audit uses it: its past periods with unchanged truth give the same components release
+    after release.
     """
     N = A.shape[1]
     is_known = ~np.isnan(known)
@@ -1388,6 +1468,7 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
 
     lp_count = 0
     hints_used = 0
+    reused, solved = 0, []  # components taken from the cache; sizes of those solved
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
@@ -1417,6 +1498,17 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
                            lbf[cols].copy(), ubf[cols].copy(), Tm,
                            np.array([tdef[t][0] for t in ts]))
         glob = unknown[free_idx[cols]]  # the system's variables of the unknowns
+        digest = tkeys = None
+        if cache is not None and len(cols) >= cache.min_size:
+            digest, tkeys = _component_digest(cache.ident(glob), comp_)
+            hit = cache.get(digest)
+            if hit is not None and all(k in hit for k in tkeys):
+                for t, k in zip(ts, tkeys):
+                    res[t] = dict(hit[k])
+                cache.hits += 1
+                reused += 1
+                continue
+        solved.append(len(cols))
         comp_.keep_points = keep_points
         hints = hints_for(glob) if hints_for is not None else []
         feasible_c = comp_.solve(exact, pool, hints)
@@ -1441,10 +1533,14 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
                 d = False
             res[t] = {"lo": a_, "hi": b, "lo_bound": L, "hi_bound": U,
                       "exact": L == a_ and U is not None and U == b, "ok": bool(d)}
+        if digest is not None:
+            cache.put(digest, {k: res[t] for t, k in zip(ts, tkeys)})
 
     full = known.copy()
     full[unknown] = fixed  # determined values; NaN where free (the blocks hold those)
-    return res, {"lps": lp_count, "hints_used": hints_used, "blocks": blocks, "values": full}
+    return res, {"lps": lp_count, "hints_used": hints_used, "blocks": blocks, "values": full,
+                 "components_reused": reused, "components_solved": len(solved),
+                 "largest_solved": max(solved, default=0)}
 
 
 def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = False,
