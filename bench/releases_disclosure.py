@@ -17,8 +17,10 @@ everything published so far. Per release and cube it prints the seconds of the w
 disclosure step, the versions the series audit covered, its unknowns and relations (how the
 union grows per release), and the information loss (secondary cells and their value share)
 next to what the release's own pattern alone (``guarded_pattern``, no series) would lose
-(``--compare``; costs a second suppression per cube). ``--first``/``--last`` bound the
-months.
+(``--compare``; costs a second suppression per cube; on a ``--home`` built before, it
+reads the series figures of the months already published from their ``audit.json`` and
+only runs the per-release patterns). ``--first``/``--last`` bound the months; ``--home``
+keeps the home and resumes on it.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def series(args) -> int:
     from transforms.infoloss import information_loss
     from transforms.land import land_source
     from transforms.protect import protect_release, publish_release
-    from transforms.warehouse import build_all, connect, store_partition
+    from transforms.warehouse import build_all, connect, read_partition, store_partition
 
     url = ensure_store(args.pg, args.scale)
     out = open(args.jsonl, "w") if args.jsonl else None
@@ -142,16 +144,23 @@ def series(args) -> int:
             build_all(con)
         for release in months(args.first, args.last or _latest_release(url)):
             if (home / "releases" / release / "manifest.json").exists():
-                continue
-            prepare_release(con, release)
-            cells = {}
-            for u, cube in CUBES.items():
-                cells[u] = build_cells(con, cube, release)
-                store_partition(con, f"cube_{u.lower()}", release, cells[u])
-            t = time.perf_counter()
-            res = protect_release(con, release, releases_dir=home / "releases")
-            step = time.perf_counter() - t
-            publish_release(con, home / "releases", release, {})
+                if not args.compare:
+                    continue
+                # published on this home before: its figures from its audit.json, and the
+                # per-release pattern of the same cells for the comparison
+                res = json.loads((home / "releases" / release / "audit.json").read_text())
+                cells = {u: read_partition(con, f"cube_{u.lower()}", release) for u in CUBES}
+                step = float("nan")
+            else:
+                prepare_release(con, release)
+                cells = {}
+                for u, cube in CUBES.items():
+                    cells[u] = build_cells(con, cube, release)
+                    store_partition(con, f"cube_{u.lower()}", release, cells[u])
+                t = time.perf_counter()
+                res = protect_release(con, release, releases_dir=home / "releases")
+                step = time.perf_counter() - t
+                publish_release(con, home / "releases", release, {})
             for u, c in res["cubes"].items():
                 s = c.get("serie", {})
                 loss = c["informationstab"]["terning"]
@@ -161,7 +170,7 @@ def series(args) -> int:
                        "relations": s.get("relations"),
                        "components": s.get("komponenter"), "secondary": loss["sekundaere"],
                        "secondary_share": loss["sekundaer_andel"],
-                       "disclosure_seconds_release": round(step, 2)}
+                       "disclosure_seconds_release": None if step != step else round(step, 2)}
                 if args.compare:
                     alone, _, _ = guarded_pattern(cells[u], CUBES[u], audit)
                     la = information_loss(cells[u], alone["undertrykt"].to_numpy(bool)
@@ -174,7 +183,15 @@ def series(args) -> int:
                 _emit(row, out)
             shutdown_workers()
         con.close()
-    step = {r["release"]: r["disclosure_seconds_release"] for r in rows}
+    step = {r["release"]: r["disclosure_seconds_release"] for r in rows
+            if r["disclosure_seconds_release"] is not None}
+    for u in sorted({r["cube"] for r in rows if "secondary_share_alone" in r}):
+        rs = [r for r in rows if r["cube"] == u and "secondary_share_alone" in r]
+        print(f"# {u}: secondary value share over {len(rs)} releases, series rule "
+              f"{100 * statistics.mean(r['secondary_share'] for r in rs):.2f} % "
+              f"(last {100 * rs[-1]['secondary_share']:.2f} %), each release alone "
+              f"{100 * statistics.mean(r['secondary_share_alone'] for r in rs):.2f} % "
+              f"(last {100 * rs[-1]['secondary_share_alone']:.2f} %)")
     print(f"# {len(step)} releases in order on one home; "
           f"{len(bad)} cubes not passing (own or series audit)")
     if step:
