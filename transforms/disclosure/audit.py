@@ -1242,10 +1242,9 @@ def _component_digest(ident: np.ndarray, comp: "_Component") -> tuple[str, list[
 
     ident = np.asarray(ident, dtype=np.uint64)
     perm = np.argsort(ident, kind="stable")
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
 
-    def canon(M: sp.csr_matrix, rhs: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    def canon(M: sp.csr_matrix, rhs: np.ndarray) -> list[bytes]:
+        """Each row as bytes: its unknowns' identities in order, coefficients, right side."""
         C = M.tocsr()[:, perm].tocsr()
         C.sort_indices()
         rows = []
