@@ -100,6 +100,9 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
     return result
 
 
+_KEEP_TARGETS = 2000
+
+
 def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
     """The series audit's solved components of this cube (warehouse ``serie_komponenter``)."""
     from transforms.disclosure.audit import ComponentCache
@@ -113,8 +116,12 @@ def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
 
 def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
     """Keep the components the release's final series audit met (those the next release's
-    audit can meet again); the rest go."""
-    keep = [(cube.underemne, d, json.dumps(cache.entries[d])) for d in sorted(cache.used)]
+    audit can meet again); the rest go. Components with more than ``_KEEP_TARGETS`` targets
+    are kept in memory for the release's own rounds but not stored: on the national series
+    the only such one is AFSLAARS's chain of running totals, which every release changes,
+    and writing its results cost 5 % of a release's disclosure step."""
+    keep = [(cube.underemne, d, json.dumps(cache.entries[d])) for d in sorted(cache.used)
+            if len(cache.entries[d]) <= _KEEP_TARGETS]
     con.execute("BEGIN")
     try:
         con.execute("DELETE FROM serie_komponenter WHERE terning = ?", [cube.underemne])

@@ -237,6 +237,9 @@ def test_audit_json_states_the_series(built):
         assert serie["verdict"] == "bestået", u
         assert serie["versions"][:-1] == ["2021-06"], u
         assert serie["uden_sandhed"] == []
+        k = serie["komponenter"]  # components reused from earlier audits / solved afresh
+        assert set(k) == {"genbrugt", "loest", "stoerste_loeste"}
+        assert all(isinstance(v, int) and v >= 0 for v in k.values())
 
 
 def test_each_release_is_found_by_its_published_cells(built):
@@ -267,10 +270,18 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path):
     try:
         before = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? "
                                  "ORDER BY _nr", ["2021-07"]).df() for u in CUBES}
-        protect_release(con, "2021-07", releases_dir=home / "releases")
+        stored = con.execute("SELECT count(*) FROM serie_komponenter").fetchall()[0][0]
+        rerun = protect_release(con, "2021-07", releases_dir=home / "releases")
         after = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? "
                                 "ORDER BY _nr", ["2021-07"]).df() for u in CUBES}
     finally:
         con.close()
     for u in CUBES:
         pd.testing.assert_frame_equal(before[u], after[u])
+    # the same system as the release's own final series audit: every component kept from
+    # it (the warehouse keeps those of 64 unknowns or more) is reused, none solved again
+    reused = sum(c["serie"]["komponenter"]["genbrugt"] for c in rerun["cubes"].values())
+    assert reused == stored
+    if stored:
+        assert all(c["serie"]["komponenter"]["loest"] == 0 for c in rerun["cubes"].values()
+                   if c["serie"]["komponenter"]["genbrugt"])
