@@ -258,10 +258,11 @@ def _analyst_home() -> Path:
 
 
 def _open_analysis(home: Path):
-    """A read-only connection to <home>/analyse.duckdb, (re)built first when it is missing or
-    older than a release (releases built before it existed, or by an older lpstat)."""
+    """A read-only connection to <home>/analyse.duckdb, (re)built first when it is missing,
+    older than a release (releases built before it existed, or by an older lpstat) or holds
+    the views of an older lpstat."""
     from transforms.analyse import (analysis_db_path, build_analysis_db, complete_releases,
-                                    connect_readonly)
+                                    connect_readonly, views_current)
 
     releases = complete_releases(home / "releases")
     if not releases:
@@ -274,7 +275,7 @@ def _open_analysis(home: Path):
     if not stale:
         con = connect_readonly(home)
         try:
-            known = _releases_in(con)
+            known = _releases_in(con) if views_current(con) else None
         except Exception:
             known = None
         if known == releases:
@@ -405,9 +406,10 @@ def _text(value) -> str:
     return str(value)
 
 
-def _write_result(con, sql: str, args, params: list | None = None) -> int:
+def _write_result(con, sql: str, args, params: list | None = None, *, table=None) -> int:
     """Run the query and write its answer as --csv / --json / --parquet ask, else as a rich
-    table; returns the number of rows."""
+    table (``table(result, max_rows)`` when given, else :func:`_print_table`); returns the
+    number of rows."""
     import csv
     import json
 
@@ -438,7 +440,7 @@ def _write_result(con, sql: str, args, params: list | None = None) -> int:
             if close:
                 out.close()
     else:
-        _print_table(result, args.max_rows)
+        (table or _print_table)(result, args.max_rows)
     return len(result.rows)
 
 
@@ -446,21 +448,37 @@ _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
-def _print_table(result: _Result, max_rows: int) -> None:
-    from rich import box
+def _console():
     from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=100_000, no_color=True)
+
+
+def _table():
+    from rich import box
     from rich.table import Table
+
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
+
+
+def _print_table(result: _Result, max_rows: int, hide: tuple[str, ...] = (),
+                 then=None) -> None:
+    """The rows as a table (``hide``: columns left out), then ``then()`` when given, and the
+    row count on stderr."""
     from rich.text import Text
 
-    console = Console() if sys.stdout.isatty() else Console(width=100_000, no_color=True)
-    view = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
-    for name, type_name in zip(result.columns, result.types):
+    console = _console()
+    view = _table()
+    keep = [i for i, name in enumerate(result.columns) if name not in hide]
+    for i in keep:
+        name, type_name = result.columns[i], result.types[i]
         numeric = type_name.startswith(_NUMERIC)
         view.add_column(name, justify="right" if numeric else "left", overflow="fold")
     shown = result.rows if max_rows < 0 else result.rows[:max_rows]
-    for row in _records(_Result(result.columns, result.types, shown)):
+    for raw in shown:
         cells = []
-        for v in row.values():
+        for i in keep:
+            v = _plain(raw[i], result.types[i])
             if v is None:
                 cells.append(Text("NULL", style="dim"))
             elif isinstance(v, float):
@@ -469,6 +487,8 @@ def _print_table(result: _Result, max_rows: int) -> None:
                 cells.append(Text(_text(v)))
         view.add_row(*cells)
     console.print(view)
+    if then is not None:
+        then()
     n = len(result.rows)
     if n > len(shown):
         _err(f"... {n - len(shown):,} more rows not shown (of {n:,}): use --max-rows N, "
@@ -498,23 +518,105 @@ _RELEASES_SQL = """
 SELECT r.udgivelse,
        r.skaeringstidspunkt,
        r.revisionsverdikt,
-       max(c.celler) FILTER (WHERE c.kube = 'AFSLAARS') AS celler_afslaars,
-       max(c.celler) FILTER (WHERE c.kube = 'FRAFVURD') AS celler_frafvurd,
-       max(c.celler) FILTER (WHERE c.kube = 'FRAFAFBRUD') AS celler_frafafbrud,
-       CAST(sum(c.diskretionerede) AS BIGINT) AS diskretionerede,
+       c.celler_afslaars,
+       c.celler_frafvurd,
+       c.celler_frafafbrud,
+       c.diskretionerede,
+       CAST(r.informationstab ->> '$.AFSLAARS.terning.sekundaer_andel' AS DOUBLE)
+           AS sek_andel_afslaars,
+       CAST(r.informationstab ->> '$.FRAFVURD.terning.sekundaer_andel' AS DOUBLE)
+           AS sek_andel_frafvurd,
+       CAST(r.informationstab ->> '$.FRAFAFBRUD.terning.sekundaer_andel' AS DOUBLE)
+           AS sek_andel_frafafbrud,
        (SELECT count(*) FROM revisions v WHERE v.udgivelse = r.udgivelse) AS revisioner,
-       r.seneste
-FROM releases r LEFT JOIN release_cubes c USING (udgivelse)
-GROUP BY ALL
+       r.seneste,
+       r.informationstab
+FROM releases r LEFT JOIN (
+    SELECT udgivelse,
+           max(celler) FILTER (WHERE kube = 'AFSLAARS') AS celler_afslaars,
+           max(celler) FILTER (WHERE kube = 'FRAFVURD') AS celler_frafvurd,
+           max(celler) FILTER (WHERE kube = 'FRAFAFBRUD') AS celler_frafafbrud,
+           CAST(sum(diskretionerede) AS BIGINT) AS diskretionerede
+    FROM release_cubes GROUP BY udgivelse) c USING (udgivelse)
 ORDER BY r.udgivelse
 """
 
 _RELEASE_CUBES_SQL = """
 SELECT c.kube, c.celler, c.publicerede, c.diskretionerede,
        (SELECT count(*) FROM revisions v
-        WHERE v.udgivelse = c.udgivelse AND v.kube = c.kube) AS revisioner
-FROM release_cubes c WHERE c.udgivelse = ? ORDER BY c.kube
+        WHERE v.udgivelse = c.udgivelse AND v.kube = c.kube) AS revisioner,
+       i.ikke_tomme, i.primaere, i.sekundaere, i.sekundaer_vaerdi, i.sekundaer_andel,
+       i.stoerste_sekundaere, i.sekundaere_100, i.sekundaere_1000
+FROM release_cubes c
+LEFT JOIN informationstab i
+       ON i.udgivelse = c.udgivelse AND i.kube = c.kube AND i.visning IS NULL
+WHERE c.udgivelse = ? ORDER BY c.kube
 """
+
+#: the information lost to secondary suppression (audit.json's informationstab,
+#: transforms/infoloss.py): `lpstat releases` shows it in a table of its own below the
+#: release table (the columns carry it in --csv/--json/--parquet)
+_LIST_SHARES = {"AFSLAARS": "sek_andel_afslaars", "FRAFVURD": "sek_andel_frafvurd",
+                "FRAFAFBRUD": "sek_andel_frafafbrud"}
+_CUBE_LOSS = ("ikke_tomme", "primaere", "sekundaere", "sekundaer_vaerdi", "sekundaer_andel",
+              "stoerste_sekundaere", "sekundaere_100", "sekundaere_1000")
+#: a release whose audit predates the informationstab block
+NOT_RECORDED = "–"
+
+
+def _pct(value) -> str:
+    """A fraction as a percentage with one decimal (``0.0301`` → ``3.0 %``)."""
+    return NOT_RECORDED if value is None else f"{100 * value:.1f} %"
+
+
+def _print_releases(result: _Result, max_rows: int) -> None:
+    """The release list, then per release the share of each cube's non-empty value that
+    secondary suppression withheld."""
+    def shares() -> None:
+        col = {c: i for i, c in enumerate(result.columns)}
+        view = _table()
+        view.add_column("udgivelse")
+        for u in _LIST_SHARES:
+            view.add_column(u, justify="right")
+        for row in result.rows if max_rows < 0 else result.rows[:max_rows]:
+            view.add_row(row[col["udgivelse"]],
+                         *(_pct(row[col[c]]) for c in _LIST_SHARES.values()))
+        console = _console()
+        console.print()
+        console.print("withheld as secondary, share of each cube's non-empty value "
+                      f"(audit.json informationstab; {NOT_RECORDED}: not recorded):",
+                      highlight=False, markup=False)
+        console.print(view)
+
+    _print_table(result, max_rows, hide=(*_LIST_SHARES.values(), "informationstab"),
+                 then=shares)
+
+
+def _print_release_cubes(result: _Result, max_rows: int) -> None:
+    """A release's cubes, then the information lost to secondary suppression: a row per
+    figure, a column per cube."""
+    def loss() -> None:
+        col = {c: i for i, c in enumerate(result.columns)}
+        console = _console()
+        console.print()
+        if all(row[col["sekundaere"]] is None for row in result.rows):
+            console.print(f"information lost to secondary suppression: {NOT_RECORDED} (not "
+                          "recorded in this release's audit.json)", highlight=False,
+                          markup=False)
+            return
+        view = _table()
+        view.add_column("informationstab")
+        for row in result.rows:
+            view.add_column(row[col["kube"]], justify="right")
+        for figure in _CUBE_LOSS:
+            values = [row[col[figure]] for row in result.rows]
+            view.add_row(figure, *(_pct(v) if figure == "sekundaer_andel" else
+                                   NOT_RECORDED if v is None else str(v) for v in values))
+        console.print("information lost to secondary suppression, every cell of a cube once "
+                      "(audit.json informationstab):", highlight=False, markup=False)
+        console.print(view)
+
+    _print_table(result, max_rows, hide=_CUBE_LOSS, then=loss)
 
 
 def cmd_releases(args) -> int:
@@ -522,7 +624,7 @@ def cmd_releases(args) -> int:
     con = _open_analysis(home)
     try:
         if args.release is None:
-            _write_result(con, _RELEASES_SQL, args)
+            _write_result(con, _RELEASES_SQL, args, table=_print_releases)
             return EXIT_OK
         known = _releases_in(con)
         if args.release not in known:
@@ -539,7 +641,7 @@ def cmd_releases(args) -> int:
                                [args.release]).fetchall()[0]
             print(f"release {args.release}: cut-off {head[0]}, audit {head[1]}, "
                   f"code {head[2]}{', latest' if head[3] else ''}")
-        _write_result(con, _RELEASE_CUBES_SQL, args, [args.release])
+        _write_result(con, _RELEASE_CUBES_SQL, args, [args.release], table=_print_release_cubes)
         return EXIT_OK
     finally:
         con.close()
@@ -697,8 +799,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_sql)
     rl = _sub(sub, "releases", "list the published releases",
               "List the published releases: cut-off, disclosure-audit verdict, cells per cube, "
-              "withheld cells and revisions; or, with a release, its cubes (or --files: its "
-              "files and their sha256).",
+              "withheld cells and revisions, and per cube the share of its non-empty value "
+              "withheld by secondary suppression (audit.json informationstab; '–' for a "
+              "release audited before it was recorded; --csv/--json/--parquet add the whole "
+              "block); or, with a release, its cubes and the information lost to secondary "
+              "suppression (or --files: its files and their sha256).",
               "  lpstat releases\n"
               "  lpstat releases 2026-10\n"
               "  lpstat releases 2026-10 --files --csv")

@@ -19,8 +19,8 @@ Views (one set per cube ``<u>`` = ``afslaars``, ``frafvurd``, ``frafafbrud``):
   measure caption), ``enhed`` (``antal`` | ``andel``), ``vaerdi`` (DOUBLE, NULL if withheld
   or empty; shares as fractions 0..1), ``status`` (the cell's status as released).
 - ``<u>_celler``: ``cells.parquet`` as released (wide: one column per measure) + ``udgivelse``.
-- ``releases``, ``release_files``, ``release_cubes``, ``revisions``, ``grupperinger``,
-  ``noegletal``.
+- ``releases``, ``release_files``, ``release_cubes``, ``informationstab``, ``revisions``,
+  ``grupperinger``, ``noegletal``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ from transforms.catalog import ATTRIBUTES, CUBES, Cube
 from transforms.publish import layout
 
 ANALYSIS_DB = "analyse.duckdb"
+
+#: the generation of the views, noted as the comment of the ``releases`` view: a file whose
+#: views are of another generation (built by an older lpstat: fewer views or columns) is
+#: rebuilt before ``lpstat sql``/``lpstat releases`` use it. Raise it when a view changes.
+VIEWS_GENERATION = "lpstat analyse.duckdb views 2"
 
 #: JSON files can be large (audit.json lists every withheld cell): let DuckDB read them whole.
 _MAX_JSON = 1 << 30
@@ -121,7 +126,8 @@ def _releases_view(releases_dir: Path, releases: list[str]) -> str:
                 "skaeringstidspunkt, CAST(NULL AS VARCHAR) AS revisionsverdikt, "
                 "CAST(NULL AS BIGINT) AS tilbageholdte_celler, CAST(NULL AS VARCHAR) AS "
                 "kodeversion, CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS filer, "
-                "CAST(NULL AS JSON) AS kilder, CAST(NULL AS BOOLEAN) AS seneste WHERE false")
+                "CAST(NULL AS JSON) AS kilder, CAST(NULL AS JSON) AS informationstab, "
+                "CAST(NULL AS BOOLEAN) AS seneste WHERE false")
     manifests = [releases_dir / r / "manifest.json" for r in releases]
     audits = [releases_dir / r / "audit.json" for r in releases
               if (releases_dir / r / "audit.json").exists()]
@@ -135,22 +141,65 @@ def _releases_view(releases_dir: Path, releases: list[str]) -> str:
         "columns = {skaeringstidspunkt: 'VARCHAR', kodeversion: 'VARCHAR', "
         "filer: 'MAP(VARCHAR, VARCHAR)', sources: 'JSON'})")
     if audits:
-        per_cube = ", ".join(f"{u} STRUCT(withheld BIGINT)" for u in CUBES)
+        per_cube = ", ".join(f"{u} STRUCT(withheld BIGINT, informationstab JSON)" for u in CUBES)
         release = _release_of("filename", r"audit\.json")
         withheld = " + ".join(f"coalesce(cubes.{u}.withheld, 0)" for u in CUBES)
+        # per cube the audit's informationstab block as it is; NULL for a release audited
+        # before the block existed
+        loss = (f"CASE WHEN {' OR '.join(f'cubes.{u}.informationstab IS NOT NULL' for u in CUBES)} "
+                "THEN CAST(json_object("
+                + ", ".join(f"{_lit(u)}, cubes.{u}.informationstab" for u in CUBES)
+                + ") AS JSON) END")
         audit = (
-            f"SELECT {release} AS udgivelse, verdict, {withheld} AS tilbageholdte_celler "
+            f"SELECT {release} AS udgivelse, verdict, {withheld} AS tilbageholdte_celler, "
+            f"{loss} AS informationstab "
             f"FROM read_json({_paths(audits)}, format = 'auto', filename = true, "
             f"maximum_object_size = {_MAX_JSON}, "
             f"columns = {{verdict: 'VARCHAR', cubes: 'STRUCT({per_cube})'}})")
     else:
         audit = ("SELECT CAST(NULL AS VARCHAR) AS udgivelse, CAST(NULL AS VARCHAR) AS verdict, "
-                 "CAST(NULL AS BIGINT) AS tilbageholdte_celler WHERE false")
+                 "CAST(NULL AS BIGINT) AS tilbageholdte_celler, "
+                 "CAST(NULL AS JSON) AS informationstab WHERE false")
     latest = releases[-1]
     return (f"SELECT m.udgivelse, m.skaeringstidspunkt, a.verdict AS revisionsverdikt, "
-            f"a.tilbageholdte_celler, m.kodeversion, m.filer, m.kilder, "
+            f"a.tilbageholdte_celler, m.kodeversion, m.filer, m.kilder, a.informationstab, "
             f"m.udgivelse = {_lit(latest)} AS seneste "
             f"FROM ({manifest}) AS m LEFT JOIN ({audit}) AS a USING (udgivelse)")
+
+
+#: the figures of an ``informationstab`` block (``transforms/infoloss.py``) and their types
+INFORMATION_LOSS_COLUMNS = (
+    ("celler", "BIGINT"), ("ikke_tomme", "BIGINT"), ("primaere", "BIGINT"),
+    ("sekundaere", "BIGINT"), ("sekundaer_vaerdi", "BIGINT"), ("sekundaer_andel", "DOUBLE"),
+    ("stoerste_sekundaere", "BIGINT"), ("sekundaere_100", "BIGINT"),
+    ("sekundaere_1000", "BIGINT"),
+)
+
+
+def _information_loss_view() -> str:
+    """``informationstab``: the audit's information-loss figures, one row per release × cube
+    for the cube as a whole (``visning`` NULL) and one per release × cube × published view
+    (``visning`` = the view's name, as its CSV file is named). Only releases whose audit has
+    the block have rows."""
+    def figures(block: str) -> str:
+        return ", ".join(
+            f"CAST(json_extract_string({block}, {_lit('$.' + c)}) AS {t}) AS {c}"
+            for c, t in INFORMATION_LOSS_COLUMNS)
+
+    parts = []
+    for u in CUBES:
+        cube = f"json_extract(informationstab, {_lit('$.' + u)})"
+        whole = f"json_extract({cube}, '$.terning')"
+        views = f"json_extract({cube}, '$.visninger')"
+        parts.append(
+            f"SELECT udgivelse, {_lit(u)} AS kube, CAST(NULL AS VARCHAR) AS visning, "
+            f"{figures(whole)} FROM releases WHERE {whole} IS NOT NULL")
+        parts.append(
+            f"SELECT udgivelse, {_lit(u)} AS kube, json_extract_string(v, '$.navn') AS visning, "
+            f"{figures('v')} FROM (SELECT udgivelse, "
+            f"unnest(map_values(CAST({views} AS MAP(VARCHAR, JSON)))) AS v "
+            f"FROM releases WHERE {views} IS NOT NULL)")
+    return " UNION ALL ".join(parts)
 
 
 def _release_cubes_view() -> str:
@@ -240,6 +289,7 @@ def view_definitions(home: Path) -> dict[str, str]:
     views["release_files"] = ("SELECT udgivelse, e.key AS fil, e.value AS sha256 FROM "
                               "(SELECT udgivelse, unnest(map_entries(filer)) AS e FROM releases)")
     views["release_cubes"] = _release_cubes_view()
+    views["informationstab"] = _information_loss_view()
     views["revisions"] = _revisions_view(releases_dir, releases)
     views["grupperinger"] = _groupings_view()
     views["noegletal"] = _measures_view()
@@ -264,6 +314,7 @@ def build_analysis_db(home: Path) -> Path:
             _search_home(con, home)
             for name, select in view_definitions(home).items():
                 con.execute(f"CREATE VIEW {_ident(name)} AS {select}")
+            con.execute(f"COMMENT ON VIEW releases IS {_lit(VIEWS_GENERATION)}")
             for name in view_definitions_names(con):
                 con.execute(f"DESCRIBE SELECT * FROM {_ident(name)}").fetchall()
             con.execute("CHECKPOINT")
@@ -274,6 +325,13 @@ def build_analysis_db(home: Path) -> Path:
         for p in (tmp, Path(f"{tmp}.wal")):
             p.unlink(missing_ok=True)
     return final
+
+
+def views_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open analyse.duckdb has this lpstat's views (:data:`VIEWS_GENERATION`)."""
+    rows = con.execute("SELECT comment FROM duckdb_views() WHERE NOT internal "
+                       "AND view_name = 'releases'").fetchall()
+    return bool(rows) and rows[0][0] == VIEWS_GENERATION
 
 
 def view_definitions_names(con: duckdb.DuckDBPyConnection) -> list[str]:

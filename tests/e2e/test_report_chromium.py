@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_report import LOSS
 from tests.unit.test_tables import CUTOFF, RELEASE, make_published
 from transforms.catalog import AFSLAARS, FRAFAFBRUD, FRAFVURD
 from transforms.publish.report import BAR_COLOR, write_report
@@ -75,6 +76,14 @@ PROBE = """
   document.querySelectorAll('svg.chart path.line').forEach(function (e) {
     out.lines.push(e.getTotalLength());
   });
+  var loss = document.querySelector('figure.informationstab table');
+  if (loss) {
+    var main = document.querySelector('main'), t = loss.getBoundingClientRect();
+    var m = main.getBoundingClientRect();
+    out.loss = {width: t.width, height: t.height, right: t.right,
+                content_right: m.right - parseFloat(getComputedStyle(main).paddingRight),
+                rows: loss.querySelectorAll('tbody tr').length};
+  }
   document.getElementById('probe').textContent = JSON.stringify(out);
 })();
 </script>
@@ -89,7 +98,7 @@ def report_path(tmp_path_factory) -> Path:
         "FRAFAFBRUD": make_published(FRAFAFBRUD),
     }
     path = tmp_path_factory.mktemp("release") / "rapport.html"
-    return write_report(path, RELEASE, CUTOFF, frames)
+    return write_report(path, RELEASE, CUTOFF, frames, informationstab=LOSS)
 
 
 def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -117,6 +126,10 @@ def test_charts_are_laid_out(report_path, tmp_path):
     assert len(data["bars"]) > 20 and data["hidden"] == 0
     assert all(bw > 0 and bh > 0 and rw > 0 and rh > 0 for bw, bh, rw, rh in data["bars"])
     assert len(data["lines"]) >= 4 and all(length > 10 for length in data["lines"])
+    # the method section's information-loss table is laid out inside the page's text column
+    loss = data["loss"]
+    assert loss["rows"] == 9 and loss["width"] > 300 and loss["height"] > 100
+    assert loss["right"] <= loss["content_right"] + 0.5, loss
 
 
 def test_screenshot_is_not_blank(report_path, tmp_path):

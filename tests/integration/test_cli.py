@@ -204,16 +204,24 @@ def test_releases_lists_cutoff_audit_and_row_counts(home):
             n = pq.ParquetFile(home / "releases" / r["udgivelse"] / folder / "cells.parquet") \
                 .metadata.num_rows
             assert r[f"celler_{cube.lower()}"] == n
+            # audits from before the information-loss block: no share, no block
+            assert r[f"sek_andel_{cube.lower()}"] is None
+        assert r["informationstab"] is None
     assert [r["seneste"] for r in rows] == [False, True]
     table = lpstat("releases", home=home)
     assert table.returncode == OK
     assert RELEASES[0] in table.stdout and "bestået" in table.stdout
+    assert "informationstab" not in table.stdout.splitlines()[0]  # the block: --json only
+    shares = table.stdout[table.stdout.index("withheld as secondary"):].splitlines()
+    assert shares[1].split() == ["udgivelse", "AFSLAARS", "FRAFVURD", "FRAFAFBRUD"]
+    assert [ln.split() for ln in shares[3:]] == [[r, "–", "–", "–"] for r in RELEASES]
 
 
 def test_one_release_and_its_files(home):
     p = lpstat("releases", RELEASES[-1], home=home)
     assert p.returncode == OK, p.stderr
     assert f"release {RELEASES[-1]}: cut-off" in p.stdout and "latest" in p.stdout
+    assert "information lost to secondary suppression: – (not recorded" in p.stdout
     p = lpstat("releases", RELEASES[-1], "--files", "--csv", home=home)
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     manifest = json.loads((home / "releases" / RELEASES[-1] / "manifest.json").read_text())
@@ -332,6 +340,28 @@ def test_a_release_newer_than_the_analysis_db_is_picked_up(home, tmp_path):
     p = lpstat("releases", "--json", home=copy)
     assert p.returncode == OK, p.stderr
     assert [r["udgivelse"] for r in json.loads(p.stdout)] == [*RELEASES, "2026-11"]
+
+
+def test_an_analysis_db_with_older_views_is_rebuilt(home, tmp_path):
+    """An analyse.duckdb built by an lpstat before the informationstab view (and the
+    releases view's column) is rebuilt, not queried for what it lacks."""
+    import duckdb
+
+    copy = tmp_path / "home"
+    shutil.copytree(home / "releases", copy / "releases", symlinks=True)
+    assert lpstat("releases", home=copy).returncode == OK  # builds analyse.duckdb
+    con = duckdb.connect(str(copy / "analyse.duckdb"))
+    try:
+        con.execute("DROP VIEW informationstab")
+        con.execute("COMMENT ON VIEW releases IS NULL")
+    finally:
+        con.close()
+    p = lpstat("releases", home=copy)
+    assert p.returncode == OK, p.stderr
+    assert "withheld as secondary" in p.stdout
+    p = lpstat("sql", "SELECT count(*) AS n FROM informationstab", "--json", home=copy)
+    assert p.returncode == OK, p.stderr
+    assert json.loads(p.stdout) == [{"n": 0}]
 
 
 def test_a_moved_home_keeps_sql_and_releases_working(home, tmp_path):

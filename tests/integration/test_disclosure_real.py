@@ -84,3 +84,147 @@ def test_a_cube_without_periods_is_released_empty(protected):
     empty = pd.read_parquet(folder / "EUD_FRAF_FRAFAFBRUD" / "cells.parquet")
     assert len(empty) == 0 and "status" in empty.columns
     assert (folder / "EUD_FRAF_FRAFAFBRUD" / "kvartal_uddannelse_frafaldsrisiko.csv").exists()
+
+
+# --- the information lost to secondary suppression: audit.json, rapport.html, lpstat --------
+
+
+def _true_loss(cells, pub, cube) -> dict:
+    """The cube's information loss recomputed here from the true and the published cells
+    (independently of transforms/infoloss.py): secondary = withheld, non-empty, not small."""
+    value = cells[cube.value_column].to_numpy()
+    n = cells["n_individer"].to_numpy()
+    withheld = pub[cube.value_column].isna().to_numpy()
+    nonempty = value > 0
+    secondary = withheld & nonempty & ~((n >= 1) & (n <= 3))
+    total = int(value[nonempty].sum())
+    return {"celler": len(value), "ikke_tomme": int(nonempty.sum()),
+            "primaere": int((nonempty & (n >= 1) & (n <= 3)).sum()),
+            "sekundaere": int(secondary.sum()), "sekundaer_vaerdi": int(value[secondary].sum()),
+            "sekundaer_andel": round(int(value[secondary].sum()) / total, 6) if total else 0.0,
+            "stoerste_sekundaere": int(value[secondary].max()) if secondary.any() else 0,
+            "sekundaere_100": int((secondary & (value >= 100)).sum()),
+            "sekundaere_1000": int((secondary & (value >= 1000)).sum())}
+
+
+def test_audit_states_the_information_loss_of_the_true_cells(protected):
+    from transforms.catalog import CUBES
+
+    audit = json.loads((protected["folder"] / "audit.json").read_text())
+    for u, cube in CUBES.items():
+        loss = audit["cubes"][u]["informationstab"]
+        assert loss["terning"] == _true_loss(protected["cells"][u], protected["pub"][u], cube), u
+        assert [v["navn"] for v in loss["visninger"].values()] == [v.name for v in cube.views]
+    afsl = audit["cubes"]["AFSLAARS"]["informationstab"]["terning"]
+    assert afsl["sekundaere"] > 0 and 0 < afsl["sekundaer_andel"] < 1
+    assert audit["cubes"]["FRAFAFBRUD"]["informationstab"]["terning"]["celler"] == 0
+
+
+def test_report_shows_the_information_loss_of_the_audit(protected):
+    from tests.unit.test_report import loss_table
+    from transforms.catalog import CUBES
+    from transforms.publish.report import INFORMATION_LOSS_ROWS
+
+    folder = protected["folder"]
+    audit = json.loads((folder / "audit.json").read_text())
+    headers, rows = loss_table((folder / "rapport.html").read_text(encoding="utf-8"))
+    assert headers == [c.caption for c in CUBES.values()]
+    for label, key, fmt in INFORMATION_LOSS_ROWS:
+        assert rows[label] == [fmt(audit["cubes"][u]["informationstab"]["terning"][key])
+                               for u in CUBES], label
+    afsl = audit["cubes"]["AFSLAARS"]["informationstab"]["terning"]
+    assert rows["Sekundært udeladt værdi"][0] == danish(afsl["sekundaer_vaerdi"])
+
+
+def danish(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+@pytest.fixture(scope="module")
+def two_releases(protected, tmp_path_factory):
+    """A home with the real release and a copy of it as 2022-05 whose audit.json has no
+    informationstab (a release audited before the block existed)."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("loss-home")
+    shutil.copytree(protected["folder"].parent, home / "releases", symlinks=True)
+    old = home / "releases" / "2022-05"
+    shutil.copytree(home / "releases" / RELEASE, old)
+    audit = json.loads((old / "audit.json").read_text())
+    for c in audit["cubes"].values():
+        del c["informationstab"]
+    (old / "audit.json").write_text(json.dumps(audit, ensure_ascii=False), encoding="utf-8")
+    return home
+
+
+def test_lpstat_releases_prints_the_share_of_each_cube(protected, two_releases):
+    from tests.integration.test_cli import OK, lpstat
+    from transforms.catalog import CUBES
+
+    audit = json.loads((protected["folder"] / "audit.json").read_text())
+    loss = {u: audit["cubes"][u]["informationstab"] for u in CUBES}
+    p = lpstat("releases", home=two_releases)
+    assert p.returncode == OK, p.stderr
+    shares = p.stdout[p.stdout.index("withheld as secondary"):].splitlines()
+    assert shares[1].split() == ["udgivelse", *CUBES]
+    assert [ln.split() for ln in shares[3:]] == [
+        ["2022-05", "–", "–", "–"],
+        [RELEASE, *(x for u in CUBES for x in (f"{100 * loss[u]['terning']['sekundaer_andel']:.1f}",
+                                               "%"))]]
+    rows = json.loads(lpstat("releases", "--json", home=two_releases).stdout)
+    assert [r["udgivelse"] for r in rows] == ["2022-05", RELEASE]
+    assert rows[0]["informationstab"] is None and rows[0]["sek_andel_afslaars"] is None
+    assert rows[1]["informationstab"] == loss  # the whole block, views too
+    for u in CUBES:
+        assert rows[1][f"sek_andel_{u.lower()}"] == loss[u]["terning"]["sekundaer_andel"]
+
+
+def test_lpstat_releases_of_one_release_shows_its_information_loss(protected, two_releases):
+    from tests.integration.test_cli import OK, lpstat
+    from transforms.catalog import CUBES
+
+    audit = json.loads((protected["folder"] / "audit.json").read_text())
+    p = lpstat("releases", RELEASE, home=two_releases)
+    assert p.returncode == OK, p.stderr
+    table = p.stdout[p.stdout.index("information lost to secondary suppression"):].splitlines()
+    kuber = table[1].split()[1:]
+    # a column per cube of the cube table above: the cubes with cells (FRAFAFBRUD has none)
+    assert kuber == sorted(u for u in CUBES if len(protected["cells"][u]))
+    lines = {ln.split()[0]: ln.split()[1:] for ln in table[3:] if ln.strip()}
+    for figure in ("ikke_tomme", "primaere", "sekundaere", "sekundaer_vaerdi",
+                   "stoerste_sekundaere", "sekundaere_100", "sekundaere_1000"):
+        assert lines[figure] == [str(audit["cubes"][u]["informationstab"]["terning"][figure])
+                                 for u in kuber], figure
+    rows = json.loads(lpstat("releases", RELEASE, "--json", home=two_releases).stdout)
+    for r in rows:
+        t = audit["cubes"][r["kube"]]["informationstab"]["terning"]
+        assert {k: r[k] for k in t if k != "celler"} == {k: v for k, v in t.items()
+                                                          if k != "celler"}
+        assert r["celler"] == t["celler"]  # the cells of cells.parquet are the cube's cells
+    p = lpstat("releases", "2022-05", home=two_releases)
+    assert "information lost to secondary suppression: – (not recorded" in p.stdout
+
+
+def test_analysis_view_informationstab_is_the_audits(protected, two_releases):
+    from tests.integration.test_cli import lpstat
+    from transforms.analyse import connect_readonly
+    from transforms.catalog import CUBES
+
+    assert lpstat("releases", home=two_releases).returncode == 0  # builds analyse.duckdb
+    audit = json.loads((protected["folder"] / "audit.json").read_text())
+    con = connect_readonly(two_releases)
+    try:
+        rel = con.execute("SELECT * FROM informationstab ORDER BY ALL").df()
+    finally:
+        con.close()
+    assert set(rel["udgivelse"]) == {RELEASE}
+    expected = []
+    for u, cube in CUBES.items():
+        block = audit["cubes"][u]["informationstab"]
+        expected.append({"kube": u, "visning": None, **block["terning"]})
+        expected += [{"kube": u, **{("visning" if k == "navn" else k): v for k, v in view.items()}}
+                     for view in block["visninger"].values()]
+    got = [{k: (None if v != v or v is None else v) for k, v in r.items() if k != "udgivelse"}
+           for r in rel.astype(object).to_dict("records")]
+    key = lambda r: (r["kube"], r["visning"] or "")  # noqa: E731
+    assert sorted(got, key=key) == sorted(expected, key=key)

@@ -49,7 +49,8 @@ _WRITER = textwrap.dedent("""
     class W:
         def write_view_csv(self, path, cube, view, cells): path.write_text(view.name + tag)
         def write_xlsx(self, path, cube, cells, release, cutoff): path.write_bytes(b"x")
-        def write_report(self, path, release, cutoff, cubes, previous): path.write_text(tag)
+        def write_report(self, path, release, cutoff, cubes, previous, informationstab):
+            path.write_text(tag)
         def write_dcat(self, path, release, cutoff, files, first): path.write_text("dcat")
 
     cubes = [r.CubeRelease(c, pq.read_table(cells_home / "releases" / "2026-10" / c.id

@@ -231,6 +231,13 @@ def _num(v) -> str:
     return str(int(f)) if f.is_integer() else repr(f)
 
 
+def informationstab_by_cube(audit: dict) -> dict[str, dict]:
+    """Per cube, the audit's ``informationstab`` block (``transforms/infoloss.py``): what the
+    report's method section shows of it. Cubes audited before the block existed have none."""
+    return {u: c["informationstab"] for u, c in (audit.get("cubes") or {}).items()
+            if isinstance(c, dict) and c.get("informationstab")}
+
+
 def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: list[CubeRelease],
                   manifest_extra: dict, audit: dict, writers, previous_dir: Path | None) -> Path:
     """Build the release in a fresh temporary folder, then publish it as a new version.
@@ -266,7 +273,8 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
                 .to_pandas() for cr in cubes
                 if (previous_dir / cr.cube.id / "cells.parquet").exists()}}
         writers.write_report(tmp / "rapport.html", release, cutoff,
-                             {cr.cube.underemne: cr.published for cr in cubes}, previous)
+                             {cr.cube.underemne: cr.published for cr in cubes}, previous,
+                             informationstab=informationstab_by_cube(audit))
         for cr in cubes:
             files_by_cube[cr.cube.id] = [
                 (p.relative_to(tmp).as_posix(), _media_type(p), p.stat().st_size)

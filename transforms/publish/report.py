@@ -6,7 +6,10 @@ scripts, no external assets): key figures, trends and charts for the release mon
 It reads *only published cells* (the frames written to ``cells.parquet``): every number
 shown is a published value or plain arithmetic on published values, so the report cannot
 show anything the tables do not. A withheld (or empty) cell is shown as ``–`` with the
-footnote "Diskretioneret". Output is deterministic: same input, same bytes.
+footnote "Diskretioneret". The one exception is the method section's table of the
+information lost to secondary suppression: per cube, the aggregates the release's
+``audit.json`` publishes as ``informationstab`` (``transforms/infoloss.py``), copied as they
+are. Output is deterministic: same input, same bytes.
 
 No PDF is produced: the contract's release layout has ``rapport.html`` only, and the
 pure-Python HTML/SVG→PDF routes need either system libraries (WeasyPrint: Pango) or a
@@ -39,6 +42,22 @@ from transforms.formats import (
 )
 
 SOURCE_LINE = "Kilde: Lærepladsen.dk (Børne- og Undervisningsministeriet)"
+
+#: the rows of the method section's information-loss table: label, key of the audit's
+#: ``informationstab`` block (``transforms/infoloss.py``), format
+INFORMATION_LOSS_ROWS = (
+    ("Celler", "celler", danish_int),
+    ("Ikke-tomme celler", "ikke_tomme", danish_int),
+    ("Primært diskretionerede celler", "primaere", danish_int),
+    ("Sekundært diskretionerede celler", "sekundaere", danish_int),
+    ("Sekundært udeladt værdi", "sekundaer_vaerdi", danish_int),
+    ("Andel af værdien i ikke-tomme celler", "sekundaer_andel", danish_pct),
+    ("Største sekundært udeladte værdi i én celle", "stoerste_sekundaere", danish_int),
+    ("Sekundært diskretionerede celler med værdi\u00a0≥\u00a0100", "sekundaere_100", danish_int),
+    ("Sekundært diskretionerede celler med værdi\u00a0≥\u00a01.000", "sekundaere_1000",
+     danish_int),
+)
+
 WITHHELD = "–"
 WITHHELD_NOTE = "Diskretioneret"
 
@@ -592,9 +611,11 @@ def _kpi(value_html: str, label: str, note: str = "") -> str:
 
 
 class _Report:
-    def __init__(self, release, cutoff, published_by_cube, previous, members):
+    def __init__(self, release, cutoff, published_by_cube, previous, members,
+                 informationstab=None):
         self.release = release
         self.cutoff = cutoff
+        self.informationstab = dict(informationstab or {})
         self.cells = {u: _Cells(CUBES[u], published_by_cube.get(u)) for u in CUBES}
         self.prev_release, prev_frames = _previous_frames(previous)
         self.prev = {u: _Cells(CUBES[u], prev_frames.get(u)) for u in CUBES}
@@ -1098,8 +1119,35 @@ class _Report:
             "ændringen står i revisions.csv, og en erstattet version af en udgivelse "
             "bevares. Revisionen (audit.json) kontrollerer udgivelsen sammen med alle "
             "tidligere offentliggjorte versioner.</p>"
-            f"<p>{_esc(SOURCE_LINE)}</p>"
+            + self.information_loss()
+            + f"<p>{_esc(SOURCE_LINE)}</p>"
             "</section>"
+        )
+
+    def information_loss(self) -> str:
+        """The information lost to secondary suppression, a column per cube: the aggregates
+        of the audit's ``informationstab`` (``transforms/infoloss.py``), nothing else."""
+        cubes = [(cube, self.informationstab[u]["terning"]) for u, cube in CUBES.items()
+                 if self.informationstab.get(u)]
+        if not cubes:
+            return ""
+        rows = [
+            [_esc(label)] + [_esc(fmt(t[key])) for _, t in cubes]
+            for label, key, fmt in INFORMATION_LOSS_ROWS
+        ]
+        table = _table(["", *(cube.caption for cube, _ in cubes)], rows)
+        return (
+            "<h3>Informationstab</h3>"
+            "<p>Hvad diskretioneringen koster, opgjort over cellerne i udgivelsens "
+            "tabeller, hver celle én gang (også totaler og margener). Primært "
+            f"diskretionerede celler bygger på 1-{MAX_SMALL} personer; sekundært "
+            "diskretionerede celler er ikke-tomme celler, der er udeladt, for at andre "
+            "udeladte tal ikke kan regnes ud. Værdien er antal afslag for afslagsårsagerne og "
+            "antal elever for de to kuber om frafald; andelen er den sekundært udeladte værdi "
+            "som andel af værdien i alle ikke-tomme celler. Tallene er opgjort af de sande tal "
+            "og er dem, revisionen (audit.json, informationstab) angiver, dér også for hver "
+            "tabel.</p>"
+            f'<figure class="informationstab">{table}</figure>'
         )
 
     def render(self) -> str:
@@ -1156,9 +1204,12 @@ def render_report(
     previous: Mapping | None = None,
     *,
     members: Mapping[str, list[str]] | None = None,
+    informationstab: Mapping[str, Mapping] | None = None,
 ) -> str:
     """The report as a string (see :func:`write_report`)."""
-    return _Report(release, cutoff, dict(published_by_cube), previous, members).render()
+    return _Report(
+        release, cutoff, dict(published_by_cube), previous, members, informationstab
+    ).render()
 
 
 def write_report(
@@ -1169,6 +1220,7 @@ def write_report(
     previous: Mapping | None = None,
     *,
     members: Mapping[str, list[str]] | None = None,
+    informationstab: Mapping[str, Mapping] | None = None,
 ) -> Path:
     """Write ``rapport.html``.
 
@@ -1178,8 +1230,15 @@ def write_report(
     ``{underemne: frame}`` (optionally with ``"release": "2026-09"``) or
     ``{"release": "2026-09", "cubes": {underemne: frame}}``; adds a revisions section.
     ``members``: attribute key → member captions in order (optional; orders categories).
+    ``informationstab``: underemne → the audit's ``informationstab`` block of that cube
+    (``{"terning": {...}, "visninger": {...}}``, see ``transforms/infoloss.py``); adds the
+    table of information lost to secondary suppression to the method section (cubes
+    without a block are left out; none: no table).
     """
     path = Path(path)
-    text = render_report(release, cutoff, published_by_cube, previous, members=members)
+    text = render_report(
+        release, cutoff, published_by_cube, previous, members=members,
+        informationstab=informationstab,
+    )
     path.write_text(text, encoding="utf-8", newline="\n")
     return path
