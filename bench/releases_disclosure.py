@@ -128,7 +128,7 @@ def series(args) -> int:
     from transforms.disclosure.guarded import guarded_pattern
     from transforms.infoloss import information_loss
     from transforms.land import land_source
-    from transforms.protect import protect_release, publish_release
+    from transforms.protect import protect_release, publish_release, recorded_information_loss
     from transforms.warehouse import build_all, connect, read_partition, store_partition
 
     url = ensure_store(args.pg, args.scale)
@@ -161,9 +161,10 @@ def series(args) -> int:
                 res = protect_release(con, release, releases_dir=home / "releases")
                 step = time.perf_counter() - t
                 publish_release(con, home / "releases", release, {})
+            exact = recorded_information_loss(con, release)
             for u, c in res["cubes"].items():
                 s = c.get("serie", {})
-                loss = c["informationstab"]["terning"]
+                loss = exact[u]["terning"]
                 row = {"release": release, "cube": u, "method": c["undertrykkelse"],
                        "verdict": c["verdict"], "series_verdict": s.get("verdict"),
                        "versions": len(s.get("versions", [])), "unknowns": s.get("unknowns"),

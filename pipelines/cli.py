@@ -522,12 +522,9 @@ SELECT r.udgivelse,
        c.celler_frafvurd,
        c.celler_frafafbrud,
        c.diskretionerede,
-       CAST(r.informationstab ->> '$.AFSLAARS.terning.sekundaer_andel' AS DOUBLE)
-           AS sek_andel_afslaars,
-       CAST(r.informationstab ->> '$.FRAFVURD.terning.sekundaer_andel' AS DOUBLE)
-           AS sek_andel_frafvurd,
-       CAST(r.informationstab ->> '$.FRAFAFBRUD.terning.sekundaer_andel' AS DOUBLE)
-           AS sek_andel_frafafbrud,
+       c.diskr_andel_afslaars,
+       c.diskr_andel_frafvurd,
+       c.diskr_andel_frafafbrud,
        (SELECT count(*) FROM revisions v WHERE v.udgivelse = r.udgivelse) AS revisioner,
        r.seneste,
        r.informationstab
@@ -536,6 +533,10 @@ FROM releases r LEFT JOIN (
            max(celler) FILTER (WHERE kube = 'AFSLAARS') AS celler_afslaars,
            max(celler) FILTER (WHERE kube = 'FRAFVURD') AS celler_frafvurd,
            max(celler) FILTER (WHERE kube = 'FRAFAFBRUD') AS celler_frafafbrud,
+           max(diskretionerede / celler) FILTER (WHERE kube = 'AFSLAARS') AS diskr_andel_afslaars,
+           max(diskretionerede / celler) FILTER (WHERE kube = 'FRAFVURD') AS diskr_andel_frafvurd,
+           max(diskretionerede / celler) FILTER (WHERE kube = 'FRAFAFBRUD')
+               AS diskr_andel_frafafbrud,
            CAST(sum(diskretionerede) AS BIGINT) AS diskretionerede
     FROM release_cubes GROUP BY udgivelse) c USING (udgivelse)
 ORDER BY r.udgivelse
@@ -544,23 +545,18 @@ ORDER BY r.udgivelse
 _RELEASE_CUBES_SQL = """
 SELECT c.kube, c.celler, c.publicerede, c.diskretionerede,
        (SELECT count(*) FROM revisions v
-        WHERE v.udgivelse = c.udgivelse AND v.kube = c.kube) AS revisioner,
-       i.ikke_tomme, i.primaere, i.sekundaere, i.sekundaer_vaerdi, i.sekundaer_andel,
-       i.stoerste_sekundaere, i.sekundaere_100, i.sekundaere_1000
+        WHERE v.udgivelse = c.udgivelse AND v.kube = c.kube) AS revisioner
 FROM release_cubes c
-LEFT JOIN informationstab i
-       ON i.udgivelse = c.udgivelse AND i.kube = c.kube AND i.visning IS NULL
 WHERE c.udgivelse = ? ORDER BY c.kube
 """
 
-#: the information lost to secondary suppression (audit.json's informationstab,
-#: transforms/infoloss.py): `lpstat releases` shows it in a table of its own below the
-#: release table (the columns carry it in --csv/--json/--parquet)
-_LIST_SHARES = {"AFSLAARS": "sek_andel_afslaars", "FRAFVURD": "sek_andel_frafvurd",
-                "FRAFAFBRUD": "sek_andel_frafafbrud"}
-_CUBE_LOSS = ("ikke_tomme", "primaere", "sekundaere", "sekundaer_vaerdi", "sekundaer_andel",
-              "stoerste_sekundaere", "sekundaere_100", "sekundaere_1000")
-#: a release whose audit predates the informationstab block
+#: per release and cube the share of cells withheld (from the published cells; the value
+#: withheld as secondary is not published: transforms/infoloss.py): `lpstat releases` shows
+#: it in a table of its own below the release table (the columns carry it in
+#: --csv/--json/--parquet)
+_LIST_SHARES = {"AFSLAARS": "diskr_andel_afslaars", "FRAFVURD": "diskr_andel_frafvurd",
+                "FRAFAFBRUD": "diskr_andel_frafafbrud"}
+#: a release without cells of a cube
 NOT_RECORDED = "–"
 
 
@@ -570,8 +566,7 @@ def _pct(value) -> str:
 
 
 def _print_releases(result: _Result, max_rows: int) -> None:
-    """The release list, then per release the share of each cube's non-empty value that
-    secondary suppression withheld."""
+    """The release list, then per release the share of each cube's cells withheld."""
     def shares() -> None:
         col = {c: i for i, c in enumerate(result.columns)}
         view = _table()
@@ -583,40 +578,12 @@ def _print_releases(result: _Result, max_rows: int) -> None:
                          *(_pct(row[col[c]]) for c in _LIST_SHARES.values()))
         console = _console()
         console.print()
-        console.print("withheld as secondary, share of each cube's non-empty value "
-                      f"(audit.json informationstab; {NOT_RECORDED}: not recorded):",
+        console.print(f"withheld cells, share of each cube's cells ({NOT_RECORDED}: no cells):",
                       highlight=False, markup=False)
         console.print(view)
 
     _print_table(result, max_rows, hide=(*_LIST_SHARES.values(), "informationstab"),
                  then=shares)
-
-
-def _print_release_cubes(result: _Result, max_rows: int) -> None:
-    """A release's cubes, then the information lost to secondary suppression: a row per
-    figure, a column per cube."""
-    def loss() -> None:
-        col = {c: i for i, c in enumerate(result.columns)}
-        console = _console()
-        console.print()
-        if all(row[col["sekundaere"]] is None for row in result.rows):
-            console.print(f"information lost to secondary suppression: {NOT_RECORDED} (not "
-                          "recorded in this release's audit.json)", highlight=False,
-                          markup=False)
-            return
-        view = _table()
-        view.add_column("informationstab")
-        for row in result.rows:
-            view.add_column(row[col["kube"]], justify="right")
-        for figure in _CUBE_LOSS:
-            values = [row[col[figure]] for row in result.rows]
-            view.add_row(figure, *(_pct(v) if figure == "sekundaer_andel" else
-                                   NOT_RECORDED if v is None else str(v) for v in values))
-        console.print("information lost to secondary suppression, every cell of a cube once "
-                      "(audit.json informationstab):", highlight=False, markup=False)
-        console.print(view)
-
-    _print_table(result, max_rows, hide=_CUBE_LOSS, then=loss)
 
 
 def cmd_releases(args) -> int:
@@ -641,7 +608,7 @@ def cmd_releases(args) -> int:
                                [args.release]).fetchall()[0]
             print(f"release {args.release}: cut-off {head[0]}, audit {head[1]}, "
                   f"code {head[2]}{', latest' if head[3] else ''}")
-        _write_result(con, _RELEASE_CUBES_SQL, args, [args.release], table=_print_release_cubes)
+        _write_result(con, _RELEASE_CUBES_SQL, args, [args.release])
         return EXIT_OK
     finally:
         con.close()
@@ -799,11 +766,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_sql)
     rl = _sub(sub, "releases", "list the published releases",
               "List the published releases: cut-off, disclosure-audit verdict, cells per cube, "
-              "withheld cells and revisions, and per cube the share of its non-empty value "
-              "withheld by secondary suppression (audit.json informationstab; '–' for a "
-              "release audited before it was recorded; --csv/--json/--parquet add the whole "
-              "block); or, with a release, its cubes and the information lost to secondary "
-              "suppression (or --files: its files and their sha256).",
+              "withheld cells and revisions, and per cube the share of its cells withheld "
+              "(--csv/--json/--parquet add audit.json's informationstab block); or, with a "
+              "release, its cubes with cells, published and withheld cells and revisions (or "
+              "--files: its files and their sha256).",
               "  lpstat releases\n"
               "  lpstat releases 2026-10\n"
               "  lpstat releases 2026-10 --files --csv")

@@ -1,9 +1,18 @@
 """Information loss of a suppression pattern: what the protection costs the statistics.
 
-Computed from the true cells, which stay in the warehouse; only these aggregates are
-published (``audit.json``'s ``informationstab``, the rapport's method section). A cell is
-*primary* when it is based on 1..MAX_SMALL individuals, *empty* when its value is 0, and
-*secondary* when it is withheld although it is neither (its value is the information lost).
+Computed from the true cells. A cell is *primary* when it is based on 1..MAX_SMALL
+individuals, *empty* when its value is 0, and *secondary* when it is withheld although it
+is neither (its value is the information lost).
+
+The exact figures (:func:`information_loss`, per cube and per view) stay in the warehouse
+(table ``informationstab``, for the bench and the operators): they are statements about
+withheld cells' true values that the audit does not check. The value withheld as
+secondary, with the published cells, gives the summed value of the primary cells of a view
+(exactly, where a view has one); the largest secondary cell is one withheld cell's value;
+the count of non-empty or primary cells tells how many withheld cells are empty or small.
+What is published (``audit.json``'s ``informationstab``, the rapport, ``lpstat
+releases``) is :func:`public_information_loss`: per cube the number of cells and of
+withheld cells, both readable from the published cells.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ def _stats(value: np.ndarray, n: np.ndarray, withheld: np.ndarray) -> dict:
     sec_value = int(value[secondary].sum())
     return {
         "celler": int(len(value)),
+        "diskretionerede": int(withheld.sum()),
         "ikke_tomme": int(nonempty.sum()),
         "primaere": int(primary.sum()),
         "sekundaere": int(secondary.sum()),
@@ -48,3 +58,13 @@ def information_loss(cells: pd.DataFrame, withheld: np.ndarray, cube: Cube) -> d
         sel = np.isin(g, keys)
         out["visninger"][view.id] = {"navn": view.name, **_stats(value[sel], n[sel], withheld[sel])}
     return out
+
+
+def public_information_loss(loss: dict) -> dict:
+    """What of :func:`information_loss` a release publishes: per cube (no views) the number
+    of cells and of withheld cells, both readable from the published cells anyway. Nothing
+    derived from withheld cells' true values: even a coarse band of the secondary share can
+    pin a cell (two withheld cells adding up to 12 and "secondary cells add up to less than
+    10" leave one of them at 0..3)."""
+    t = loss["terning"]
+    return {"terning": {"celler": t["celler"], "diskretionerede": t["diskretionerede"]}}

@@ -49,7 +49,7 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
     every version under ``releases_dir`` passes."""
     from transforms.disclosure.audit import audit, shutdown_workers
     from transforms.disclosure.guarded import SeriesSearch, guarded_pattern, series_pattern
-    from transforms.infoloss import information_loss
+    from transforms.infoloss import information_loss, public_information_loss
     from transforms.series import candidate_truth, history, read_published, record_truth
 
     result = {"udgivelse": release, "cubes": {}}
@@ -76,10 +76,11 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
                                          "stoerste_loeste": c.get("largest_solved", 0)}
             published = published_cells(cells, pattern, cube)
             store_partition(con, f"pub_{u.lower()}", release, published)
+            loss = information_loss(cells, pattern["undertrykt"].to_numpy(bool)
+                                    if len(pattern) else np.zeros(0, bool), cube)
+            record_information_loss(con, release, cube, loss)
             entry = {**verdict, "undertrykkelse": method,
-                     "informationstab": information_loss(
-                         cells, pattern["undertrykt"].to_numpy(bool) if len(pattern) else
-                         np.zeros(0, bool), cube)}
+                     "informationstab": public_information_loss(loss)}
             if series is not None:
                 entry["serie"] = {k: series[k] for k in (
                     "verdict", "versions", "unknowns", "relations", "checked", "failed",
@@ -98,6 +99,27 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
     con.execute("INSERT OR REPLACE INTO release_audit VALUES (?, ?)",
                 [release, json.dumps(result, ensure_ascii=False)])
     return result
+
+
+def record_information_loss(con: duckdb.DuckDBPyConnection, release: str, cube,
+                            loss: dict) -> None:
+    """The exact information-loss figures (per cube and view) into the warehouse table
+    ``informationstab``: they say things about withheld cells' true values, so they are
+    not published (``transforms/infoloss.py``)."""
+    con.execute("CREATE TABLE IF NOT EXISTS informationstab (udgivelse VARCHAR, terning "
+                "VARCHAR, tal JSON, PRIMARY KEY (udgivelse, terning))")
+    con.execute("INSERT OR REPLACE INTO informationstab VALUES (?, ?, ?)",
+                [release, cube.underemne, json.dumps(loss, ensure_ascii=False)])
+
+
+def recorded_information_loss(con: duckdb.DuckDBPyConnection, release: str) -> dict:
+    """Per cube the exact figures :func:`record_information_loss` kept for a release."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                         "'informationstab'").fetchall()[0][0]
+    if not exists:
+        return {}
+    return {u: json.loads(t) for u, t in con.execute(
+        "SELECT terning, tal FROM informationstab WHERE udgivelse = ?", [release]).fetchall()}
 
 
 _KEEP_TARGETS = 2000

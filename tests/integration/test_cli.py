@@ -194,6 +194,7 @@ def test_releases_lists_cutoff_audit_and_row_counts(home):
     assert p.returncode == OK, p.stderr
     rows = json.loads(p.stdout)
     assert [r["udgivelse"] for r in rows] == list(RELEASES)
+    shares_of: dict[str, list[str]] = {}
     for r in rows:
         manifest = json.loads((home / "releases" / r["udgivelse"] / "manifest.json").read_text())
         assert r["skaeringstidspunkt"] == manifest["skaeringstidspunkt"]
@@ -201,27 +202,31 @@ def test_releases_lists_cutoff_audit_and_row_counts(home):
         for cube in ("AFSLAARS", "FRAFVURD", "FRAFAFBRUD"):
             folder = {"AFSLAARS": "EUD_AFSL_AFSLAARS", "FRAFVURD": "EUD_FRAF_FRAFVURD",
                       "FRAFAFBRUD": "EUD_FRAF_FRAFAFBRUD"}[cube]
-            n = pq.ParquetFile(home / "releases" / r["udgivelse"] / folder / "cells.parquet") \
-                .metadata.num_rows
+            t = pq.read_table(home / "releases" / r["udgivelse"] / folder / "cells.parquet")
+            n = t.num_rows
             assert r[f"celler_{cube.lower()}"] == n
-            # audits from before the information-loss block: no share, no block
-            assert r[f"sek_andel_{cube.lower()}"] is None
-        assert r["informationstab"] is None
+            # the share of cells withheld (any measure), from the published cells
+            withheld = t.column("status").to_pylist().count("diskretioneret")
+            share = r[f"diskr_andel_{cube.lower()}"]
+            assert (share is None) if n == 0 else share == pytest.approx(withheld / n), cube
+            shares_of.setdefault(r["udgivelse"], []).append(
+                "–" if n == 0 else f"{100 * withheld / n:.1f} %")
+        assert r["informationstab"] is None  # audits from before the block
     assert [r["seneste"] for r in rows] == [False, True]
     table = lpstat("releases", home=home)
     assert table.returncode == OK
     assert RELEASES[0] in table.stdout and "bestået" in table.stdout
     assert "informationstab" not in table.stdout.splitlines()[0]  # the block: --json only
-    shares = table.stdout[table.stdout.index("withheld as secondary"):].splitlines()
+    shares = table.stdout[table.stdout.index("withheld cells, share"):].splitlines()
     assert shares[1].split() == ["udgivelse", "AFSLAARS", "FRAFVURD", "FRAFAFBRUD"]
-    assert [ln.split() for ln in shares[3:]] == [[r, "–", "–", "–"] for r in RELEASES]
+    assert [ln.split() for ln in shares[3:]] == [
+        [r, *" ".join(shares_of[r]).split()] for r in RELEASES]
 
 
 def test_one_release_and_its_files(home):
     p = lpstat("releases", RELEASES[-1], home=home)
     assert p.returncode == OK, p.stderr
     assert f"release {RELEASES[-1]}: cut-off" in p.stdout and "latest" in p.stdout
-    assert "information lost to secondary suppression: – (not recorded" in p.stdout
     p = lpstat("releases", RELEASES[-1], "--files", "--csv", home=home)
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     manifest = json.loads((home / "releases" / RELEASES[-1] / "manifest.json").read_text())
@@ -358,7 +363,7 @@ def test_an_analysis_db_with_older_views_is_rebuilt(home, tmp_path):
         con.close()
     p = lpstat("releases", home=copy)
     assert p.returncode == OK, p.stderr
-    assert "withheld as secondary" in p.stdout
+    assert "withheld cells, share" in p.stdout
     p = lpstat("sql", "SELECT count(*) AS n FROM informationstab", "--json", home=copy)
     assert p.returncode == OK, p.stderr
     assert json.loads(p.stdout) == [{"n": 0}]

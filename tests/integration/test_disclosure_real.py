@@ -35,9 +35,13 @@ def protected(tmp_path_factory):
         pub = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? ORDER BY _nr",
                               [RELEASE]).df() for u in CUBES}
         folder = publish_release(con, d / "releases", RELEASE, {})
+        from transforms.protect import recorded_information_loss
+
+        exact_loss = recorded_information_loss(con, RELEASE)
     finally:
         con.close()
-    return {"cells": cells, "result": result, "pub": pub, "folder": folder}
+    return {"cells": cells, "result": result, "pub": pub, "folder": folder,
+            "exact_loss": exact_loss}
 
 
 def test_every_cube_passes_the_real_audit(protected):
@@ -107,20 +111,30 @@ def _true_loss(cells, pub, cube) -> dict:
             "sekundaere_1000": int((secondary & (value >= 1000)).sum())}
 
 
-def test_audit_states_the_information_loss_of_the_true_cells(protected):
+def test_exact_information_loss_stays_in_the_warehouse(protected):
+    """The value-based figures (recomputed here from the true and published cells) are kept
+    in the warehouse; audit.json publishes per cube only the cells and the withheld cells
+    (readable from cells.parquet), nothing about withheld values."""
     from transforms.catalog import CUBES
 
     audit = json.loads((protected["folder"] / "audit.json").read_text())
     for u, cube in CUBES.items():
-        loss = audit["cubes"][u]["informationstab"]
-        assert loss["terning"] == _true_loss(protected["cells"][u], protected["pub"][u], cube), u
-        assert [v["navn"] for v in loss["visninger"].values()] == [v.name for v in cube.views]
-    afsl = audit["cubes"]["AFSLAARS"]["informationstab"]["terning"]
+        exact = protected["exact_loss"][u]
+        want = _true_loss(protected["cells"][u], protected["pub"][u], cube)
+        assert {k: exact["terning"][k] for k in want} == want, u
+        assert [v["navn"] for v in exact["visninger"].values()] == [v.name for v in cube.views]
+        pub = protected["pub"][u]
+        assert audit["cubes"][u]["informationstab"] == {"terning": {
+            "celler": len(pub), "diskretionerede": int(pub[cube.value_column].isna().sum())}}
+    text = (protected["folder"] / "audit.json").read_text()
+    for figure in ("sekundaer_vaerdi", "sekundaer_andel", "stoerste_sekundaere", "primaere",
+                   "ikke_tomme", "sekundaere_100"):
+        assert figure not in text
+    afsl = protected["exact_loss"]["AFSLAARS"]["terning"]
     assert afsl["sekundaere"] > 0 and 0 < afsl["sekundaer_andel"] < 1
-    assert audit["cubes"]["FRAFAFBRUD"]["informationstab"]["terning"]["celler"] == 0
 
 
-def test_report_shows_the_information_loss_of_the_audit(protected):
+def test_report_shows_the_withheld_cells_of_the_audit(protected):
     from tests.unit.test_report import loss_table
     from transforms.catalog import CUBES
     from transforms.publish.report import INFORMATION_LOSS_ROWS
@@ -129,11 +143,12 @@ def test_report_shows_the_information_loss_of_the_audit(protected):
     audit = json.loads((folder / "audit.json").read_text())
     headers, rows = loss_table((folder / "rapport.html").read_text(encoding="utf-8"))
     assert headers == [c.caption for c in CUBES.values()]
-    for label, key, fmt in INFORMATION_LOSS_ROWS:
-        assert rows[label] == [fmt(audit["cubes"][u]["informationstab"]["terning"][key])
+    for label, value in INFORMATION_LOSS_ROWS:
+        assert rows[label] == [value(audit["cubes"][u]["informationstab"]["terning"])
                                for u in CUBES], label
     afsl = audit["cubes"]["AFSLAARS"]["informationstab"]["terning"]
-    assert rows["Sekundært udeladt værdi"][0] == danish(afsl["sekundaer_vaerdi"])
+    assert rows["Diskretionerede celler"][0] == danish(afsl["diskretionerede"])
+    assert afsl["diskretionerede"] == int(protected["pub"]["AFSLAARS"]["antal_afslag"].isna().sum())
 
 
 def danish(n: int) -> str:
@@ -157,52 +172,32 @@ def two_releases(protected, tmp_path_factory):
     return home
 
 
-def test_lpstat_releases_prints_the_share_of_each_cube(protected, two_releases):
+def test_lpstat_releases_prints_the_share_of_cells_withheld(protected, two_releases):
     from tests.integration.test_cli import OK, lpstat
     from transforms.catalog import CUBES
 
-    audit = json.loads((protected["folder"] / "audit.json").read_text())
-    loss = {u: audit["cubes"][u]["informationstab"] for u in CUBES}
+    share = {}  # cells with any measure withheld, as release_cubes counts them
+    for u, cube in CUBES.items():
+        pub = protected["pub"][u]
+        share[u] = (pub["status"] == "diskretioneret").sum() / len(pub) if len(pub) else None
     p = lpstat("releases", home=two_releases)
     assert p.returncode == OK, p.stderr
-    shares = p.stdout[p.stdout.index("withheld as secondary"):].splitlines()
+    shares = p.stdout[p.stdout.index("withheld cells, share"):].splitlines()
     assert shares[1].split() == ["udgivelse", *CUBES]
-    assert [ln.split() for ln in shares[3:]] == [
-        ["2022-05", "–", "–", "–"],
-        [RELEASE, *(x for u in CUBES for x in (f"{100 * loss[u]['terning']['sekundaer_andel']:.1f}",
-                                               "%"))]]
+    shown = [x for u in CUBES for x in (["–"] if share[u] is None
+                                         else [f"{100 * share[u]:.1f}", "%"])]
+    # from the published cells: the same for the copy whose audit.json has no block
+    assert [ln.split() for ln in shares[3:]] == [["2022-05", *shown], [RELEASE, *shown]]
     rows = json.loads(lpstat("releases", "--json", home=two_releases).stdout)
     assert [r["udgivelse"] for r in rows] == ["2022-05", RELEASE]
-    assert rows[0]["informationstab"] is None and rows[0]["sek_andel_afslaars"] is None
-    assert rows[1]["informationstab"] == loss  # the whole block, views too
-    for u in CUBES:
-        assert rows[1][f"sek_andel_{u.lower()}"] == loss[u]["terning"]["sekundaer_andel"]
-
-
-def test_lpstat_releases_of_one_release_shows_its_information_loss(protected, two_releases):
-    from tests.integration.test_cli import OK, lpstat
-    from transforms.catalog import CUBES
-
     audit = json.loads((protected["folder"] / "audit.json").read_text())
-    p = lpstat("releases", RELEASE, home=two_releases)
-    assert p.returncode == OK, p.stderr
-    table = p.stdout[p.stdout.index("information lost to secondary suppression"):].splitlines()
-    kuber = table[1].split()[1:]
-    # a column per cube of the cube table above: the cubes with cells (FRAFAFBRUD has none)
-    assert kuber == sorted(u for u in CUBES if len(protected["cells"][u]))
-    lines = {ln.split()[0]: ln.split()[1:] for ln in table[3:] if ln.strip()}
-    for figure in ("ikke_tomme", "primaere", "sekundaere", "sekundaer_vaerdi",
-                   "stoerste_sekundaere", "sekundaere_100", "sekundaere_1000"):
-        assert lines[figure] == [str(audit["cubes"][u]["informationstab"]["terning"][figure])
-                                 for u in kuber], figure
-    rows = json.loads(lpstat("releases", RELEASE, "--json", home=two_releases).stdout)
-    for r in rows:
-        t = audit["cubes"][r["kube"]]["informationstab"]["terning"]
-        assert {k: r[k] for k in t if k != "celler"} == {k: v for k, v in t.items()
-                                                          if k != "celler"}
-        assert r["celler"] == t["celler"]  # the cells of cells.parquet are the cube's cells
-    p = lpstat("releases", "2022-05", home=two_releases)
-    assert "information lost to secondary suppression: – (not recorded" in p.stdout
+    assert rows[0]["informationstab"] is None
+    assert rows[1]["informationstab"] == {u: audit["cubes"][u]["informationstab"] for u in CUBES}
+    for u in CUBES:
+        got = rows[1][f"diskr_andel_{u.lower()}"]
+        assert (got is None) if share[u] is None else got == pytest.approx(share[u])
+    one = lpstat("releases", RELEASE, home=two_releases)
+    assert one.returncode == OK and "sekundaer" not in one.stdout
 
 
 def test_analysis_view_informationstab_is_the_audits(protected, two_releases):
@@ -218,13 +213,9 @@ def test_analysis_view_informationstab_is_the_audits(protected, two_releases):
     finally:
         con.close()
     assert set(rel["udgivelse"]) == {RELEASE}
-    expected = []
-    for u, cube in CUBES.items():
-        block = audit["cubes"][u]["informationstab"]
-        expected.append({"kube": u, "visning": None, **block["terning"]})
-        expected += [{"kube": u, **{("visning" if k == "navn" else k): v for k, v in view.items()}}
-                     for view in block["visninger"].values()]
+    expected = [{"kube": u, "visning": None, **audit["cubes"][u]["informationstab"]["terning"]}
+                for u in CUBES]
     got = [{k: (None if v != v or v is None else v) for k, v in r.items() if k != "udgivelse"}
            for r in rel.astype(object).to_dict("records")]
-    key = lambda r: (r["kube"], r["visning"] or "")  # noqa: E731
+    key = lambda r: r["kube"]  # noqa: E731
     assert sorted(got, key=key) == sorted(expected, key=key)

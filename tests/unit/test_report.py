@@ -273,25 +273,19 @@ def test_same_report_from_frames_read_back_from_parquet(frames, report, tmp_path
 
 # --- the information lost to secondary suppression (audit.json's informationstab) ---------
 
-#: two cubes' blocks as transforms/infoloss.py writes them (FRAFAFBRUD has none: a cube
-#: audited before the block existed is left out). The views' figures are sentinels that
-#: must not reach the report: it shows the cube totals only.
+#: two cubes' published blocks as transforms/infoloss.py writes them (FRAFAFBRUD has none: a
+#: cube audited before the block existed is left out). The value-based figures and the views
+#: are sentinels that must not reach the report (an audit.json of session 5 carried them):
+#: it shows counts readable from the published cells only.
 LOSS = {
     "AFSLAARS": {
-        "terning": {"celler": 10440, "ikke_tomme": 7714, "primaere": 2404, "sekundaere": 3740,
-                    "sekundaer_vaerdi": 137020, "sekundaer_andel": 0.251644,
-                    "stoerste_sekundaere": 3552, "sekundaere_100": 248, "sekundaere_1000": 4},
+        "terning": {"celler": 10440, "diskretionerede": 6144, "sekundaer_vaerdi": 918269,
+                    "stoerste_sekundaere": 918267},
         "visninger": {"v1": {"navn": "maaned_uddannelse_primaer-aarsag", "celler": 918273,
-                             "ikke_tomme": 918272, "primaere": 918271, "sekundaere": 918270,
-                             "sekundaer_vaerdi": 918269, "sekundaer_andel": 0.918268,
-                             "stoerste_sekundaere": 918267, "sekundaere_100": 918266,
-                             "sekundaere_1000": 918265}},
+                             "diskretionerede": 918272}},
     },
     "FRAFVURD": {
-        "terning": {"celler": 1715, "ikke_tomme": 1556, "primaere": 184, "sekundaere": 307,
-                    "sekundaer_vaerdi": 98142, "sekundaer_andel": 0.0004,
-                    "stoerste_sekundaere": 10497, "sekundaere_100": 112, "sekundaere_1000": 25},
-        "visninger": {},
+        "terning": {"celler": 1715, "diskretionerede": 0},
     },
 }
 
@@ -315,17 +309,11 @@ def test_information_loss_table_in_the_method_section(frames):
     text = render_report(RELEASE, CUTOFF, frames, informationstab=LOSS)
     headers, rows = loss_table(text)
     assert headers == [CUBES["AFSLAARS"].caption, CUBES["FRAFVURD"].caption]
-    assert list(rows) == [label for label, _, _ in INFORMATION_LOSS_ROWS]
+    assert list(rows) == [label for label, _ in INFORMATION_LOSS_ROWS]
     assert rows["Celler"] == ["10.440", "1.715"]
-    assert rows["Ikke-tomme celler"] == ["7.714", "1.556"]
-    assert rows["Primært diskretionerede celler"] == ["2.404", "184"]
-    assert rows["Sekundært diskretionerede celler"] == ["3.740", "307"]
-    assert rows["Sekundært udeladt værdi"] == ["137.020", "98.142"]
-    assert rows["Andel af værdien i ikke-tomme celler"] == ["25,2 %", "0,0 %"]
-    assert rows["Største sekundært udeladte værdi i én celle"] == ["3.552", "10.497"]
-    assert rows["Sekundært diskretionerede celler med værdi\u00a0≥\u00a0100"] == ["248", "112"]
-    assert rows["Sekundært diskretionerede celler med værdi\u00a0≥\u00a01.000"] == ["4", "25"]
-    # the cube totals only: nothing of the views' figures
+    assert rows["Diskretionerede celler"] == ["6.144", "0"]
+    assert rows["Andel af cellerne"] == ["58,9 %", "0,0 %"]
+    # counts of cells only: nothing value-based, nothing of the views
     assert not re.search(r"918\.?2|91,8 %", text)
     # the rest of the report is unchanged by it
     without = render_report(RELEASE, CUTOFF, frames)

@@ -6,10 +6,11 @@ scripts, no external assets): key figures, trends and charts for the release mon
 It reads *only published cells* (the frames written to ``cells.parquet``): every number
 shown is a published value or plain arithmetic on published values, so the report cannot
 show anything the tables do not. A withheld (or empty) cell is shown as ``–`` with the
-footnote "Diskretioneret". The one exception is the method section's table of the
-information lost to secondary suppression: per cube, the aggregates the release's
-``audit.json`` publishes as ``informationstab`` (``transforms/infoloss.py``), copied as they
-are. Output is deterministic: same input, same bytes.
+footnote "Diskretioneret". The method section's table of withheld cells per cube copies the
+release's ``audit.json`` ``informationstab`` block, which holds only counts readable from the
+published cells too (``transforms/infoloss.py``: the value withheld as secondary is kept in
+the warehouse, since it would say something about withheld values). Output is deterministic:
+same input, same bytes.
 
 No PDF is produced: the contract's release layout has ``rapport.html`` only, and the
 pure-Python HTML/SVG→PDF routes need either system libraries (WeasyPrint: Pango) or a
@@ -43,19 +44,13 @@ from transforms.formats import (
 
 SOURCE_LINE = "Kilde: Lærepladsen.dk (Børne- og Undervisningsministeriet)"
 
-#: the rows of the method section's information-loss table: label, key of the audit's
-#: ``informationstab`` block (``transforms/infoloss.py``), format
+#: the rows of the method section's information-loss table: label, value from the audit's
+#: published ``informationstab`` block of a cube (``transforms/infoloss.py``)
 INFORMATION_LOSS_ROWS = (
-    ("Celler", "celler", danish_int),
-    ("Ikke-tomme celler", "ikke_tomme", danish_int),
-    ("Primært diskretionerede celler", "primaere", danish_int),
-    ("Sekundært diskretionerede celler", "sekundaere", danish_int),
-    ("Sekundært udeladt værdi", "sekundaer_vaerdi", danish_int),
-    ("Andel af værdien i ikke-tomme celler", "sekundaer_andel", danish_pct),
-    ("Største sekundært udeladte værdi i én celle", "stoerste_sekundaere", danish_int),
-    ("Sekundært diskretionerede celler med værdi\u00a0≥\u00a0100", "sekundaere_100", danish_int),
-    ("Sekundært diskretionerede celler med værdi\u00a0≥\u00a01.000", "sekundaere_1000",
-     danish_int),
+    ("Celler", lambda t: danish_int(t["celler"])),
+    ("Diskretionerede celler", lambda t: danish_int(t["diskretionerede"])),
+    ("Andel af cellerne", lambda t: danish_pct(t["diskretionerede"] / t["celler"])
+     if t["celler"] else "–"),
 )
 
 WITHHELD = "–"
@@ -1131,22 +1126,17 @@ class _Report:
                  if self.informationstab.get(u)]
         if not cubes:
             return ""
-        rows = [
-            [_esc(label)] + [_esc(fmt(t[key])) for _, t in cubes]
-            for label, key, fmt in INFORMATION_LOSS_ROWS
-        ]
+        rows = [[_esc(label)] + [_esc(value(t)) for _, t in cubes]
+                for label, value in INFORMATION_LOSS_ROWS]
         table = _table(["", *(cube.caption for cube, _ in cubes)], rows)
         return (
             "<h3>Informationstab</h3>"
-            "<p>Hvad diskretioneringen koster, opgjort over cellerne i udgivelsens "
-            "tabeller, hver celle én gang (også totaler og margener). Primært "
-            f"diskretionerede celler bygger på 1-{MAX_SMALL} personer; sekundært "
-            "diskretionerede celler er ikke-tomme celler, der er udeladt, for at andre "
-            "udeladte tal ikke kan regnes ud. Værdien er antal afslag for afslagsårsagerne og "
-            "antal elever for de to kuber om frafald; andelen er den sekundært udeladte værdi "
-            "som andel af værdien i alle ikke-tomme celler. Tallene er opgjort af de sande tal "
-            "og er dem, revisionen (audit.json, informationstab) angiver, dér også for hver "
-            "tabel.</p>"
+            "<p>Diskretionerede celler, opgjort over cellerne i udgivelsens tabeller, hver "
+            "celle én gang (også totaler og margener): tomme celler, celler der bygger på "
+            f"1-{MAX_SMALL} personer, og celler der er udeladt, for at andre udeladte tal ikke "
+            "kan regnes ud. Hvor meget af værdien de sekundært udeladte celler rummer, "
+            "opgøres af de sande tal og udgives ikke: sammen med de offentliggjorte tal ville "
+            "det sige noget om de udeladte tal, som revisionen ikke kontrollerer.</p>"
             f'<figure class="informationstab">{table}</figure>'
         )
 
