@@ -47,11 +47,11 @@ ALLOWED_LANDED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 LOAD_COLUMNS = ("_koersel",)  # added by transforms/land.py
 
-#: Every reason a staging model can give (sql/staging/*.sql).
+#: Every reason a staging model (sql/staging/*.sql) or the landing (transforms/land.py) can give.
 QUARANTINE_REASONS: tuple[str, ...] = (
     "begrundelse_ikke_gyldig", "direkte_identifikator", "dublet_noegle", "foer_regel",
-    "fremtidigt_tidspunkt", "manglende_noegle", "sekundaer_lig_primaer", "slut_foer_start",
-    "tom_ansoeger", "tom_kode", "tom_tekst", "ufuldstaendigt_ophoer", "ukendt_aftale",
+    "fremtidigt_tidspunkt", "genbrugt_noegle", "manglende_noegle", "sekundaer_lig_primaer",
+    "slut_foer_start", "tom_ansoeger", "tom_kode", "tom_tekst", "ufuldstaendigt_ophoer", "ukendt_aftale",
     "ukendt_begrundelse", "ukendt_elev", "ukendt_ophoersaarsag", "ukendt_risiko",
     "ukendt_sekundaer_begrundelse", "ukendt_uddannelse", "ukendt_virksomhed", "ulaeselig_dato",
     "ulaeseligt_tidspunkt",

@@ -12,7 +12,9 @@ Loading is incremental where the source allows it:
 
 - append-only tables (``afslag``, ``frafaldsvurdering``) are read from their watermark on
   ``registreret`` minus a look-back window, so rows committed late with an older timestamp
-  are not lost; rows already landed (same id) are skipped, so a rerun loads nothing twice;
+  are not lost; rows already landed (same id, same content) are skipped, so a rerun loads
+  nothing twice, and a landed id read again with other content is quarantined
+  (``genbrugt_noegle``), never skipped in silence;
 - the mutable ``uddannelsesaftale`` is read the same way on ``aendret``; every new version
   (id, aendret) is kept, so the history can rebuild any past release as of its cut-off;
 - reference tables are small and read in full.
@@ -284,22 +286,13 @@ def _land_table(con, feed: _Feed, table, run_id, cap: datetime) -> dict[str, int
             con.execute(f"CREATE TABLE IF NOT EXISTS raw_{table} AS "
                         "SELECT *, CAST(? AS VARCHAR) AS _koersel FROM _landing WHERE false",
                         [run_id])
-            key = TABLE_KEYS[table]
             before = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0]
-            if table == "uddannelsesaftale":
-                # A new version is a new (id, aendret): keep every version seen.
-                same = (f"r.{key} = l.{key} AND r.aendret IS NOT DISTINCT FROM l.aendret")
-            else:
-                same = f"r.{key} = l.{key}"  # append-only and immutable: the id is enough
             if before == 0:  # a first load: nothing to skip, rows land in source (key) order
                 con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) "
                             "FROM _landing l", [run_id])
-            else:  # the join does not keep the stream's order: restore key order
-                con.execute(f"INSERT INTO raw_{table} SELECT l.*, CAST(? AS VARCHAR) "
-                            f"FROM _landing l WHERE NOT EXISTS (SELECT 1 FROM raw_{table} r "
-                            f"WHERE {same}) ORDER BY l.{key}", [run_id])
-            if table != "uddannelsesaftale":
-                _quarantine_keys(con, table, run_id)
+            else:
+                _land_against_landed(con, table, run_id)
+            _quarantine_keys(con, table, run_id)
             new = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0] - before
         if not counter.get("done"):  # every batch read must have been offered to the warehouse
             raise RuntimeError(f"raw_{table}: the warehouse stopped before the end of the stream")
@@ -313,13 +306,65 @@ def _land_table(con, feed: _Feed, table, run_id, cap: datetime) -> dict[str, int
     return {"read": counter["read"], "new": new, "quarantined": quarantined}
 
 
+#: what identifies a row of an incremental table: its key, for agreements (mutable, every
+#: version kept) its key and ``aendret``
+def _identity(table: str) -> tuple[str, ...]:
+    return (TABLE_KEYS[table], "aendret") if table == "uddannelsesaftale" else (TABLE_KEYS[table],)
+
+
+def _land_against_landed(con, table: str, run_id: str) -> None:
+    """A run after the first: this run's rows (re-read by the look-back, or new) against what
+    landed before. A row equal to a landed one is already there (skipped; a second equal copy
+    is a ``dublet_noegle``); a row with a landed row's identity but other content is a
+    ``genbrugt_noegle`` (the contract's rows are immutable: the landed one stays, the other is
+    quarantined, read again next run and counted, never dropped in silence); the rest land."""
+    ident = _identity(table)
+    key = ident[0]
+    cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "AND column_name <> '_koersel' ORDER BY ordinal_position", [f"raw_{table}"]).fetchall()]
+    same_id = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM l."{c}"' if c != key
+                           else f'r."{c}" = l."{c}"' for c in ident)
+    equal = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM l."{c}"' for c in cols)
+    parts = ", ".join(f'l."{c}"' for c in ident)
+    picked = ", ".join(f'l."{c}" AS p{i}' for i, c in enumerate(ident))
+    by = ", ".join(f"p{i}" for i in range(len(ident)))
+    con.execute("CREATE OR REPLACE TEMP TABLE _landing_rows AS "
+                "SELECT *, row_number() OVER () AS _rn FROM _landing")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _landing_class AS SELECT _rn, CASE "
+            "WHEN NOT landed THEN 'ny' WHEN NOT same THEN 'genbrugt_noegle' "
+            f"WHEN row_number() OVER (PARTITION BY {by}, same ORDER BY _rn) = 1 THEN 'landet' "
+            f"ELSE 'dublet_noegle' END AS klasse FROM (SELECT l._rn, {picked}, "
+            f"EXISTS (SELECT 1 FROM raw_{table} r WHERE {same_id}) AS landed, "
+            f"EXISTS (SELECT 1 FROM raw_{table} r WHERE {same_id} AND {equal}) AS same "
+            "FROM _landing_rows l)")
+        con.execute(f"INSERT INTO raw_{table} SELECT l.* EXCLUDE (_rn), CAST(? AS VARCHAR) "
+                    "FROM _landing_rows l JOIN _landing_class c USING (_rn) "
+                    f"WHERE c.klasse = 'ny' ORDER BY {parts}, l._rn", [run_id])
+        col = INCREMENTAL[table]
+        for reason in ("genbrugt_noegle", "dublet_noegle"):
+            con.execute(
+                f'INSERT INTO karantaene_indlaesning SELECT ?, CAST(r."{key}" AS VARCHAR), ?, '
+                f'to_json(r), TRY_CAST(r."{col}" AS TIMESTAMPTZ), ? FROM (SELECT l.* EXCLUDE '
+                "(_rn) FROM _landing_rows l JOIN _landing_class c USING (_rn) "
+                "WHERE c.klasse = ? ORDER BY l._rn) AS r", [table, reason, run_id, reason])
+    finally:
+        con.execute("DROP TABLE IF EXISTS _landing_class")
+        con.execute("DROP TABLE IF EXISTS _landing_rows")
+
+
 def _quarantine_keys(con, table: str, run_id: str) -> None:
-    """Rows of this run without a key, or sharing their key with another row of this run
-    (SQLite allows both): moved from raw_* to the landing quarantine, so neither blocks the
-    release and both are read again next run."""
-    key, col = TABLE_KEYS[table], INCREMENTAL[table]
-    bad = (f"_koersel = ? AND ({key} IS NULL OR {key} IN (SELECT {key} FROM raw_{table} "
-           f"WHERE _koersel = ? GROUP BY {key} HAVING count(*) > 1))")
+    """Rows of this run without a key, or sharing their identity (:func:`_identity`) with
+    another row of this run (SQLite allows both): moved from raw_* to the landing quarantine,
+    so neither blocks the release and both are read again next run."""
+    ident = _identity(table)
+    key, col = ident[0], INCREMENTAL[table]
+    cols = ", ".join(ident)
+    bad = (f"_koersel = ? AND ({key} IS NULL OR rowid IN (SELECT rowid FROM (SELECT rowid, "
+           f"count(*) OVER (PARTITION BY {cols}) AS n FROM raw_{table} WHERE _koersel = ?) "
+           "WHERE n > 1))")
     con.execute(
         "INSERT INTO karantaene_indlaesning "
         f"SELECT ?, CAST(r.{key} AS VARCHAR), CASE WHEN r.{key} IS NULL THEN 'manglende_noegle' "

@@ -208,3 +208,82 @@ def test_a_null_or_duplicate_key_is_quarantined_with_a_reason(small_store, tmp_p
                        ).fetchall()[0][0] == 0
     _reconciles(con, store)
     con.close()
+
+
+def _without_key(path: Path, table: str) -> None:
+    """The SQLite store's ``table`` without its key constraint (SQLite allows that)."""
+    con = sqlite3.connect(path)
+    con.executescript(f"CREATE TABLE {table}_kopi AS SELECT * FROM {table}; DROP TABLE {table}; "
+                      f"ALTER TABLE {table}_kopi RENAME TO {table};")
+    con.close()
+
+
+def test_a_reused_key_in_a_later_run_is_quarantined_not_skipped(small_store, tmp_path):
+    """A refusal that reuses a landed refusal's id with other content, read by a later run,
+    was skipped as "already landed" and lost without a word. It is quarantined as
+    ``genbrugt_noegle`` (the landed row stays: what was published stays); an exact second
+    copy of a landed row is a ``dublet_noegle``; the counts still reconcile with the store."""
+    import shutil
+
+    path = tmp_path / "store.sqlite"
+    shutil.copy(small_store, path)
+    _without_key(path, "afslag")
+    store = Store("sqlite", path, None)
+    con = connect(tmp_path / "wh.duckdb")
+    land_source(store.url, KEY, con, "run1", cutoff=cutoff_for("2026-09"))
+    (old, recent) = store.execute(
+        "SELECT min(afslag_id), max(afslag_id) FROM afslag WHERE registreret < ?",
+        ("2026-09-30T00:00:00+02:00",))[0]
+    rest = ("virksomhed_id, uddannelse_kode, ansoeger, primaer_begrundelse, "
+            "sekundaer_begrundelse, registreret, registreret_af FROM afslag WHERE afslag_id = ?")
+    # an old id reused by a refusal registered in October, with another reason
+    store.execute("INSERT INTO afslag SELECT afslag_id, virksomhed_id, uddannelse_kode, "
+                  "ansoeger, CASE primaer_begrundelse WHEN 'R01' THEN 'R02' ELSE 'R01' END, "
+                  "sekundaer_begrundelse, '2026-10-05T10:00:00+02:00', registreret_af "
+                  "FROM afslag WHERE afslag_id = ?", (old,))
+    # an exact second copy of a refusal landed by run1 and read again by the look-back
+    store.execute("INSERT INTO afslag SELECT afslag_id, " + rest, (recent,))
+    second = land_source(store.url, KEY, con, "run2", cutoff=CUTOFF)
+    got = con.execute("SELECT noegle, aarsag FROM karantaene_indlaesning "
+                      "WHERE kilde_tabel = 'afslag' ORDER BY 2").fetchall()
+    assert (str(recent), "dublet_noegle") in got and (str(old), "genbrugt_noegle") in got
+    # the landed rows stay, once each
+    assert con.execute("SELECT count(*) FROM raw_afslag WHERE afslag_id IN (?, ?)",
+                       [old, recent]).fetchall()[0][0] == 2
+    assert second["afslag"]["new"] == 0  # (run1 read every row the store had)
+    _reconciles(con, store)
+    # read again by the next run, and quarantined again (never dropped)
+    land_source(store.url, KEY, con, "run3", cutoff=CUTOFF)
+    assert con.execute("SELECT count(*) FROM karantaene_indlaesning WHERE aarsag IN "
+                       "('genbrugt_noegle', 'dublet_noegle')").fetchall()[0][0] == 2
+    _reconciles(con, store)
+    con.close()
+
+
+def test_an_agreement_without_a_key_or_with_a_repeated_version_is_quarantined(small_store,
+                                                                            tmp_path):
+    """Agreements keep every version (id, aendret): a version without an id, or the same
+    version twice (SQLite allows both), is quarantined with its reason, not landed."""
+    import shutil
+
+    path = tmp_path / "store.sqlite"
+    shutil.copy(small_store, path)
+    _without_key(path, "uddannelsesaftale")
+    store = Store("sqlite", path, None)
+    (a,) = store.execute("SELECT min(aftale_id) FROM uddannelsesaftale")[0]
+    cols = [r[1] for r in store.execute("PRAGMA table_info(uddannelsesaftale)")]
+    rest = ", ".join(cols[1:]) + " FROM uddannelsesaftale WHERE aftale_id = ?"
+    store.execute("INSERT INTO uddannelsesaftale SELECT NULL, " + rest, (a,))
+    store.execute("INSERT INTO uddannelsesaftale SELECT aftale_id, " + rest, (a,))
+    con = connect(tmp_path / "wh.duckdb")
+    land_source(store.url, KEY, con, "run1", cutoff=CUTOFF)
+    got = con.execute("SELECT noegle, aarsag FROM karantaene_indlaesning "
+                      "WHERE kilde_tabel = 'uddannelsesaftale' AND aarsag IN "
+                      "('manglende_noegle', 'dublet_noegle') ORDER BY 1, 2").fetchall()
+    assert got == [(str(a), "dublet_noegle"), (str(a), "dublet_noegle"),
+                   (None, "manglende_noegle")]
+    assert con.execute("SELECT count(*) FROM raw_uddannelsesaftale WHERE aftale_id = ? "
+                       "OR aftale_id IS NULL", [a]).fetchall()[0][0] == 0
+    counts = _reconciles(con, store)
+    assert counts["uddannelsesaftale"]["read"] == store.count("uddannelsesaftale")
+    con.close()
