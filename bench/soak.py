@@ -5,14 +5,17 @@
 
 Each round picks the next release month, plants a few random dirty rows in the (SQLite) demo
 store (a CPR number or a name in a code column, a refusal stamped in the future, a refusal
-without a key or with another's key), and runs ``lpstat run --release <month>`` in a
+without a key, a new key given to two refusals, a landed key given to a new one; all stamped
+in the month, so that the month's incremental run reads them), and runs ``lpstat run --release <month>`` in a
 subprocess that may SIGKILL itself at a random instant: while landing (at the n-th table),
-during disclosure control (in the audit) or while writing the release (at the n-th
-``os.rename``/``os.replace``). A killed round is run again without a kill. Afterwards:
+during disclosure control (at the n-th LP the run's own process solves) or while writing the release (at the n-th
+``os.rename``/``os.replace``). A killed round is run again without a kill. After every
+``CHECK_EVERY`` releases, and at the end:
 
 - every version ever published (``releases/versions/*``, legacy folders) matches its manifest;
 - ``latest`` names the newest complete release, and every release month run is published;
-- read = loaded + quarantined for every source table in every published manifest;
+- read = loaded + quarantined for every source table in every published manifest, and each
+  month's refusals read = the rows the store held at its run (nothing dropped in silence);
 - no planted identifier, and no CPR- or phone-shaped text, is anywhere under LPSTAT_HOME:
   every file's bytes, and every text value of every table of the warehouse.
 
@@ -42,11 +45,12 @@ _COPY_AS = ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, ansoeg
             "primaer_begrundelse, sekundaer_begrundelse, registreret, registreret_af "
             "FROM afslag WHERE afslag_id = ?")
 _COPY_NULL_ID = ("INSERT INTO afslag SELECT NULL, virksomhed_id, uddannelse_kode, ansoeger, "
-                 "primaer_begrundelse, sekundaer_begrundelse, registreret, registreret_af "
+                 "primaer_begrundelse, sekundaer_begrundelse, ?, registreret_af "
                  "FROM afslag WHERE afslag_id = ?")
-_COPY_SAME_ID = ("INSERT INTO afslag SELECT afslag_id, virksomhed_id, uddannelse_kode, "
-                 "ansoeger, primaer_begrundelse, sekundaer_begrundelse, registreret, "
-                 "registreret_af FROM afslag WHERE afslag_id = ?")
+#: a copy under a given id, registered at a given instant
+_COPY_ID_AT = ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, ansoeger, "
+               "primaer_begrundelse, sekundaer_begrundelse, ?, registreret_af "
+               "FROM afslag WHERE afslag_id = ?")
 #: a copy with one code column replaced by a bound value
 _PLANT = {
     "primaer_begrundelse": ("INSERT INTO afslag SELECT ?, virksomhed_id, uddannelse_kode, "
@@ -79,8 +83,17 @@ if point == "landing":
     import transforms.land as land
     land._land_table = counting(land._land_table)
 elif point == "disclosure":
-    import transforms.disclosure.audit as audit
-    audit.audit = counting(audit.audit)
+    # the n-th LP this process solves (suppressor or audit; not a worker's): HiGHS is the
+    # one thing every disclosure step calls, whatever the module layout
+    import highspy
+    main_pid, real_run = os.getpid(), highspy.Highs.run
+    def run(self, *a, **k):
+        if os.getpid() == main_pid:
+            calls[0] += 1
+            if calls[0] == n:
+                die()
+        return real_run(self, *a, **k)
+    highspy.Highs.run = run
 elif point == "writing":
     import transforms.publish.release as release
     real_write = release.write_release
@@ -92,6 +105,8 @@ from pipelines.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
+#: the checks run after every this many releases, and at the end
+CHECK_EVERY = 10
 CPR_SHAPE = re.compile(rb"(?<![0-9])[0-3][0-9][01][0-9]{3}-?[0-9]{4}(?![0-9])")
 
 
@@ -122,7 +137,7 @@ def _plant(store: Path, rng: random.Random, month: str, planted: set[str]) -> li
                           "ORDER BY afslag_id LIMIT 1 OFFSET ?", [rng.randrange(1000)]
                           ).fetchone()[0]
         stamp = f"{month}-{rng.randint(1, 28):02d}T12:00:00+01:00"
-        for kind in rng.sample(["cpr", "name", "future", "nokey", "dupkey", "phone"], 3):
+        for kind in rng.sample(["cpr", "name", "future", "nokey", "dupkey", "reused", "phone"], 3):
             if kind == "cpr":
                 value = f"{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(40, 99)}" \
                         f"{rng.randint(1000, 9999)}"
@@ -141,10 +156,13 @@ def _plant(store: Path, rng: random.Random, month: str, planted: set[str]) -> li
                 con.execute(_COPY_AS, [base, src])
                 con.execute("UPDATE afslag SET registreret = '2099-06-01T12:00:00+02:00' "
                             "WHERE afslag_id = ?", [base])
-            elif kind == "nokey":
-                con.execute(_COPY_NULL_ID, [src])
-            elif kind == "dupkey":
-                con.execute(_COPY_SAME_ID, [src])
+            elif kind == "nokey":  # stamped this month: an incremental run reads it
+                con.execute(_COPY_NULL_ID, [stamp, src])
+            elif kind == "dupkey":  # a new id given to two refusals
+                con.execute(_COPY_ID_AT, [base, stamp, src])
+                con.execute(_COPY_ID_AT, [base, stamp, src])
+            elif kind == "reused":  # an id landed rounds ago, given to a new refusal
+                con.execute(_COPY_ID_AT, [src, stamp, src])
             base += 1
             done.append(kind)
         con.commit()
@@ -166,7 +184,8 @@ def _run(home: Path, store: Path, month: str, kill: str | None) -> int:
     return p.returncode
 
 
-def _check(home: Path, months: list[str], planted: set[str]) -> list[str]:
+def _check(home: Path, months: list[str], planted: set[str],
+           store_rows: dict[str, int]) -> list[str]:
     """Every check of the module docstring; returns the problems found."""
     import duckdb
 
@@ -188,6 +207,11 @@ def _check(home: Path, months: list[str], planted: set[str]) -> list[str]:
         for table, c in manifest["sources"].items():
             if c["read"] != c["loaded"] + sum(c["quarantined"].values()):
                 problems.append(f"{month}.{n}: {table} read {c['read']} != loaded + quarantined")
+        if layout.release_path(rel, month) == folder and \
+                manifest["sources"]["afslag"]["read"] != store_rows[month]:
+            # nothing dropped in silence: every refusal row the store held is landed or held
+            problems.append(f"{month}.{n}: afslag read {manifest['sources']['afslag']['read']}"
+                            f", the store held {store_rows[month]}")
     done = layout.complete_releases(rel)
     if sorted(set(months)) != sorted(set(done)):
         problems.append(f"published {done}, run {sorted(set(months))}")
@@ -245,9 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     months = _months(args.first, args.releases)
     planted: set[str] = set()
     kills = {"landing": 0, "disclosure": 0, "writing": 0}
+    missed = 0  # kills planned at a point the run never reached (the run went through)
+    store_rows: dict[str, int] = {}
     start = time.monotonic()
     for i, month in enumerate(months, 1):
         dirty = _plant(store, rng, month, planted)
+        with sqlite3.connect(store) as c:
+            store_rows[month] = c.execute("SELECT count(*) FROM afslag").fetchone()[0]
         kill = None
         if rng.random() < args.kill_rate:
             point = rng.choice(list(kills))
@@ -257,14 +285,24 @@ def main(argv: list[str] | None = None) -> int:
         if code == -9:
             kills[kill.split(":")[0]] += 1
             code = _run(home, store, month, None)  # the re-run after the crash
+        elif kill:
+            missed += 1
+            kill += " (not reached)"
         print(f"{i:3d}/{len(months)} {month}  dirty {','.join(dirty):<24} "
-              f"kill {kill or '-':<14} exit {code}  ({time.monotonic() - start:.0f} s)",
+              f"kill {kill or '-':<28} exit {code}  ({time.monotonic() - start:.0f} s)",
               flush=True)
         if code != 0:
             print(f"release {month} failed (exit {code})", file=sys.stderr)
             return 1
-    problems = _check(home, months, planted)
-    print(f"\n{len(months)} releases, kills {kills}, {len(planted)} identifiers planted, "
+        if i % CHECK_EVERY == 0 and i < len(months):  # so that a long soak cut short still says
+            found = _check(home, months[:i], planted, store_rows)
+            print(f"    checked after {i} releases: "
+                  f"{'all passed' if not found else f'{len(found)} problem(s)'}", flush=True)
+            for p in found:
+                print("PROBLEM:", p, flush=True)
+    problems = _check(home, months, planted, store_rows)
+    print(f"\n{len(months)} releases, kills {kills} ({missed} planned but not reached), "
+          f"{len(planted)} identifiers planted, "
           f"{time.monotonic() - start:.0f} s; home {home}")
     for p in problems:
         print("PROBLEM:", p)
