@@ -6,9 +6,10 @@
 Each round picks the next release month, plants a few random dirty rows in the (SQLite) demo
 store (a CPR number or a name in a code column, a refusal stamped in the future, a refusal
 without a key, a new key given to two refusals, a landed key given to a new one; all stamped
-in the month, so that the month's incremental run reads them), and runs ``lpstat run --release <month>`` in a
-subprocess that may SIGKILL itself at a random instant: while landing (at the n-th table),
-during disclosure control (at the n-th LP the run's own process solves) or while writing the release (at the n-th
+in the month, so that the month's incremental run reads them), and runs
+``lpstat run --release <month>`` in a subprocess that may SIGKILL itself at a random
+instant: while landing (at the n-th table), during disclosure control (at the n-th LP the
+run's own process solves) or while writing the release (at the n-th
 ``os.rename``/``os.replace``). A killed round is run again without a kill. After every
 ``CHECK_EVERY`` releases, and at the end:
 
