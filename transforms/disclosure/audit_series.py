@@ -49,9 +49,9 @@ import scipy.sparse as sp
 
 from transforms import catalog
 from transforms.catalog import ATTRIBUTES, Cube
-from transforms.disclosure.audit import (
-    FAILED, PASSED, _covers, _iso, _num, _num_out, interval_ok, solve_system,
-)
+from transforms.disclosure.audit import FAILED, PASSED, interval_ok, solve_system
+from transforms.disclosure.audit.frame import _covers, _iso, _num
+from transforms.disclosure.audit.rule import _num_out
 
 SEP = "\x1f"
 _KOMMUNE, _REGION = "[Arbejdssted].[Kommune]", "[Arbejdssted].[Region]"
