@@ -61,62 +61,15 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     shape = (a.n, tuple(a.measures))
     carry = witnesses is not None and witnesses.shape == shape
 
-    def flat_of(glob: np.ndarray) -> np.ndarray:  # the frame cells of system variables
-        mi_, v_ = np.divmod(glob, nv)
-        return mi_ * a.n + a.var_first_row[v_]
-
-    class Report:
-        def relation_error(self, r: int, kind: str, residual: float) -> None:
-            mi, rel = divmod(int(r), a.n_rel)
-            pv = int(a.rel_parent[rel])
-            col = a.measures[mi]
-            extra = {"measure": col,
-                     "children_gruppering": a.gkey_of_var(int(a.rel_child[rel]), pv)}
-            pval = a.known[mi * nv + pv]
-            if kind == "margin_mismatch":
-                extra["value"] = _num_out(pval)
-                extra["sum_children"] = _num_out(pval - residual)
-            else:
-                extra["residual"] = _num_out(residual)
-            a.error(kind, int(a.var_first_row[pv]), **extra)
-
-        def outcome_error(self, ge: int, ga: int, va: float, ve: float) -> None:
-            a.error("outcome_exceeds_count", int(a.var_first_row[ge]),
-                    measure=a.measures[ga // nv], value=_num_out(va), count=_num_out(ve))
-
-        def infeasible(self, ts: list[int]) -> None:
-            row0 = min(i for i, _, obj in targets if tindex[obj] in set(ts))
-            a.error("infeasible", row0, detail="the published numbers admit no non-negative "
-                    "solution for this linked group of withheld cells")
-
     pairs = [(v, k * nv + v) for k in range(1, nm) for v in range(nv)]
     res, info = solve_system(
-        A, a.known, objs, pairs, Report(), exact=exact, workers=workers,
-        hints_for=(lambda glob: witnesses.candidates(flat_of(glob))) if carry else None,
+        A, a.known, objs, pairs, _Report(a, targets, tindex), exact=exact, workers=workers,
+        hints_for=(lambda glob: witnesses.candidates(_flat_of(a, glob))) if carry else None,
         keep_points=witnesses is not None)
-    lp_count, hints_used = info["lps"], info["hints_used"]
     if witnesses is not None:  # this audit's points, for the next audit of this frame
-        full = info["values"]
-        base = np.full((nm, a.n), np.nan)
-        has_var = a.row_var >= 0
-        for mi in range(nm):
-            base[mi, has_var] = full[mi * nv + a.row_var[has_var]]
-        witnesses.shape, witnesses.base = shape, base
-        witnesses.blocks = [(flat_of(g), pts) for g, pts in info["blocks"]]
-        witnesses.last = {"lps": lp_count, "hints_used": hints_used}
+        _keep_points(witnesses, a, shape, info)
 
-
-    cells = []
-    failed = 0
-    n_exact = 0
-    for i, label, obj in targets:
-        r = res[tindex[obj]]
-        failed += not r["ok"]
-        n_exact += bool(r["exact"])
-        cells.append({**a.cell(i), "measure": label, "lo": r["lo"], "hi": r["hi"], "ok": r["ok"],
-                      "exact": r["exact"], "lo_bound": r["lo_bound"], "hi_bound": r["hi_bound"]})
-        if not r["ok"]:
-            cells[-1]["raekke"] = int(i)  # frame row, for the suppressor's search loop
+    cells, failed, n_exact = _cells(a, targets, res, tindex)
     withheld = int(np.logical_or.reduce([np.isnan(a.values[c]) for c in a.measures]).sum()) \
         if a.n else 0
     errors = a.errors
@@ -133,6 +86,73 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
         "hundrede_procent": hundred,
         "metode": METHOD,
     }
+
+
+def _flat_of(a: _Audit, glob: np.ndarray) -> np.ndarray:
+    """The frame cells (measure * rows + row) of system variables."""
+    mi_, v_ = np.divmod(glob, a.n_var)
+    return mi_ * a.n + a.var_first_row[v_]
+
+
+class _Report:
+    """Where :func:`solve_system` reports errors: as consistency errors of the frame."""
+
+    def __init__(self, a: _Audit, targets: list, tindex: dict):
+        self.a, self.targets, self.tindex = a, targets, tindex
+
+    def relation_error(self, r: int, kind: str, residual: float) -> None:
+        a, nv = self.a, self.a.n_var
+        mi, rel = divmod(int(r), a.n_rel)
+        pv = int(a.rel_parent[rel])
+        col = a.measures[mi]
+        extra = {"measure": col,
+                 "children_gruppering": a.gkey_of_var(int(a.rel_child[rel]), pv)}
+        pval = a.known[mi * nv + pv]
+        if kind == "margin_mismatch":
+            extra["value"] = _num_out(pval)
+            extra["sum_children"] = _num_out(pval - residual)
+        else:
+            extra["residual"] = _num_out(residual)
+        a.error(kind, int(a.var_first_row[pv]), **extra)
+
+    def outcome_error(self, ge: int, ga: int, va: float, ve: float) -> None:
+        a = self.a
+        a.error("outcome_exceeds_count", int(a.var_first_row[ge]),
+                measure=a.measures[ga // a.n_var], value=_num_out(va), count=_num_out(ve))
+
+    def infeasible(self, ts: list[int]) -> None:
+        row0 = min(i for i, _, obj in self.targets if self.tindex[obj] in set(ts))
+        self.a.error("infeasible", row0, detail="the published numbers admit no non-negative "
+                     "solution for this linked group of withheld cells")
+
+
+def _keep_points(witnesses: Witnesses, a: _Audit, shape: tuple, info: dict) -> None:
+    """This audit's points (and determined values), for the next audit of this frame."""
+    nm, nv = len(a.measures), a.n_var
+    full = info["values"]
+    base = np.full((nm, a.n), np.nan)
+    has_var = a.row_var >= 0
+    for mi in range(nm):
+        base[mi, has_var] = full[mi * nv + a.row_var[has_var]]
+    witnesses.shape, witnesses.base = shape, base
+    witnesses.blocks = [(_flat_of(a, g), pts) for g, pts in info["blocks"]]
+    witnesses.last = {"lps": info["lps"], "hints_used": info["hints_used"]}
+
+
+def _cells(a: _Audit, targets: list, res: list[dict], tindex: dict):
+    """The audit's cells (one per withheld value, frame order), values failed, exact."""
+    cells = []
+    failed = 0
+    n_exact = 0
+    for i, label, obj in targets:
+        r = res[tindex[obj]]
+        failed += not r["ok"]
+        n_exact += bool(r["exact"])
+        cells.append({**a.cell(i), "measure": label, "lo": r["lo"], "hi": r["hi"], "ok": r["ok"],
+                      "exact": r["exact"], "lo_bound": r["lo_bound"], "hi_bound": r["hi_bound"]})
+        if not r["ok"]:
+            cells[-1]["raekke"] = int(i)  # frame row, for the suppressor's search loop
+    return cells, failed, n_exact
 
 
 def audit_release(cells_by_cube: dict[str, pd.DataFrame], **kwargs) -> dict:
