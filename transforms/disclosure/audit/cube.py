@@ -13,7 +13,6 @@ from transforms.disclosure.audit.rule import FAILED, PASSED, TOL, _num_out
 from transforms.disclosure.audit.solve import solve_system
 from transforms.disclosure.audit.witnesses import Witnesses
 
-
 METHOD = (
     "Lineær programmering (HiGHS) over alle offentliggjorte tal i kuben: for hver "
     "diskretioneret værdi min og max under alle offentliggjorte relationer (marginer, "

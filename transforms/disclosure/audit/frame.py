@@ -19,7 +19,6 @@ from transforms import catalog
 from transforms.catalog import ATTRIBUTES, HIERARCHIES, Cube
 from transforms.disclosure.audit.rule import _EPS, _SHARE_TOL, _num_out
 
-
 DIFF_SEP = "-"  # measure label of count minus outcome: "antal_elever-antal_afbrudt"
 
 

@@ -15,7 +15,6 @@ from functools import lru_cache
 
 from transforms import catalog
 
-
 TOL = 1e-6  # rounding tolerance on LP values: ceil(lo - TOL), floor(hi + TOL)
 _EPS = 1e-9  # exactness tolerance on integer arithmetic done in floating point
 _SHARE_TOL = 5e-4 + 1e-9  # half of 0.1 percentage point: shares may be stored rounded

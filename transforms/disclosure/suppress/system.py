@@ -1,4 +1,4 @@
-"""The attacker's linear system for :mod:`transforms.disclosure.suppress` (private).
+"""The attacker's linear system for the suppressor (:mod:`transforms.disclosure.suppress`).
 
 Turns a cube's cell frame into *variables* (one per distinct published number) and sparse
 *equations* (parent = sum of refining children), following the "linear system" section of
