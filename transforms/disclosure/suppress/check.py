@@ -47,49 +47,92 @@ def _check(s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
         return [], {}
     rows = np.flatnonzero(act)
     t0 = time.perf_counter()
-    qv = Qs.value[rows]
-    a = np.minimum(lo_obs[rows], qv)
-    b = np.maximum(hi_obs[rows], qv)
-    # outer bounds by propagation: where known points attain them, the interval is exact
-    plo, phi, _, _ = propagate(s.A, s.values, wh, s.n, s.layers)
-    QP = Qs.Q[rows]
-    pos = QP.multiply(QP > 0).tocsr()
-    neg = (-QP).multiply(QP < 0).tocsr()
-    fin_hi = np.where(np.isfinite(phi), phi, 1e18)
-    fin_lo = np.where(np.isfinite(plo), plo, 0.0)
-    Uq = pos @ fin_hi - neg @ fin_lo
-    Lq = pos @ fin_lo - neg @ fin_hi
+    ob = _Observed(s, Qs, wh, cert, lo_obs, hi_obs, rows)
+    fails, exact, settled = _settle_known(s, Qs, wh, ob)
+    if not (~ob.done() & ~settled).any():
+        log.debug("check: %d active, all certified or known (%d fail)", len(rows), len(fails))
+        return sorted(set(fails)), exact
+    att = Attack(s.A, s.values, wh, s.n, s.layers, ob.QP)
+    log.debug("check: %d active, %d open, %d known, model %.2fs", len(rows),
+              int((~ob.done() & ~settled).sum()), int(settled.sum()), time.perf_counter() - t0)
+    _certificate_rounds(att, ob, settled, t0)
+    _exact_phase(s, Qs, wh, att, ob, settled, fails, exact, t0)
+    newc = ob.done()
+    # canonical order: which phase found a failure depends on the points found on the way
+    fails = sorted(set(fails))
+    log.debug("  %d fail (%.2fs)", len(fails), time.perf_counter() - t0)
+    cert[rows[newc]] = True
+    lo_obs[rows] = ob.a
+    hi_obs[rows] = ob.b
+    return fails, exact
 
-    def known(i):
+
+class _Observed:
+    """What one check knows of the active quantities (``rows``): the values seen at feasible
+    points (``a`` .. ``b``, the quantity's own value included) and outer bounds by
+    propagation (``Lq`` .. ``Uq``); where known points attain them, the interval is exact."""
+
+    def __init__(self, s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
+                 hi_obs, rows: np.ndarray):
+        self.rows, self.cert = rows, cert
+        qv = self.qv = Qs.value[rows]
+        self.a = np.minimum(lo_obs[rows], qv)
+        self.b = np.maximum(hi_obs[rows], qv)
+        # outer bounds by propagation: where known points attain them, the interval is exact
+        plo, phi, _, _ = propagate(s.A, s.values, wh, s.n, s.layers)
+        self.phi = phi
+        QP = self.QP = Qs.Q[rows]
+        pos = QP.multiply(QP > 0).tocsr()
+        neg = (-QP).multiply(QP < 0).tocsr()
+        fin_hi = np.where(np.isfinite(phi), phi, 1e18)
+        fin_lo = np.where(np.isfinite(plo), plo, 0.0)
+        self.Uq = pos @ fin_hi - neg @ fin_lo
+        self.Lq = pos @ fin_lo - neg @ fin_hi
+
+    def known(self, i) -> bool:
+        a, b, Lq, Uq = self.a, self.b, self.Lq, self.Uq
         return a[i] <= Lq[i] + TOL and b[i] >= Uq[i] - TOL and Uq[i] < 1e17
 
-    def done():
-        return cert[rows] | _certified(a, b)
+    def done(self) -> np.ndarray:
+        return self.cert[self.rows] | _certified(self.a, self.b)
 
+    def ok_now(self, i) -> bool:
+        return _certified(self.a[i:i + 1], self.b[i:i + 1])[0]
+
+    def observe(self, vals: np.ndarray) -> None:
+        """Values of every active quantity at one more feasible point."""
+        self.a = np.minimum(self.a, vals)
+        self.b = np.maximum(self.b, vals)
+
+    def observe_some(self, qs, qvals) -> None:
+        """Values of some quantities (positions ``qs``) at one more feasible point."""
+        if qs is not None:
+            self.a[qs] = np.minimum(self.a[qs], qvals)
+            self.b[qs] = np.maximum(self.b[qs], qvals)
+
+
+def _settle_known(s: System, Qs: _Quantities, wh: np.ndarray, ob: _Observed):
+    """Quantities whose outer bounds known points attain: exact without an LP. Returns
+    (failing quantities, exact intervals, settled positions)."""
+    a, b, Lq, Uq, rows, phi = ob.a, ob.b, ob.Lq, ob.Uq, ob.rows, ob.phi
     fails: list[int] = []
     exact: dict[int, tuple[float, float]] = {}
     settled = np.zeros(len(rows), dtype=bool)
-    for i in np.flatnonzero(~done() & (a <= Lq + TOL) & (b >= Uq - TOL) & (Uq < 1e17)):
+    for i in np.flatnonzero(~ob.done() & (a <= Lq + TOL) & (b >= Uq - TOL) & (Uq < 1e17)):
         settled[i] = True
         exact[int(rows[i])] = (float(Lq[i]), float(Uq[i]))
         if not _exact_ok(s, Qs, wh, rows[i], float(Lq[i]), float(Uq[i]),
                          lambda v: (0.0, float(phi[v]))):
             fails.append(int(rows[i]))
-    if not (~done() & ~settled).any():
-        log.debug("check: %d active, all certified or known (%d fail)", len(rows), len(fails))
-        return sorted(set(fails)), exact
-    att = Attack(s.A, s.values, wh, s.n, s.layers, QP)
+    return fails, exact, settled
 
-    def observe(vals):
-        nonlocal a, b
-        a = np.minimum(a, vals)
-        b = np.maximum(b, vals)
 
-    log.debug("check: %d active, %d open, %d known, model %.2fs", len(rows),
-              int((~done() & ~settled).sum()), int(settled.sum()), time.perf_counter() - t0)
+def _certificate_rounds(att: Attack, ob: _Observed, settled: np.ndarray, t0: float) -> None:
+    """Rounds (step 4b): one LP per component moves every open quantity toward its goal."""
+    qv = ob.qv
     spread = False
     for rnd in range(MAX_ROUNDS):
-        c = done() | settled
+        c = ob.done() | settled
         open_ = ~c
         if not open_.any():
             break
@@ -97,15 +140,15 @@ def _check(s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
             open_ = att.spread(open_)
         # one direction per quantity: down for cells that may go down (>= 4, and some
         # point already reaches 4), up for the rest; alternate for cells left open
-        a_i, b_i = np.ceil(a - TOL), np.floor(b + TOL)
+        a_i, b_i = np.ceil(ob.a - TOL), np.floor(ob.b + TOL)
         t_up = np.maximum(np.maximum(PROTECTION_UPPER, a_i + PROTECTION_WIDTH) - qv, 0.0)
         t_dn = np.minimum(qv - (b_i - PROTECTION_WIDTH), qv)
         can_dn = (b_i >= PROTECTION_UPPER) & (t_dn > TOL)
         want_dn = can_dn & ((qv >= PROTECTION_UPPER) != (rnd % 2 == 1))
         t_up = np.where(open_ & ~want_dn, t_up, 0.0)
         t_dn = np.where(open_ & want_dn, t_dn, 0.0)
-        observe(att.targeted(t_up, t_dn))
-        gained = int((done() & open_).sum())
+        ob.observe(att.targeted(t_up, t_dn))
+        gained = int((ob.done() & open_).sum())
         log.debug("  round %d: %d open, %d certified (%.2fs)", rnd, int(open_.sum()), gained,
                   time.perf_counter() - t0)
         # rounds over all open quantities until they stall, then rounds over spread-out
@@ -115,13 +158,17 @@ def _check(s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
             break
         if not spread and gained < SPREAD_AT * open_.sum():
             spread = True
-    c = done() | settled
+
+
+def _exact_phase(s: System, Qs: _Quantities, wh: np.ndarray, att: Attack, ob: _Observed,
+                 settled: np.ndarray, fails: list, exact: dict, t0: float) -> None:
+    """Steps 4c-d for what is still open: a guided LP, then exact min/max LPs only as far as
+    the verdict needs. Adds to ``fails`` and ``exact``."""
+    rows, qv = ob.rows, ob.qv
+    c = ob.done() | settled
     log.debug("  exact LPs for up to %d quantities", int((~c).sum()))
     x_exact: dict[int, tuple[float, float]] = {}
     nlp = 0
-
-    def ok_now(i):
-        return _certified(a[i:i + 1], b[i:i + 1])[0]
 
     def ext(i, mx):
         nonlocal nlp
@@ -129,33 +176,29 @@ def _check(s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
         if nlp % 500 == 0:
             log.debug("  %d exact LPs (%.2fs)", nlp, time.perf_counter() - t0)
         val, qs, qvals = att.extreme(i, mx)
-        if qs is not None:
-            a[qs] = np.minimum(a[qs], qvals)
-            b[qs] = np.maximum(b[qs], qvals)
+        ob.observe_some(qs, qvals)
         return val
 
-    t_goal = np.maximum(np.maximum(PROTECTION_UPPER, np.ceil(a - TOL) + PROTECTION_WIDTH) - qv, 0)
+    t_goal = np.maximum(np.maximum(PROTECTION_UPPER, np.ceil(ob.a - TOL) + PROTECTION_WIDTH)
+                        - qv, 0)
     n_known = n_guided = 0
     for i in np.flatnonzero(~c):
-        if cert[rows[i]] or ok_now(i):
+        if ob.cert[rows[i]] or ob.ok_now(i):
             continue
-        if not known(i):
+        if not ob.known(i):
             n_guided += 1
-            qs, qvals = att.extreme_guided(i, ~done(), t_goal)
-            if qs is not None:
-                a[qs] = np.minimum(a[qs], qvals)
-                b[qs] = np.maximum(b[qs], qvals)
-            if ok_now(i):
+            ob.observe_some(*att.extreme_guided(i, ~ob.done(), t_goal))
+            if ob.ok_now(i):
                 continue
-        if known(i):
+        if ob.known(i):
             n_known += 1
-            lo, hi = float(Lq[i]), float(Uq[i])
+            lo, hi = float(ob.Lq[i]), float(ob.Uq[i])
         else:
             hi = ext(i, True)
-            if ok_now(i):
+            if ob.ok_now(i):
                 continue
             lo = ext(i, False)
-            if ok_now(i):
+            if ob.ok_now(i):
                 continue
         q = rows[i]
 
@@ -170,11 +213,3 @@ def _check(s: System, Qs: _Quantities, wh: np.ndarray, cert: np.ndarray, lo_obs,
         if not ok:
             fails.append(q)
     log.debug("  %d exact LPs, %d guided, %d known from bounds", nlp, n_guided, n_known)
-    newc = done()
-    # canonical order: which phase found a failure depends on the points found on the way
-    fails = sorted(set(fails))
-    log.debug("  %d fail (%.2fs)", len(fails), time.perf_counter() - t0)
-    cert[rows[newc]] = True
-    lo_obs[rows] = a
-    hi_obs[rows] = b
-    return fails, exact
