@@ -21,7 +21,7 @@ suppression and audit run unchanged.
 
 Methods, each printed with: secondary cells, their total value, wall and CPU time (the CPU
 time is the fairer number on a shared machine), and the verdict of
-lpstat's audit (transforms/disclosure/audit.py) on the published pattern:
+lpstat's audit (transforms/disclosure/audit/) on the published pattern:
 
 - ``lpstat``: transforms.disclosure.suppress (primary 1..3, zeros withheld, every withheld
   cell protected: interval [0,0], or hi >= 4 and width >= 3 where lo < 4);

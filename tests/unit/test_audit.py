@@ -1,4 +1,4 @@
-"""Tests of the independent disclosure audit (transforms/disclosure/audit.py).
+"""Tests of the independent disclosure audit (transforms/disclosure/audit/).
 
 Frames are built from the real catalogue cubes, restricted to a few groupings and members:
 a *universe* of finest-level combinations (empty ones included) is aggregated to every

@@ -1,8 +1,8 @@
-"""Primary and secondary suppression (transforms/disclosure/suppress.py, contract 3).
+"""Primary and secondary suppression (transforms/disclosure/suppress/, contract 3).
 
 Frames are built by hand from real cubes of the catalogue, with only the groupings a test
 needs: the suppression system uses exactly the groupings present in the frame. Protection is
-checked two ways: by the independent audit (transforms/disclosure/audit.py), and, for the
+checked two ways: by the independent audit (transforms/disclosure/audit/), and, for the
 random tables, by a brute-force LP written here over the finest cells of the table.
 """
 

@@ -3,7 +3,7 @@
 The audit reads what anyone can download -- a cube's published cell frame, its measures null
 where withheld -- plus the declarative catalogue, rebuilds the linear system an attacker has,
 and decides by linear programming (HiGHS) whether every withheld value is protected. It shares
-no code with ``suppress.py`` (which chooses the pattern), so the two fail independently.
+no code with ``suppress/`` (which chooses the pattern), so the two fail independently.
 
 The attacker's system
 ---------------------
