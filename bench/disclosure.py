@@ -21,7 +21,7 @@ suppression and audit run unchanged.
 
 Methods, each printed with: secondary cells, their total value, wall and CPU time (the CPU
 time is the fairer number on a shared machine), and the verdict of
-lpstat's audit (transforms/disclosure/audit.py) on the published pattern:
+lpstat's audit (transforms/disclosure/audit/) on the published pattern:
 
 - ``lpstat``: transforms.disclosure.suppress (primary 1..3, zeros withheld, every withheld
   cell protected: interval [0,0], or hi >= 4 and width >= 3 where lo < 4);
@@ -68,9 +68,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transforms.catalog import Cube, View
-from transforms.disclosure._suppress_synth import cells_from_records
-from transforms.disclosure.suppress import apply_pattern, suppress
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests/synth_cells.py, when run as bench/disclosure.py
+    sys.path.insert(0, str(ROOT))
+
+from tests.synth_cells import cells_from_records  # noqa: E402
+from transforms.catalog import Cube, View  # noqa: E402
+from transforms.disclosure.suppress import apply_pattern, suppress  # noqa: E402
 
 KOM, REG = "[Arbejdssted].[Kommune]", "[Arbejdssted].[Region]"
 PRIM, SEK = "[Afslagsårsag].[Primær årsag]", "[Afslagsårsag].[Sekundær årsag]"
@@ -233,7 +237,7 @@ def linked_afslaars(seed: int, skew: float, months: int = 94) -> tuple[pd.DataFr
     unevenly records fall on the members (Zipf-like weights, random order): 0.8 gives the
     national shares of empty (16 %) and 1-3 (30 %) cells, 1.0 a sparser table (26 % and 28 %)."""
     from transforms.catalog import AFSLAARS
-    from transforms.disclosure._suppress_synth import random_records
+    from tests.synth_cells import random_records
 
     nat, _ = national_afslaars(seed)
     total = int(nat.loc[nat["gruppering"] == "", "antal_afslag"].iloc[0])

@@ -1,4 +1,4 @@
-"""Tests of the independent disclosure audit (transforms/disclosure/audit.py).
+"""Tests of the independent disclosure audit (transforms/disclosure/audit/).
 
 Frames are built from the real catalogue cubes, restricted to a few groupings and members:
 a *universe* of finest-level combinations (empty ones included) is aggregated to every
@@ -579,7 +579,7 @@ def test_lp_intervals_equal_brute_force(case):
 
 
 def test_decide_matches_enumeration():
-    from transforms.disclosure.audit import _decide, interval_ok
+    from transforms.disclosure.audit.rule import _decide, interval_ok
 
     for L in range(0, 9):
         for a in range(L, 11):
@@ -624,7 +624,7 @@ def three_way(seed: int, share: float = 0.35, more: float = 0.0) -> pd.DataFrame
 
 @pytest.mark.parametrize("seed", [1, 2, 4])
 def test_certificates_agree_with_exact_lps(seed, monkeypatch):
-    import transforms.disclosure.audit as audit_module
+    import transforms.disclosure.audit.component as audit_module
 
     monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)  # take the certificate path
     pub = three_way(seed)
@@ -645,7 +645,7 @@ def test_certificates_agree_with_exact_lps(seed, monkeypatch):
 
 
 def test_row_order_and_workers_do_not_change_the_result(monkeypatch):
-    import transforms.disclosure.audit as audit_module
+    import transforms.disclosure.audit.component as audit_module
 
     monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
     monkeypatch.setattr(audit_module, "EXACT_SPLIT_MIN", 3)  # exercise the split exact phase
@@ -669,7 +669,7 @@ def test_row_order_and_workers_do_not_change_the_result(monkeypatch):
 def test_interior_point_runs_reach_a_vertex_and_report_infeasibility():
     import scipy.sparse as sp
 
-    from transforms.disclosure.audit import _highs, _pass, _run_interior
+    from transforms.disclosure.audit.highs import _highs, _pass, _run_interior
 
     # x0 + x1 = 3, x0 - x1 = 1, x >= 0: the single point (2, 1)
     A = sp.csc_matrix(np.array([[1.0, 1.0], [1.0, -1.0]]))
@@ -690,7 +690,7 @@ def _rectangle_component():
     cell ranges over [0, 6] (x_a = x_d = 6 - x_b = 6 - x_c)."""
     import scipy.sparse as sp
 
-    from transforms.disclosure.audit import _Component
+    from transforms.disclosure.audit.component import _Component
 
     A = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 1, 0, 1]], float))
     return _Component(A, np.full(4, 6.0), np.zeros((0, 2), dtype=np.int64), np.zeros(4),
@@ -725,7 +725,7 @@ def test_exact_mode_still_solves_both_sides():
 
 
 def test_values_determined_by_implied_bounds_need_no_lp(monkeypatch):
-    import transforms.disclosure.audit as audit_module
+    import transforms.disclosure.audit.component as audit_module
 
     def no_lp(self, exact_all, pool):
         raise AssertionError("an LP was built for values the bounds determine")
@@ -753,7 +753,7 @@ def _verdicts(res: dict) -> dict:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_carried_points_give_the_same_verdicts_with_fewer_lps(seed, monkeypatch):
-    import transforms.disclosure.audit as audit_module
+    import transforms.disclosure.audit.component as audit_module
 
     monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)  # the certificate path
     monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 3)
@@ -782,7 +782,7 @@ def test_carried_points_are_checked_before_use(monkeypatch):
     """Points that do not satisfy the audited system are dropped: forged points (every
     carried value x made 1.5 x + 1) neither change a verdict nor widen an interval beyond
     the exact one."""
-    import transforms.disclosure.audit as audit_module
+    import transforms.disclosure.audit.component as audit_module
 
     monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
     pub = three_way(2, share=0.1)
@@ -804,7 +804,7 @@ def test_carried_points_are_checked_before_use(monkeypatch):
 def test_a_point_is_used_only_where_it_meets_the_relations_and_bounds():
     import scipy.sparse as sp
 
-    from transforms.disclosure.audit import _Component
+    from transforms.disclosure.audit.component import _Component
 
     # x0 + x1 = 4, x1 = x2 + 1, 0 <= x <= 4; targets: each unknown
     A = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, -1.0]]))

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from transforms.catalog import AFSLAARS
-from transforms.disclosure._suppress_synth import cells_from_records
+from tests.synth_cells import cells_from_records
 from transforms.disclosure.audit import PASSED, audit
 from transforms.disclosure.audit_series import SeriesVersion, audit_series
 from transforms.series import flow_truth
@@ -162,7 +162,7 @@ def _stock_release(last: int, n_jan: int, hide_changed_january: bool):
     publishes that status date only in the month view (its quarter ends later), so Kommune
     and Region are not published there."""
     from transforms.catalog import FRAFVURD
-    from transforms.disclosure._suppress_synth import month_end
+    from tests.synth_cells import month_end
     from transforms.series import stock_truth
 
     rows = []

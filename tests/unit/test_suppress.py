@@ -1,8 +1,8 @@
-"""Primary and secondary suppression (transforms/disclosure/suppress.py, contract 3).
+"""Primary and secondary suppression (transforms/disclosure/suppress/, contract 3).
 
 Frames are built by hand from real cubes of the catalogue, with only the groupings a test
 needs: the suppression system uses exactly the groupings present in the frame. Protection is
-checked two ways: by the independent audit (transforms/disclosure/audit.py), and, for the
+checked two ways: by the independent audit (transforms/disclosure/audit/), and, for the
 random tables, by a brute-force LP written here over the finest cells of the table.
 """
 
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from transforms.catalog import AFSLAARS, ATTRIBUTES, FRAFAFBRUD, FRAFVURD, grouping_key
-from transforms.disclosure._suppress_synth import cells_from_records, month_end
+from tests.synth_cells import cells_from_records, month_end
 from transforms.disclosure.suppress import apply_pattern, interval_ok, suppress
 
 UDD = "[Uddannelse].[Uddannelse]"
@@ -467,7 +467,7 @@ def test_checked_search_keeps_what_earlier_releases_published():
 
 
 def _risk_records(seed: int, n: int = 3000):
-    from transforms.disclosure._suppress_synth import random_records
+    from tests.synth_cells import random_records
 
     dims = {"tid_maaned": ["2026M03"],
             "uddannelse": ["Social- og sundhedshjælper", "Social- og sundhedsassistent"],
@@ -484,14 +484,15 @@ def test_pattern_costs_no_more_than_the_propagation_method():
     chosen costs no more than the greedy propagation method's (the old method), passes the
     independent audit, and on these seeds costs less in most (the cascade: a secondary cell
     the propagation pass withholds is often determined by another relation it sits in)."""
-    import transforms.disclosure.suppress as S
-    from transforms.disclosure._suppress_system import build_system
+    import transforms.disclosure.suppress.global_method as S
+    from transforms.disclosure.suppress.passes import _primary
+    from transforms.disclosure.suppress.system import build_system
 
     cheaper = 0
     for seed in range(6):
         cells = cells_from_records(_risk_records(seed), FRAFVURD, views=["v1", "v4"])
         s = build_system(cells, FRAFVURD)
-        wh0, _, _ = S._primary(s)
+        wh0, _, _ = _primary(s)
         old = S._secondary_cost(s, S._protect(s, wh0.copy(), {}, propagation=True), wh0)
         stats: dict = {}
         p = suppress(cells, FRAFVURD, stats)

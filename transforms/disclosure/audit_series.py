@@ -49,9 +49,9 @@ import scipy.sparse as sp
 
 from transforms import catalog
 from transforms.catalog import ATTRIBUTES, Cube
-from transforms.disclosure.audit import (
-    FAILED, PASSED, _covers, _iso, _num, _num_out, interval_ok, solve_system,
-)
+from transforms.disclosure.audit import FAILED, PASSED, interval_ok, solve_system
+from transforms.disclosure.audit.frame import _covers, _iso, _num
+from transforms.disclosure.audit.rule import _num_out
 
 SEP = "\x1f"
 _KOMMUNE, _REGION = "[Arbejdssted].[Kommune]", "[Arbejdssted].[Region]"
@@ -339,42 +339,9 @@ class _Flow:
         b = self.b
         by_g, covers, _ = layout
         R = self._r(ver)
-        nm = R + 1
-        # true month values per grouping, as dense matrices (captions x months)
-        V = {G: np.zeros((len(xs), nm), dtype=np.int64) for G, xs in by_g.items()}
-        tv = ver.truth
-        if tv is not None and len(tv):
-            tm = tv["unit"].map(self.midx)
-            for G, part in tv.groupby("G", sort=False):
-                if G not in V:
-                    continue
-                xi = part["X"].map(pos[G])
-                mi = tm.loc[part.index]
-                ok = (xi.notna() & mi.notna()).to_numpy()
-                mi_ok = mi.to_numpy()[ok].astype(np.int64)
-                keep = mi_ok < nm
-                V[G][xi.to_numpy()[ok].astype(np.int64)[keep], mi_ok[keep]] = \
-                    part["v"].to_numpy()[ok][keep]
-        C = {G: np.cumsum(v, axis=1) for G, v in V.items()}  # cumulative true values
-        # the spans this version needs per grouping: its cells' periods and the segments
-        # between the series' boundaries (shared with every other version), closed upward
+        C = self._cumulative_truth(ver, by_g, pos, R + 1)
         G_arr, X_arr = keys["G"].to_numpy(), keys["X"].to_numpy()
-        cell_span = {}
-        spans_of: dict[str, set] = defaultdict(set)
-        for G, lvl, cap in set(zip(G_arr, keys["tid"].to_numpy(), keys["tcap"].to_numpy())):
-            cell_span[(lvl, cap)] = sp_ = self._span(lvl, cap, R)
-            spans_of[G].add(sp_)
-        for G in by_g:
-            bnd = self.bounds.get(G, np.zeros(0, dtype=np.int64))
-            bnd = bnd[bnd <= R].tolist()
-            spans_of[G].update(zip([0] + [x + 1 for x in bnd[:-1]], bnd))
-        changed = True
-        while changed:
-            changed = False
-            for pk, ck, _ in covers:
-                if not spans_of[ck] <= spans_of[pk]:
-                    spans_of[pk] |= spans_of[ck]
-                    changed = True
+        cell_span, spans_of = self._spans_needed(keys, by_g, covers, R)
         ids: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
         for G, xs in by_g.items():
             xi = self.xids(xs)
@@ -417,6 +384,49 @@ class _Flow:
             cv[i] = ids[(G, cell_span[(lvl, cap)])][pos[G][X]]
         return cv
 
+    def _cumulative_truth(self, ver, by_g: dict, pos: dict, nm: int) -> dict:
+        """Per grouping the cumulative true month values (captions x months, up to the
+        version's release month)."""
+        # true month values per grouping, as dense matrices (captions x months)
+        V = {G: np.zeros((len(xs), nm), dtype=np.int64) for G, xs in by_g.items()}
+        tv = ver.truth
+        if tv is not None and len(tv):
+            tm = tv["unit"].map(self.midx)
+            for G, part in tv.groupby("G", sort=False):
+                if G not in V:
+                    continue
+                xi = part["X"].map(pos[G])
+                mi = tm.loc[part.index]
+                ok = (xi.notna() & mi.notna()).to_numpy()
+                mi_ok = mi.to_numpy()[ok].astype(np.int64)
+                keep = mi_ok < nm
+                V[G][xi.to_numpy()[ok].astype(np.int64)[keep], mi_ok[keep]] = \
+                    part["v"].to_numpy()[ok][keep]
+        return {G: np.cumsum(v, axis=1) for G, v in V.items()}  # cumulative true values
+
+    def _spans_needed(self, keys: pd.DataFrame, by_g: dict, covers: list, R: int):
+        """The spans this version needs per grouping: its cells' periods and the segments
+        between the series' boundaries (shared with every other version), closed upward.
+        Returns (the span of each (time level, caption), spans per grouping)."""
+        cell_span = {}
+        spans_of: dict[str, set] = defaultdict(set)
+        for G, lvl, cap in set(zip(keys["G"].to_numpy(), keys["tid"].to_numpy(),
+                                   keys["tcap"].to_numpy())):
+            cell_span[(lvl, cap)] = sp_ = self._span(lvl, cap, R)
+            spans_of[G].add(sp_)
+        for G in by_g:
+            bnd = self.bounds.get(G, np.zeros(0, dtype=np.int64))
+            bnd = bnd[bnd <= R].tolist()
+            spans_of[G].update(zip([0] + [x + 1 for x in bnd[:-1]], bnd))
+        changed = True
+        while changed:
+            changed = False
+            for pk, ck, _ in covers:
+                if not spans_of[ck] <= spans_of[pk]:
+                    spans_of[pk] |= spans_of[ck]
+                    changed = True
+        return cell_span, spans_of
+
 
 def _identities(b: _Builder) -> np.ndarray:
     """Per unknown a 64-bit identity that is the same in every build of the series system:
@@ -443,41 +453,71 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     audit that are exactly the same system are not solved again.
     """
     b = _Builder()
-    stock = cube.kind == "stock"
     outcome = [m.column for m in cube.measures if m.kind == "count" and m.outcome
                and m.additive and m.column != cube.value_column]
     errors: list[dict] = []
     # per version: row → (count var, outcome var or -1), published values
+    row_vars = _version_unknowns(b, versions, cube, outcome)
+
+    A = b.matrix()
+    N = len(b.ids)
+    known, objs, per_version = _published_and_withheld(N, versions, row_vars, cube, outcome,
+                                                       errors)
+    order = sorted(objs, key=lambda o: [(g, c) for c, g in o])
+    if cache is not None:
+        ident = _identities(b)
+        cache.ident = lambda glob: ident[glob]
+        cache.begin()
+    res, info = solve_system(A, known, order, sorted(b.pairs), _SeriesReport(errors),
+                             workers=workers, cache=cache)
+    cells, failed = _failures(versions, order, objs, res, per_version, cube, max_cells)
+    verdict = PASSED if failed == 0 and not errors else FAILED
+    return {"cube": cube.id, "verdict": verdict,
+            "versions": [v.label for v in versions],
+            "unknowns": int(N), "relations": int(A.shape[0]),
+            "checked": len(order), "failed": int(failed), "per_version": per_version,
+            "cells": cells, "consistency_errors": errors[:50], "lps": info["lps"],
+            "components": {k: info[k] for k in ("components_reused", "components_solved",
+                                                "largest_solved")},
+            "metode": METHOD}
+
+
+def _stock_block(b: _Builder, blocks: dict, outcome: list[str], unit, layout_sig, layout,
+                 truth_state) -> dict:
+    """Unknowns (count and outcome) of one month / status date, in layout order."""
+    h, vals = truth_state if truth_state else ("", {})
+    key = (unit, h, layout_sig)
+    if key in blocks:
+        return blocks[key]
+    by_g, covers, _ = layout
+    ids: dict[str, np.ndarray] = {}
+    oids: dict[str, np.ndarray] = {}
+    for G, xs in by_g.items():
+        v = [vals.get((G, x), (0, 0)) for x in xs]
+        ids[G] = np.array([b.var(("x", unit, G, x, t[0])) for x, t in zip(xs, v)], np.int64)
+        if outcome:
+            oids[G] = np.array([b.var(("o", unit, G, x, t[1] if len(t) > 1 else 0))
+                                for x, t in zip(xs, v)], np.int64)
+            for e, o in zip(ids[G].tolist(), oids[G].tolist()):
+                b.pairs.add((e, o))
+    for layer in [ids] + ([oids] if outcome else []):
+        for pk, ck, c2p in covers:
+            kids = defaultdict(list)
+            for j, p in enumerate(c2p.tolist()):
+                kids[p].append(int(layer[ck][j]))
+            for p, par in enumerate(layer[pk].tolist()):
+                b.relation([(par, 1.0)] + [(k, -1.0) for k in kids.get(p, [])])
+    blocks[key] = {"ids": ids, "oids": oids}
+    return blocks[key]
+
+
+def _version_unknowns(b: _Builder, versions: list[SeriesVersion], cube: Cube,
+                      outcome: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Builds the series system in ``b``; per version, per frame row its count unknown and
+    outcome unknown (-1: none)."""
+    stock = cube.kind == "stock"
     row_vars: list[tuple[np.ndarray, np.ndarray]] = []
     blocks: dict[tuple, dict] = {}
-
-    def block(unit, layout_sig, layout, truth_state) -> dict:
-        """Unknowns (count and outcome) of one month / status date, in layout order."""
-        h, vals = truth_state if truth_state else ("", {})
-        key = (unit, h, layout_sig)
-        if key in blocks:
-            return blocks[key]
-        by_g, covers, _ = layout
-        ids: dict[str, np.ndarray] = {}
-        oids: dict[str, np.ndarray] = {}
-        for G, xs in by_g.items():
-            v = [vals.get((G, x), (0, 0)) for x in xs]
-            ids[G] = np.array([b.var(("x", unit, G, x, t[0])) for x, t in zip(xs, v)], np.int64)
-            if outcome:
-                oids[G] = np.array([b.var(("o", unit, G, x, t[1] if len(t) > 1 else 0))
-                                    for x, t in zip(xs, v)], np.int64)
-                for e, o in zip(ids[G].tolist(), oids[G].tolist()):
-                    b.pairs.add((e, o))
-        for layer in [ids] + ([oids] if outcome else []):
-            for pk, ck, c2p in covers:
-                kids = defaultdict(list)
-                for j, p in enumerate(c2p.tolist()):
-                    kids[p].append(int(layer[ck][j]))
-                for p, par in enumerate(layer[pk].tolist()):
-                    b.relation([(par, 1.0)] + [(k, -1.0) for k in kids.get(p, [])])
-        blocks[key] = {"ids": ids, "oids": oids}
-        return blocks[key]
-
     all_keys = [frame_keys(ver.frame, cube) for ver in versions]
     layouts = []
     for ver, keys in zip(versions, all_keys):
@@ -506,7 +546,7 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
                     unit_layouts[sig_u] = _layout(sub, cube)
                 lay = unit_layouts[sig_u]
                 pos_u = {G: {x: k for k, x in enumerate(xs)} for G, xs in lay[0].items()}
-                blk = block(unit, lay[2], lay, truth.get(unit))
+                blk = _stock_block(b, blocks, outcome, unit, lay[2], lay, truth.get(unit))
                 for i in idx:
                     k = pos_u[G_arr[i]][X_arr[i]]
                     cv[i] = blk["ids"][G_arr[i]][k]
@@ -515,9 +555,14 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
         else:
             cv = flow.version(ver, keys, layout, pos)
         row_vars.append((cv, ov))
+    return row_vars
 
-    A = b.matrix()
-    N = len(b.ids)
+
+def _published_and_withheld(N: int, versions: list[SeriesVersion], row_vars: list,
+                            cube: Cube, outcome: list[str], errors: list[dict]):
+    """The published value of every unknown any version publishes (NaN: none), the
+    objectives of every withheld value (each with the (version, row, measure) it stands
+    for), and per version its withheld rows."""
     known = np.full(N, np.nan)
     objs: dict[tuple, list[tuple[int, int, str]]] = {}
     per_version = {}
@@ -545,25 +590,31 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
                 objs.setdefault(((1.0, int(cv[i])), (-1.0, int(ov[i]))), []).append(
                     (vi, int(i), f"{cube.value_column}-{oc}"))
         per_version[ver.label] = {"withheld": int((~pub).sum()), "failed": 0}
+    return known, objs, per_version
 
-    class Report:
-        def relation_error(self, r, kind, residual):
-            errors.append({"type": kind, "relation": int(r), "residual": _num_out(residual)})
 
-        def outcome_error(self, ge, ga, va, ve):
-            errors.append({"type": "outcome_exceeds_count", "value": _num_out(va),
-                           "count": _num_out(ve)})
+class _SeriesReport:
+    """Where :func:`solve_system` reports errors: as the series' consistency errors."""
 
-        def infeasible(self, ts):
-            errors.append({"type": "infeasible", "objectives": len(ts)})
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
 
-    order = sorted(objs, key=lambda o: [(g, c) for c, g in o])
-    if cache is not None:
-        ident = _identities(b)
-        cache.ident = lambda glob: ident[glob]
-        cache.begin()
-    res, info = solve_system(A, known, order, sorted(b.pairs), Report(), workers=workers,
-                             cache=cache)
+    def relation_error(self, r, kind, residual):
+        self.errors.append({"type": kind, "relation": int(r), "residual": _num_out(residual)})
+
+    def outcome_error(self, ge, ga, va, ve):
+        self.errors.append({"type": "outcome_exceeds_count", "value": _num_out(va),
+                            "count": _num_out(ve)})
+
+    def infeasible(self, ts):
+        self.errors.append({"type": "infeasible", "objectives": len(ts)})
+
+
+def _failures(versions: list[SeriesVersion], order: list, objs: dict, res: list[dict],
+              per_version: dict, cube: Cube, max_cells: int) -> tuple[list[dict], int]:
+    """Marks every version's rows that failed (``ver.rows``) and counts them per version;
+    returns the failing values (at most ``max_cells``) and how many failed."""
+    stock = cube.kind == "stock"
     cells, failed = [], 0
     for ver in versions:
         ver.rows = {"count_ok": np.ones(len(ver.frame), bool),
@@ -586,15 +637,7 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
                                           if c in row.index and row[c] is not None
                                           and not (isinstance(row[c], float) and np.isnan(row[c]))},
                               "measure": label, "lo": r["lo"], "hi": r["hi"]})
-    verdict = PASSED if failed == 0 and not errors else FAILED
-    return {"cube": cube.id, "verdict": verdict,
-            "versions": [v.label for v in versions],
-            "unknowns": int(N), "relations": int(A.shape[0]),
-            "checked": len(order), "failed": int(failed), "per_version": per_version,
-            "cells": cells, "consistency_errors": errors[:50], "lps": info["lps"],
-            "components": {k: info[k] for k in ("components_reused", "components_solved",
-                                                "largest_solved")},
-            "metode": METHOD}
+    return cells, failed
 
 
 __all__ = ["SeriesVersion", "audit_series", "frame_keys", "interval_ok"]

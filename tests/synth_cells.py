@@ -1,4 +1,4 @@
-"""Cell frames built from unit records, for the suppression tests and benchmarks (private).
+"""Cell frames built from unit records: test and bench support, not part of lpstat.
 
 The marts build the real cell frames in SQL; this is a small pandas twin so tests can state a
 table by its records ("5 students, all dropped out") and get every grouping of the chosen

@@ -1,4 +1,4 @@
-"""The attacker's linear system for :mod:`transforms.disclosure.suppress` (private).
+"""The attacker's linear system for the suppressor (:mod:`transforms.disclosure.suppress`).
 
 Turns a cube's cell frame into *variables* (one per distinct published number) and sparse
 *equations* (parent = sum of refining children), following the "linear system" section of
@@ -91,31 +91,7 @@ def build_system(cells: pd.DataFrame, cube: Cube) -> System:
     unknown = sorted(set(keys) - set(known))
     if unknown:
         raise ValueError(f"{cube.underemne}: groupings not in the catalogue: {unknown[:3]}")
-
-    # attribute columns that identify a cell (aliases carry no own member)
-    main_attrs = [a for a in cube.attributes if canonical(a) == a]
-    tid = {a for a in main_attrs if ATTRIBUTES[a].hierarchy == "Tid"}
-    id_attrs = [a for a in main_attrs if not (stock and a in tid)]
-    id_cols = [ATTRIBUTES[a].column for a in id_attrs]
-
-    frame = pd.DataFrame(index=np.arange(len(cells)))
-    gsets = {k: frozenset(_attrs(k)) for k in known}
-    if stock:
-        grp = [frozenset(a for a in gsets[k] if a not in tid) for k in keys]
-        if "statusdato" not in cells.columns:
-            raise ValueError(f"{cube.underemne}: a stock cube's frame needs 'statusdato'")
-        dates = pd.Series(cells["statusdato"].to_numpy(), dtype=object)
-        frame["date"] = dates.where(dates.notna(), "").astype(str).str[:10].to_numpy()
-    else:
-        grp = [gsets[k] for k in keys]
-        frame["date"] = ""
-    uniq_g = sorted(set(grp), key=lambda g: _gorder(g, cube))
-    gidx = {g: i for i, g in enumerate(uniq_g)}
-    frame["g"] = np.array([gidx[g] for g in grp], dtype=np.int64)
-    for c in id_cols:
-        col = cells[c] if c in cells.columns else pd.Series([None] * len(cells))
-        ser = pd.Series(col.to_numpy(), dtype=object)
-        frame[c] = ser.where(ser.notna(), "").astype(str).to_numpy()
+    frame, id_attrs, id_cols, uniq_g, gidx = _key_frame(cells, cube, keys, known)
 
     # variables: canonical numbering, independent of row order
     vkeys = ["date", "g"] + id_cols if stock else ["g", "date"] + id_cols
@@ -147,7 +123,83 @@ def build_system(cells: pd.DataFrame, cube: Cube) -> System:
         if np.any(y > x) or np.any(y < 0):
             raise ValueError(f"{cube.underemne}: {OUTCOME_COLUMN} outside 0..{value_col}")
 
-    # equations: integer codes per identifying column, matched by sorted keys
+    A1 = _relations(vt, id_attrs, id_cols, uniq_g, gidx, n)
+    bad = np.flatnonzero(A1 @ x.astype(float) != 0)
+    if len(bad):
+        raise ValueError(
+            f"{cube.underemne}: cells do not add up ({len(bad)} relations, e.g. variables "
+            f"{A1[bad[0]].indices.tolist()})"
+        )
+    if layers == 2:
+        A = sp.block_diag([A1, A1], format="csr")
+        values = np.concatenate([x, y])
+        if np.any(A @ values.astype(float) != 0):
+            raise ValueError(f"{cube.underemne}: {OUTCOME_COLUMN} does not add up")
+    else:
+        A = A1
+        values = x
+
+    # a grand total of its system: the coarsest grouping (no attributes besides time)
+    top = (vt["g"].to_numpy() == gidx.get(frozenset(), -1)) if frozenset() in gidx else np.zeros(
+        n, dtype=bool
+    )
+    big = 1000.0 * (float(x.max()) + 1.0) if n else 1.0
+    wx = (x + 1.0) * mult
+    wx[top] = big * mult[top]
+    weight = wx
+    if layers == 2:
+        weight = np.concatenate([wx, (y + 1.0) * mult])
+    return System(
+        n=n,
+        layers=layers,
+        A=A,
+        values=values,
+        n_ind=ni,
+        weight=weight,
+        top=top,
+        row_var=row_var,
+        order=np.arange(n),
+    )
+
+
+def _key_frame(cells: pd.DataFrame, cube: Cube, keys: np.ndarray, known: list[str]):
+    """Per frame row the key that identifies its variable: status date (stock cubes; else
+    ""), system grouping (stock: without time) as an index into the groupings in canonical
+    order, and the captions of the identifying columns (aliases carry no own member).
+    Returns (key frame, identifying attributes, their columns, groupings, grouping index)."""
+    stock = cube.kind == "stock"
+    # attribute columns that identify a cell (aliases carry no own member)
+    main_attrs = [a for a in cube.attributes if canonical(a) == a]
+    tid = {a for a in main_attrs if ATTRIBUTES[a].hierarchy == "Tid"}
+    id_attrs = [a for a in main_attrs if not (stock and a in tid)]
+    id_cols = [ATTRIBUTES[a].column for a in id_attrs]
+
+    frame = pd.DataFrame(index=np.arange(len(cells)))
+    gsets = {k: frozenset(_attrs(k)) for k in known}
+    if stock:
+        grp = [frozenset(a for a in gsets[k] if a not in tid) for k in keys]
+        if "statusdato" not in cells.columns:
+            raise ValueError(f"{cube.underemne}: a stock cube's frame needs 'statusdato'")
+        dates = pd.Series(cells["statusdato"].to_numpy(), dtype=object)
+        frame["date"] = dates.where(dates.notna(), "").astype(str).str[:10].to_numpy()
+    else:
+        grp = [gsets[k] for k in keys]
+        frame["date"] = ""
+    uniq_g = sorted(set(grp), key=lambda g: _gorder(g, cube))
+    gidx = {g: i for i, g in enumerate(uniq_g)}
+    frame["g"] = np.array([gidx[g] for g in grp], dtype=np.int64)
+    for c in id_cols:
+        col = cells[c] if c in cells.columns else pd.Series([None] * len(cells))
+        ser = pd.Series(col.to_numpy(), dtype=object)
+        frame[c] = ser.where(ser.notna(), "").astype(str).to_numpy()
+    return frame, id_attrs, id_cols, uniq_g, gidx
+
+
+def _relations(vt: pd.DataFrame, id_attrs: list[str], id_cols: list[str], uniq_g: list,
+               gidx: dict, n: int) -> sp.csr_matrix:
+    """The equations over one layer (parent - sum of its covering children = 0), per set of
+    status dates with the same groupings present: integer codes per identifying column,
+    matched by sorted keys."""
     codes = np.zeros((n, len(id_cols) + 1), dtype=np.int64)
     codes[:, 0] = pd.factorize(vt["date"], sort=True)[0]
     for i, c in enumerate(id_cols):
@@ -198,42 +250,7 @@ def build_system(cells: pd.DataFrame, cube: Cube) -> System:
         v = np.zeros(0)
     A1 = sp.csr_matrix((v, (r, c)), shape=(neq, n))
     A1.sum_duplicates()
-    bad = np.flatnonzero(A1 @ x.astype(float) != 0)
-    if len(bad):
-        raise ValueError(
-            f"{cube.underemne}: cells do not add up ({len(bad)} relations, e.g. variables "
-            f"{A1[bad[0]].indices.tolist()})"
-        )
-    if layers == 2:
-        A = sp.block_diag([A1, A1], format="csr")
-        values = np.concatenate([x, y])
-        if np.any(A @ values.astype(float) != 0):
-            raise ValueError(f"{cube.underemne}: {OUTCOME_COLUMN} does not add up")
-    else:
-        A = A1
-        values = x
-
-    # a grand total of its system: the coarsest grouping (no attributes besides time)
-    top = (vt["g"].to_numpy() == gidx.get(frozenset(), -1)) if frozenset() in gidx else np.zeros(
-        n, dtype=bool
-    )
-    big = 1000.0 * (float(x.max()) + 1.0) if n else 1.0
-    wx = (x + 1.0) * mult
-    wx[top] = big * mult[top]
-    weight = wx
-    if layers == 2:
-        weight = np.concatenate([wx, (y + 1.0) * mult])
-    return System(
-        n=n,
-        layers=layers,
-        A=A,
-        values=values,
-        n_ind=ni,
-        weight=weight,
-        top=top,
-        row_var=row_var,
-        order=np.arange(n),
-    )
+    return A1
 
 
 def _check_same(vals: np.ndarray, row_var: np.ndarray, n: int, name: str) -> None:

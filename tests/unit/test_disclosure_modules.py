@@ -1,0 +1,50 @@
+"""The suppressor and the audit share no code (DESIGN.md section 2, and
+transforms/disclosure/README.md): the modules of one side import nothing of the other's, and
+both read only the catalogue, so a mistake in one cannot hide the same mistake in the other.
+``guarded.py`` wires the two together and is neither side."""
+
+import ast
+from pathlib import Path
+
+DISCLOSURE = Path(__file__).resolve().parents[2] / "transforms" / "disclosure"
+SUPPRESSOR = sorted((DISCLOSURE / "suppress").glob("*.py"))
+AUDIT = sorted((DISCLOSURE / "audit").glob("*.py")) + [DISCLOSURE / "audit_series.py"]
+
+
+def _transforms_imports(path: Path) -> set[str]:
+    """Every ``transforms`` module a file imports, at its top or inside a function."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "transforms":  # from transforms import catalog
+                out.update(f"transforms.{a.name}" for a in node.names)
+            else:
+                out.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            raise AssertionError(f"{path.name}: relative import (absolute ones are checked)")
+    return {m for m in out if m == "transforms" or m.startswith("transforms.")}
+
+
+def _outside(paths: list[Path], own: str) -> dict[str, list[str]]:
+    return {p.relative_to(DISCLOSURE).as_posix(): bad for p in paths
+            if (bad := sorted(m for m in _transforms_imports(p)
+                              if m != "transforms.catalog" and m != own
+                              and not m.startswith(own + ".")))}
+
+
+def test_the_sides_are_where_the_layout_says():
+    assert {p.name for p in SUPPRESSOR} >= {"__init__.py", "system.py", "check.py", "repair.py"}
+    assert {p.name for p in AUDIT} >= {"__init__.py", "frame.py", "solve.py", "audit_series.py"}
+
+
+def test_the_suppressor_imports_only_itself_and_the_catalogue():
+    assert _outside(SUPPRESSOR, "transforms.disclosure.suppress") == {}
+
+
+def test_the_audit_imports_only_itself_and_the_catalogue():
+    series = DISCLOSURE / "audit_series.py"
+    assert _outside([p for p in AUDIT if p != series], "transforms.disclosure.audit") == {}
+    # the series audit uses the single audit's solver, and nothing of the suppressor
+    assert _outside([series], "transforms.disclosure.audit") == {}

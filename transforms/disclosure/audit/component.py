@@ -1,0 +1,326 @@
+"""The solver of one connected component (steps 4 and 5 of the package docstring).
+
+A :class:`_Component` holds the component's relations, bounds and targets; its seed LP,
+goal rounds and exact LPs turn outer and inner bounds into a verdict per target.
+:func:`_lp_task` and :func:`_exact_task` are the independent LPs the worker pool
+(``pool.py``) may run in other processes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from transforms.disclosure.audit.highs import _highs, _pass, _primal_hot, _run_interior, _status
+from transforms.disclosure.audit.rule import TOL, _decide, _goal
+
+#: components with at most this many unknowns get exact intervals for every value
+EXACT_MAX_VARS = 400
+#: goal rounds stop when a round decides fewer than this many values
+ROUND_MIN_GAIN = 25
+MAX_ROUNDS = 60
+#: LPs per goal round (run in parallel when workers allow; results do not depend on it)
+ROUND_LPS = 2
+#: exact phases with more targets than this are split into two halves (parallel if allowed)
+EXACT_SPLIT_MIN = 40
+#: a carried point (Witnesses) is used where it meets every relation and bound within this
+HINT_TOL = 1e-7
+
+
+class _Component:
+    """Intervals of the targets (linear forms) over one connected component:
+    A x = b, x[a] ≤ x[e] for (e, a) in ineq, lb ≤ x ≤ ub."""
+
+    def __init__(self, A: sp.csr_matrix, b, ineq: np.ndarray, lb, ub, T: sp.csr_matrix, consts):
+        self.A, self.b, self.ineq, self.lb, self.ub = A, b, ineq, lb, ub
+        self.n = A.shape[1]
+        self.T, self.consts = T, consts
+        nt = T.shape[0]
+        self.nt = nt
+        # outer bounds of each target from the variable bounds
+        Tc = T.tocoo()
+        lo_c = np.where(Tc.data > 0, Tc.data * lb[Tc.col], Tc.data * ub[Tc.col])
+        hi_c = np.where(Tc.data > 0, Tc.data * ub[Tc.col], Tc.data * lb[Tc.col])
+        with np.errstate(invalid="ignore"):
+            self.LT = consts + np.bincount(Tc.row, lo_c, minlength=nt)
+            self.UT = consts + np.bincount(Tc.row, hi_c, minlength=nt)
+        # count minus outcome (one +, one - term) is ≥ 0 by the a ≤ e constraint
+        npos = np.bincount(Tc.row, (Tc.data > 0).astype(float), minlength=nt)
+        nneg = np.bincount(Tc.row, (Tc.data < 0).astype(float), minlength=nt)
+        self.LT = np.where((npos == 1) & (nneg == 1), np.maximum(self.LT, consts), self.LT)
+        self.LT = np.where(np.isnan(self.LT), 0.0, self.LT)
+        self.amin = np.full(nt, np.inf)  # inner bounds from feasible points
+        self.bmax = np.full(nt, -np.inf)
+        self.lo_lp = np.full(nt, np.nan)  # exact LP optima where solved
+        self.hi_lp = np.full(nt, np.nan)
+        self.hi_unbounded = np.zeros(nt, dtype=bool)
+        self.lp_count = 0
+        self.keep_points = False  # keep every feasible point recorded (for Witnesses)
+        self.points: list[np.ndarray] = []
+        self.hints_used = 0
+        # the full constraint matrix: equalities, then x[a] - x[e] ≤ 0
+        ni = len(ineq)
+        Ain = sp.csr_matrix(
+            (np.r_[np.ones(ni), -np.ones(ni)], (np.r_[np.arange(ni), np.arange(ni)],
+                                                np.r_[ineq[:, 1], ineq[:, 0]] if ni else [])),
+            shape=(ni, self.n),
+        )
+        self.M = sp.vstack([A, Ain]).tocsc()
+        self.M.sort_indices()
+        self.rlo = np.r_[b, np.full(ni, -np.inf)]
+        self.rhi = np.r_[b, np.zeros(ni)]
+
+    def __getstate__(self):  # a worker starts without this process's points
+        state = self.__dict__.copy()
+        state["points"] = []
+        return state
+
+    # -- points ----------------------------------------------------------------------------
+
+    def _record(self, x: np.ndarray) -> None:
+        v = self.T @ x + self.consts
+        np.minimum(self.amin, v, out=self.amin)
+        np.maximum(self.bmax, v, out=self.bmax)
+        if self.keep_points:
+            self.points.append(x)
+
+    def use_hints(self, xs) -> None:
+        """Record the candidate points that are feasible here (relations within
+        ``HINT_TOL``, the a ≤ e pairs and the implied bounds within it too; then clipped into
+        the bounds); the others are dropped. Only ever inner bounds: a point can show that a
+        value is reachable, never that one is not."""
+        for x in xs:
+            x = np.asarray(x, dtype=float)
+            if x.shape != (self.n,) or not np.all(np.isfinite(x)):
+                continue
+            r = self.M @ x
+            if np.any(r < self.rlo - HINT_TOL) or np.any(r > self.rhi + HINT_TOL):
+                continue
+            if np.any(x < self.lb - HINT_TOL) or np.any(x > self.ub + HINT_TOL):
+                continue
+            self._record(np.clip(x, self.lb, self.ub))
+            self.hints_used += 1
+
+    def rounded(self, idx=slice(None)):
+        """(L, a, b, U) as integer arrays (U: None where unbounded/infinite), of the targets
+        ``idx`` (default: all)."""
+        lo_lp, hi_lp = self.lo_lp[idx], self.hi_lp[idx]
+        lo_known = ~np.isnan(lo_lp)
+        hi_known = ~np.isnan(hi_lp)
+        L = np.ceil(np.where(lo_known, lo_lp, self.LT[idx]) - TOL)
+        a = np.ceil(np.where(lo_known, lo_lp, self.amin[idx]) - TOL)
+        b = np.floor(np.where(hi_known, hi_lp, self.bmax[idx]) + TOL)
+        U = np.floor(np.where(hi_known, hi_lp, self.UT[idx]) + TOL)
+        a = np.maximum(a, L)  # guard against solver noise across the rounding edge
+        b = np.minimum(b, U)
+        U = np.where(self.hi_unbounded[idx], np.inf, U)
+        b = np.where(self.hi_unbounded[idx], np.inf, b)
+        return L, a, b, U
+
+    def _states(self, idx=slice(None)) -> list[tuple[int, int, int | None, int | None,
+                                                     bool | None]]:
+        """Per target (L, a, b, U, verdict-or-None); b, U None: proved unbounded / no limit."""
+        L, a, b, U = self.rounded(idx)
+        Ul = [None if math.isinf(u) else int(u) for u in U.tolist()]
+        out = []
+        for Lt, at, bt, Ut in zip(L.astype(np.int64).tolist(), a.astype(np.int64).tolist(),
+                                  b.tolist(), Ul):
+            if math.isinf(bt):
+                out.append((Lt, at, None, None, True))
+            else:
+                bt = int(bt)
+                out.append((Lt, at, bt, Ut, _decide(Lt, at, bt, Ut)))
+        return out
+
+    # -- solving ---------------------------------------------------------------------------
+
+    def _seed(self) -> highspy.Highs | None:
+        """The base model, solved for min of the sum of all unknowns (a first point, and
+        lo exact for every value that is 0 there). None when infeasible."""
+        h = _highs(interior=True)
+        _pass(h, self.M, np.ones(self.n), self.lb, self.ub, self.rlo, self.rhi)
+        self.lp_count += 1
+        if _run_interior(h) != "optimal":
+            return None
+        self._record(np.asarray(h.getSolution().col_value, dtype=float))
+        _primal_hot(h)
+        return h
+
+    def solve(self, exact_all: bool, pool, hints=()) -> bool:
+        """Fills the inner/outer/exact arrays. False when the component is infeasible.
+        ``hints``: candidate feasible points (see :meth:`use_hints`), recorded first."""
+        self.use_hints(hints)
+        h = self._seed()
+        if h is None:
+            return False
+        exact_mode = exact_all or self.n <= EXACT_MAX_VARS
+        if not exact_mode:
+            self._goal_rounds(pool)
+            todo = [t for t, s in enumerate(self._states()) if s[4] is None]
+        else:
+            todo = list(range(self.nt))
+        if len(todo) <= EXACT_SPLIT_MIN:
+            self._exact(h, todo, decide_only=not exact_mode)
+        else:  # two fixed halves, each re-solved from the seed basis: same result anywhere
+            del h
+            halves = [todo[0::2], todo[1::2]]
+            for half, out in zip(halves, pool.map(_exact_task, [self, self], halves,
+                                                  [not exact_mode] * 2)):
+                lo_lp, hi_lp, unb, amin, bmax, lps, pts = out
+                self.points.extend(pts)
+                self.lo_lp[half] = lo_lp[half]
+                self.hi_lp[half] = hi_lp[half]
+                self.hi_unbounded[half] = unb[half]
+                np.minimum(self.amin, amin, out=self.amin)
+                np.maximum(self.bmax, bmax, out=self.bmax)
+                self.lp_count += lps
+        return True
+
+    def _exact(self, h: highspy.Highs, todo: list[int], decide_only: bool = False) -> None:
+        """Exact min and max of each target in todo (sides already attained are skipped),
+        re-solving the model hot with only the objective changed.
+
+        ``decide_only``: only as many sides as the verdict needs: none where the points found
+        so far (by the LPs of earlier targets too) already decide it, else first the side
+        whose goal (:func:`_goal`) would prove it, the other side only if still open."""
+        T = self.T
+        n = self.n
+        cur = np.arange(n, dtype=np.int32)  # the seed's costs (all ones) are to be cleared
+
+        def run(idx, cost):
+            nonlocal cur
+            h.changeColsCost(len(cur), cur, np.zeros(len(cur)))
+            idx = idx.astype(np.int32)
+            h.changeColsCost(len(idx), idx, cost.astype(float))
+            cur = idx
+            h.run()
+            self.lp_count += 1
+            st = _status(h)
+            if st == "other":  # e.g. unbounded-or-infeasible from a hot start: solve cold
+                h.clearSolver()
+                h.run()
+                self.lp_count += 1
+                st = _status(h)
+            if st == "optimal":
+                self._record(np.asarray(h.getSolution().col_value, dtype=float))
+                return st, float(h.getInfo().objective_function_value)
+            return st, None
+
+        for t in todo:
+            idx = T.indices[T.indptr[t]:T.indptr[t + 1]]
+            coef = T.data[T.indptr[t]:T.indptr[t + 1]]
+            c = self.consts[t]
+            if decide_only:
+                self._decide_sides(t, run, idx, coef, c)
+                continue
+            if np.isnan(self.lo_lp[t]):
+                if math.ceil(self.LT[t] - TOL) == math.ceil(self.amin[t] - TOL):
+                    self.lo_lp[t] = self.LT[t]  # the outer bound is attained (after rounding)
+                else:
+                    st, obj = run(idx, coef)
+                    if st == "optimal":
+                        self.lo_lp[t] = obj + c
+            if np.isnan(self.hi_lp[t]) and not self.hi_unbounded[t]:
+                if np.isfinite(self.UT[t]) and (
+                    math.floor(self.UT[t] + TOL) == math.floor(self.bmax[t] + TOL)
+                ):
+                    self.hi_lp[t] = self.UT[t]
+                else:
+                    st, obj = run(idx, -coef)
+                    if st == "optimal":
+                        self.hi_lp[t] = -obj + c
+                    elif st == "unbounded":
+                        self.hi_unbounded[t] = True
+
+    def _decide_sides(self, t: int, run, idx, coef, c: float) -> None:
+        """Exact sides of target t until its verdict is decided (see :meth:`_exact`)."""
+        for _ in range(2):
+            (L, a, b, U, d), = self._states([t])
+            if d is not None:
+                return
+            g = _goal(L, a, b, U)
+            lo_open = np.isnan(self.lo_lp[t])
+            hi_open = np.isnan(self.hi_lp[t]) and not self.hi_unbounded[t]
+            up = hi_open and (g is None or g[0] > 0 or not lo_open)
+            if up:
+                st, obj = run(idx, -coef)
+                if st == "optimal":
+                    self.hi_lp[t] = -obj + c
+                elif st == "unbounded":
+                    self.hi_unbounded[t] = True
+                else:
+                    return  # undecided: judged strictly
+            elif lo_open:
+                st, obj = run(idx, coef)
+                if st != "optimal":
+                    return
+                self.lo_lp[t] = obj + c
+            else:
+                return
+
+    def _goal_rounds(self, pool) -> None:
+        """Goal rounds: per round ROUND_LPS LPs over the component's own constraints whose
+        objective pushes every undecided target toward the side that would prove it (up or
+        down, scaled by the distance to its goal), each LP with its own deterministic
+        pseudo-random weights (the very first with equal weights) so that targets competing
+        for one margin win in different rounds. Starts only with at least
+        ROUND_MIN_GAIN targets undecided; stops when a round decides fewer than that."""
+        T = self.T.tocsr()
+        states = self._states()
+        for rnd in range(MAX_ROUNDS):
+            goals = []
+            for t, (L, a, b, U, d) in enumerate(states):
+                if d is None:
+                    g = _goal(L, a, b, U)
+                    if g is not None and not (g[0] < 0 and U is None):
+                        goals.append((t, g))
+            before = sum(1 for x in states if x[4] is None)
+            if not goals or (rnd == 0 and before < ROUND_MIN_GAIN):
+                return  # none left, or too few for a round (e.g. most decided by carried points)
+            tv = np.array([t for t, _ in goals], dtype=np.int64)
+            up = np.array([g[0] > 0 for _, g in goals])
+            goal = np.array([g[1] for _, g in goals], dtype=float)
+            base = np.where(up, self.LT[tv], self.UT[tv])
+            scale = np.maximum(np.abs(goal - base), 1.0)
+            costs = []
+            for j in range(ROUND_LPS):
+                w = np.ones(len(goals)) if rnd == 0 and j == 0 else \
+                    np.random.default_rng([rnd, j]).uniform(0.1, 1.0, len(goals))
+                coef = np.where(up, -1.0, 1.0) * w / scale  # minimised: -T x pushes up
+                costs.append(np.asarray(T[tv].T @ coef).ravel())
+            k = ROUND_LPS
+            for x in pool.map(_lp_task, [self.M] * k, costs, [self.lb] * k, [self.ub] * k,
+                              [self.rlo] * k, [self.rhi] * k):
+                self.lp_count += 1
+                if x is not None:
+                    self._record(x)
+            states = self._states()
+            after = sum(1 for x in states if x[4] is None)
+            if rnd > 0 and before - after < ROUND_MIN_GAIN:
+                return
+
+
+def _lp_task(M, cost, lo, hi, rlo, rhi):
+    """Solve one LP (fresh, presolve on); the primal solution or None."""
+    h = _highs(interior=True)
+    _pass(h, M, cost, lo, hi, rlo, rhi)
+    if _run_interior(h) != "optimal":
+        return None
+    return np.asarray(h.getSolution().col_value, dtype=float)
+
+
+def _exact_task(comp: _Component, todo: list[int], decide_only: bool = False):
+    """Exact intervals (or verdicts: ``decide_only``) of `todo` on a fresh copy of the
+    component's model (seed basis)."""
+    comp = copy.deepcopy(comp)  # the same starting state in this process or another
+    comp.lp_count = 0
+    comp.points = []
+    h = comp._seed()
+    if h is not None:
+        comp._exact(h, todo, decide_only)
+    return (comp.lo_lp, comp.hi_lp, comp.hi_unbounded, comp.amin, comp.bmax, comp.lp_count,
+            comp.points[1:])  # the seed point is the caller's own
