@@ -1666,13 +1666,15 @@ def audit_release(cells_by_cube: dict[str, pd.DataFrame], **kwargs) -> dict:
         if underemne in chosen:
             cube, frame = chosen[underemne]
             results[underemne] = audit(frame, cube, **kwargs)
-    ok = all(r["verdict"] == PASSED for r in results.values())
+    from transforms.disclosure.verdict import Verdict
+
+    verdict = Verdict.over(results.values())
     return {
-        "verdict": PASSED if ok else FAILED,
-        "withheld": sum(r["withheld"] for r in results.values()),
-        "checked": sum(r["checked"] for r in results.values()),
-        "failed": sum(r["failed"] for r in results.values()),
-        "consistency_errors": sum(len(r["consistency_errors"]) for r in results.values()),
+        "verdict": verdict.text,
+        "withheld": verdict.withheld,
+        "checked": verdict.checked,
+        "failed": verdict.failed,
+        "consistency_errors": verdict.consistency_errors,
         "metode": METHOD,
         "cubes": results,
     }
