@@ -4,8 +4,8 @@ reaches the warehouse or a pseudonym.
 
 The demo build (one per test session, shared with test_cli.py through
 :func:`analysis_home`) has two releases, 2026-09 and 2026-10, published through the real
-``transforms.publish.release.publish_release`` (release writer, manifest, audit, revisions, ``latest``
-and the ``build_analysis_db`` hook) from a real warehouse file:
+``transforms.publish.release.publish_release`` (release writer, manifest, audit, revisions,
+``latest`` and the ``build_analysis_db`` hook) from a real warehouse file:
 
 - by default, the cells are the synthetic ones of ``release_fixture.py`` (primary
   suppression only) stored as the warehouse's ``pub_*`` partitions, and the warehouse also
