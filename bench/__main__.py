@@ -88,7 +88,7 @@ RESULT = {'seconds': sum(seconds), 'per_release': seconds, 'releases': releases}
     "disclosure": """
 import time
 from transforms.warehouse import connect
-from transforms.protect import protect_release
+from transforms.disclosure.protect import protect_release
 con = connect(HOME + '/warehouse.duckdb')
 t = time.perf_counter()
 audit = protect_release(con, RELEASE)
@@ -101,7 +101,7 @@ RESULT = {'seconds': seconds, 'verdict': audit['verdict'],
 import time
 from pathlib import Path
 from transforms.warehouse import connect
-from transforms.protect import publish_release
+from transforms.publish.release import publish_release
 con = connect(HOME + '/warehouse.duckdb')
 t = time.perf_counter()
 publish_release(con, Path(HOME) / 'releases', RELEASE, {})

@@ -189,13 +189,14 @@ def run_checked(cells, cube):
     from transforms.disclosure.audit import Witnesses, audit, shutdown_workers
     from transforms.disclosure.guarded import _failing_rows
     from transforms.disclosure.suppress import suppress_checked
+    from transforms.disclosure.verdict import Verdict
 
     carried = Witnesses()
 
     def check(pattern):
         result = audit(apply_pattern(cells, pattern, cube), cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, result)
-        return result["verdict"] == "bestået", result, bad, bad_out
+        return Verdict.of(result).passed, result, bad, bad_out
 
     t, c = time.perf_counter(), _cpu()
     p, _ = suppress_checked(cells, cube, check)

@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     from transforms.cubes import build_cells, prepare_release
     from transforms.disclosure.audit import audit, shutdown_workers
     from transforms.disclosure.guarded import guarded_pattern
+    from transforms.disclosure.verdict import Verdict
     from transforms.land import land_source
     from transforms.warehouse import build_all, connect
 
@@ -101,11 +102,11 @@ def main(argv=None) -> int:
                 _emit(row, out)
             shutdown_workers()
         con.close()
-    bad = [r for r in rows if r["verdict"] != "bestået" or r["method"] == "alt"]
+    bad = [r for r in rows if not Verdict.of(r).passed or r["method"] == "alt"]
     methods = collections.Counter(f"{r['cube']} {r['method']}" for r in rows)
     secs = [r["seconds"] for r in rows if r["cube"] == "AFSLAARS"]
     print(f"# {len({r['release'] for r in rows})} releases, {len(rows)} cubes: "
-          f"{sum(r['verdict'] == 'bestået' for r in rows)} passed, "
+          f"{sum(Verdict.of(r).passed for r in rows)} passed, "
           f"{sum(r['checked'] for r in rows)} withheld values checked, "
           f"{sum(r['failed'] for r in rows)} failed; methods {dict(methods)}")
     print(f"VALUE releases_audited_{args.scale} {len({r['release'] for r in rows})} releases")
@@ -126,9 +127,11 @@ def series(args) -> int:
     from transforms.cubes import build_cells, prepare_release
     from transforms.disclosure.audit import audit, shutdown_workers
     from transforms.disclosure.guarded import guarded_pattern
+    from transforms.disclosure.protect import protect_release, recorded_information_loss
+    from transforms.disclosure.verdict import Verdict
     from transforms.infoloss import information_loss
     from transforms.land import land_source
-    from transforms.protect import protect_release, publish_release, recorded_information_loss
+    from transforms.publish.release import publish_release
     from transforms.warehouse import build_all, connect, read_partition, store_partition
 
     url = ensure_store(args.pg, args.scale)
@@ -179,7 +182,7 @@ def series(args) -> int:
                     row.update({"secondary_alone": la["sekundaere"],
                                 "secondary_share_alone": la["sekundaer_andel"]})
                 rows.append(row)
-                if row["verdict"] != "bestået" or row["series_verdict"] != "bestået":
+                if not Verdict.of(c).passed or not (s and Verdict.of(s).passed):
                     bad.append(row)
                 _emit(row, out)
             shutdown_workers()

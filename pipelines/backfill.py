@@ -84,11 +84,13 @@ def _summary(result, settings, month: str, seconds: float) -> str:
 
 
 def run_range(settings, first: str, last: str, *, instance=None, out=None, err=None,
-              notify: bool = True, verbose: bool = False, wait: bool = False) -> bool:
+              notify: bool = True, verbose: bool = False, wait: bool = False,
+              resources: dict | None = None) -> bool:
     """Build every release month from ``first`` through ``last`` in order; True if all
     were built. Each month is a run of ``monthly_release`` in ``instance`` (default: the one
     under ``settings.home``, see pipelines/instance.py), all under one warehouse lock and one
-    log file (pipelines/runs.py)."""
+    log file (pipelines/runs.py). ``resources``: Dagster resources in place of the
+    definitions' (tests: a stand-in ``disclosure``)."""
     from pipelines.runs import Session
     from pipelines.sensors import classify_failure, failure_payload, notify_failure
     from transforms.publish.release import complete_releases
@@ -111,7 +113,8 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
               f"into {settings.releases_dir} (log: {session.log_path})", file=out, flush=True)
         definitions = _definitions()
         for i, month in enumerate(months):
-            outcome = session.build(month, with_ingest=(i == 0), definitions=definitions)
+            outcome = session.build(month, with_ingest=(i == 0), definitions=definitions,
+                                    resources=resources)
             result, seconds = outcome.result, outcome.seconds
             if result.success:
                 print(f"  {month}  {_summary(result, settings, month, seconds)}", file=out,

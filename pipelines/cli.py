@@ -48,13 +48,14 @@ def month_before(release: str) -> str:
 
 
 def materialize(settings, release: str, with_ingest: bool = True,
-                progress: bool | None = None, session=None) -> bool:
+                progress: bool | None = None, session=None, resources: dict | None = None) -> bool:
     """Build one release as a run of ``monthly_release`` in the persistent Dagster instance
     (pipelines/runs.py); print a line per step and, on failure, what failed and why.
 
     ``session``: the command's :class:`pipelines.runs.Session` (several releases in one
     command); without one, a session for this release alone. ``progress``: a live progress
-    line on stderr (``None``: when stderr is a terminal).
+    line on stderr (``None``: when stderr is a terminal). ``resources``: Dagster resources in
+    place of the definitions' (tests: a stand-in ``disclosure``).
     """
     if with_ingest:  # a store that cannot be opened: say so at once, not after retries
         from transforms.extract import SourceConnection, SourceError
@@ -75,11 +76,12 @@ def materialize(settings, release: str, with_ingest: bool = True,
 
         try:
             with Session(settings, f"lpstat run --release {release}", live=progress) as s:
-                return materialize(settings, release, with_ingest, session=s)
+                return materialize(settings, release, with_ingest, session=s,
+                                   resources=resources)
         except WarehouseBusy as exc:
             _err(str(exc))
             return False
-    outcome = session.build(release, with_ingest=with_ingest)
+    outcome = session.build(release, with_ingest=with_ingest, resources=resources)
     if outcome.success:
         return True
     result = outcome.result

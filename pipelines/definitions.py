@@ -10,6 +10,7 @@ from pipelines.checks import ALL_CHECKS
 from pipelines.resources import LpstatResource
 from pipelines.schedules import monthly_release_schedule, release_job
 from pipelines.sensors import release_failure_sensor
+from transforms.disclosure.protect import Methods
 
 ALL_ASSETS = [extract_source, build_warehouse, stock_model, *cube_assets, beskyttede_celler, udgivelse]
 
@@ -19,7 +20,8 @@ defs = dg.Definitions(
     jobs=[release_job],
     schedules=[monthly_release_schedule],
     sensors=[release_failure_sensor],
-    resources={"lpstat": LpstatResource()},
+    # "disclosure": the real suppressor and audits (tests hand in stand-ins)
+    resources={"lpstat": LpstatResource(), "disclosure": Methods()},
     # One DuckDB file takes one writer at a time: run steps in one process, in order.
     executor=dg.in_process_executor,
 )

@@ -369,8 +369,9 @@ class Session:
     def build(self, release: str, with_ingest: bool = True, resources: dict | None = None,
               definitions=None) -> Outcome:
         """Run ``monthly_release`` for ``release`` (without ingest: only the partitioned
-        groups) in the instance; print a line per asset step as it finishes."""
-        job, selection = _job_and_selection(with_ingest, definitions)
+        groups) in the instance; print a line per asset step as it finishes. ``resources``:
+        in place of the definitions' (tests: a stand-in ``disclosure``)."""
+        job, selection = _job_and_selection(with_ingest, definitions, resources)
         run_id, self._next_run_id = self._next_run_id, str(uuid.uuid4())
         update_holder(self.home, run_id=run_id, release=release)
         tags = {**self.tags, TAG_COMMAND: self.command, TAG_HOME: str(self.home),
@@ -399,7 +400,7 @@ class Session:
             with _run_environment(self.settings), _output_to(self._log_fd):
                 result = job.execute_in_process(
                     instance=instance, partition_key=release, raise_on_error=False,
-                    asset_selection=selection, run_id=run_id, tags=tags, resources=resources,
+                    asset_selection=selection, run_id=run_id, tags=tags,
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         finally:
             instance.handle_new_event = handle
@@ -469,16 +470,24 @@ def _row(name: str, seconds: float, text: str) -> str:
     return f"  {name:<32} {seconds:6.1f} s  {text}"
 
 
-def _job_and_selection(with_ingest: bool, definitions=None):
-    """The monthly job, and (without ingest) the keys of its partitioned groups."""
+def _job_and_selection(with_ingest: bool, definitions=None, resources: dict | None = None):
+    """The monthly job, and (without ingest) the keys of its partitioned groups. Tests:
+    ``definitions``, a subset of the assets (e.g. without the checks); ``resources``, in
+    place of the definitions' (a job binds its resources to its assets, so the job is made
+    anew with them rather than handed them at run time)."""
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, defs
+    from pipelines.schedules import release_job
 
     job = defs.resolve_job_def(JOB_NAME)
-    if definitions is not None:  # tests: a subset of the assets (e.g. without the checks)
-        job = dg.Definitions(assets=definitions, jobs=[dg.define_asset_job(
-            JOB_NAME, selection=dg.AssetSelection.all())], resources=defs.resources,
+    if definitions is not None or resources:
+        job = dg.Definitions(
+            assets=ALL_ASSETS if definitions is None else definitions,
+            asset_checks=ALL_CHECKS if definitions is None else None,
+            jobs=[release_job if definitions is None else dg.define_asset_job(
+                JOB_NAME, selection=dg.AssetSelection.all())],
+            resources={**defs.resources, **(resources or {})},
             executor=dg.in_process_executor).resolve_job_def(JOB_NAME)
     if with_ingest:
         return job, None

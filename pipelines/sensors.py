@@ -28,6 +28,8 @@ import urllib.request
 
 import dagster as dg
 
+from transforms.disclosure.verdict import PASSED
+
 log = logging.getLogger("lpstat.notify")
 
 WEBHOOK_ENV = "LPSTAT_WEBHOOK_URL"
@@ -129,7 +131,7 @@ def classify_failure(step_failure_events) -> tuple[str, str | None, list[dict]]:
         if data.user_failure_data is not None:
             message = data.user_failure_data.description or ""
             verdict = data.user_failure_data.metadata.get("verdict")
-            if verdict is not None and getattr(verdict, "value", verdict) != "bestået":
+            if verdict is not None and getattr(verdict, "value", verdict) != PASSED:
                 reason = "audit"
         err, chain = data.error, []
         while err is not None:

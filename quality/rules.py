@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from transforms.disclosure.verdict import Verdict
 from transforms.publish.layout import sha256_file
 #: text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number: the landing's own
 from transforms.validate import CPR_SHAPE, PHONE_SHAPE
@@ -658,16 +659,24 @@ def no_small_cells_published(true_cells: pd.DataFrame, published: pd.DataFrame, 
         checked=len(t), threshold=max_small, examples=examples)
 
 
+def _passed(audit: dict) -> bool:
+    """Whether an audit passed; a verdict that is no verdict (say, a tampered file) fails."""
+    try:
+        return Verdict.of(audit).passed
+    except ValueError:
+        return False
+
+
 def audit_passed(release: str, stored: dict | None, in_folder: dict | None) -> RuleResult:
     """The audit in the warehouse (release_audit) and the one written to audit.json."""
     problems = []
     if stored is None:
         problems.append("no audit in the warehouse table release_audit")
-    elif stored.get("verdict") != "bestået":
+    elif not _passed(stored):
         problems.append(f"release_audit verdict is {stored.get('verdict')!r}")
     if in_folder is None:
         problems.append("no audit.json in the release folder")
-    elif in_folder.get("verdict") != "bestået":
+    elif not _passed(in_folder):
         problems.append(f"audit.json verdict is {in_folder.get('verdict')!r}")
     failed = {}
     for src in (stored, in_folder):

@@ -44,19 +44,3 @@ def pg_database(pg_url):
     with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
-
-@pytest.fixture(scope="module", autouse=True)
-def disclosure_stand_in_module(request):
-    """For modules that set ``DISCLOSURE_STAND_IN = True`` (they build whole demo releases
-    through Dagster): the primary pattern and a passing audit stand in for the real suppression and audit, which take minutes per
-    release there and are tested on their own (tests/unit/test_suppress.py, test_audit.py,
-    tests/integration/test_disclosure_real.py). LPSTAT_TEST_REAL_DISCLOSURE=1 runs the real
-    ones. Autouse, so it is in place before the module's own build fixtures."""
-    if not getattr(request.module, "DISCLOSURE_STAND_IN", False):
-        yield
-        return
-    from tests.integration.test_quality_checks import _stand_in
-
-    with pytest.MonkeyPatch.context() as mp:
-        _stand_in(mp)
-        yield

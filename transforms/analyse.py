@@ -7,7 +7,7 @@ working. What an analyst can see is therefore
 exactly what was released: withheld cells are NULL with status ``diskretioneret``, and the
 warehouse (``<home>/warehouse.duckdb``, pseudonymised microdata, owner-only) is never named.
 
-It is rebuilt after every release (``transforms.protect.publish_release``) and by
+It is rebuilt after every release (``transforms.publish.release.publish_release``) and by
 ``lpstat sql`` / ``lpstat releases`` when missing: written to a temporary file beside it and
 moved into place with ``os.replace``, so a reader never sees a half-built file. The model is
 documented in ``docs/analysts.md``.

@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.partitions import release_partitions
 from pipelines.resources import LpstatResource
 from transforms.catalog import CUBES, MAX_SMALL, PROTECTION_UPPER, PROTECTION_WIDTH
+from transforms.disclosure.protect import Methods
 from transforms.warehouse import read_partition
 
 
@@ -24,14 +25,19 @@ from transforms.warehouse import read_partition
     "release and together with every release published before it (the series audit). "
     "A failing audit blocks the release: nothing is published and the run fails.",
 )
-def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-    from transforms.protect import protect_release
+def beskyttede_celler(context: dg.AssetExecutionContext, lpstat: LpstatResource,
+                      disclosure: dg.ResourceParam[Methods]):
+    """``disclosure``: the suppressor and audits to run (the resource of that name:
+    the real ones; tests hand in stand-ins)."""
+    from transforms.disclosure.protect import protect_release
+    from transforms.disclosure.verdict import Verdict
 
     release = context.partition_key
     con = lpstat.warehouse()
     try:
-        audit = protect_release(con, release, releases_dir=lpstat.settings().releases_dir)
-        passed = audit["verdict"] == "bestået"
+        audit = protect_release(con, release, releases_dir=lpstat.settings().releases_dir,
+                                methods=disclosure)
+        passed = Verdict.of(audit).passed
         preview = _preview(con, release) if passed else None
     finally:
         con.close()
@@ -95,7 +101,7 @@ def _na(v) -> bool:
     "leaves every earlier release and `latest` untouched.",
 )
 def udgivelse(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-    from transforms.protect import publish_release
+    from transforms.publish.release import publish_release
 
     release = context.partition_key
     s = lpstat.settings()

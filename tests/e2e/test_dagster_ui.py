@@ -44,7 +44,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--window-size=2400,3000"]  # tall enough that the graphs draw every node
 START_TIMEOUT = 150
 RELEASES = ("2026-09", "2026-10")
-DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def _free_port() -> int:
@@ -75,6 +74,7 @@ def webserver(tmp_path_factory):
 
     from demo.generate import generate
     from pipelines.cli import materialize
+    from tests.standins import disclosure_methods
     from transforms.settings import load_settings
 
     tmp = tmp_path_factory.mktemp("dagster-ui")
@@ -88,7 +88,8 @@ def webserver(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("LPSTAT_DAGSTER_PG_URL", raising=False)
         for i, release in enumerate(RELEASES):
-            assert materialize(settings, release, with_ingest=(i == 0), progress=False)
+            assert materialize(settings, release, with_ingest=(i == 0), progress=False,
+                               resources={"disclosure": disclosure_methods()})
     env.update({"DAGSTER_HOME": str(ensure_instance(home)), "LPSTAT_HOME": str(home),
                 "PYTHONPATH": str(ROOT)})
     port = _free_port()

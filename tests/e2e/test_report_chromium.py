@@ -25,7 +25,8 @@ import pytest
 from tests.unit.test_report import LOSS
 from tests.unit.test_tables import CUTOFF, RELEASE, make_published
 from transforms.catalog import AFSLAARS, FRAFAFBRUD, FRAFVURD
-from transforms.publish.report import BAR_COLOR, INFORMATION_LOSS_ROWS, write_report
+from transforms.publish.charts import BAR_COLOR
+from transforms.publish.report import INFORMATION_LOSS_ROWS, write_report
 
 CHROMIUM = next(
     (

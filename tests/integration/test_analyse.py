@@ -4,8 +4,8 @@ reaches the warehouse or a pseudonym.
 
 The demo build (one per test session, shared with test_cli.py through
 :func:`analysis_home`) has two releases, 2026-09 and 2026-10, published through the real
-``transforms.protect.publish_release`` (release writer, manifest, audit, revisions, ``latest``
-and the ``build_analysis_db`` hook) from a real warehouse file:
+``transforms.publish.release.publish_release`` (release writer, manifest, audit, revisions,
+``latest`` and the ``build_analysis_db`` hook) from a real warehouse file:
 
 - by default, the cells are the synthetic ones of ``release_fixture.py`` (primary
   suppression only) stored as the warehouse's ``pub_*`` partitions, and the warehouse also
@@ -66,9 +66,9 @@ def _synthetic_home(home: Path) -> None:
     from types import SimpleNamespace
 
     from tests.integration.release_fixture import write_release as write_fixture_cells
-    from transforms import protect
     from transforms.extract import SOURCE_TABLES
     from transforms.pseudonymise import Pseudonymiser
+    from transforms.publish.release import format_writers, publish_release
     from transforms.warehouse import connect, store_partition
 
     con = connect(home / "warehouse.duckdb")
@@ -94,28 +94,26 @@ def _synthetic_home(home: Path) -> None:
     def placeholder(path, *args, **kwargs):
         Path(path).write_bytes(b"placeholder: not read by analyse.duckdb\n")
 
-    real = protect.writers()
+    real = format_writers()
     fast = SimpleNamespace(write_view_csv=real.write_view_csv, write_dcat=real.write_dcat,
                            write_xlsx=placeholder, write_report=placeholder)
     scratch = home.parent / "fixture-cells"
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(protect, "writers", lambda: fast)
-            for release in RELEASES:
-                folder = write_fixture_cells(scratch, release)
-                withheld = {}
-                for u, cube in CUBES.items():
-                    cells = pq.read_table(folder / cube.id / "cells.parquet").to_pandas()
-                    store_partition(con, f"pub_{u.lower()}", release, cells)
-                    withheld[u] = int((cells["status"] == "diskretioneret").sum())
-                audit = {"udgivelse": release, "verdict": "bestået",
-                         "cubes": {u: {"cube": u, "verdict": "bestået", "withheld": n,
-                                       "checked": n, "failed": 0, "cells": []}
-                                   for u, n in withheld.items()}}
-                con.execute("INSERT INTO release_audit VALUES (?, ?)",
-                            [release, json.dumps(audit, ensure_ascii=False)])
-                protect.publish_release(con, home / "releases", release,
-                                        {"diskretion": {"primær_max_individer": 3}})
+        for release in RELEASES:
+            folder = write_fixture_cells(scratch, release)
+            withheld = {}
+            for u, cube in CUBES.items():
+                cells = pq.read_table(folder / cube.id / "cells.parquet").to_pandas()
+                store_partition(con, f"pub_{u.lower()}", release, cells)
+                withheld[u] = int((cells["status"] == "diskretioneret").sum())
+            audit = {"udgivelse": release, "verdict": "bestået",
+                     "cubes": {u: {"cube": u, "verdict": "bestået", "withheld": n,
+                                   "checked": n, "failed": 0, "cells": []}
+                               for u, n in withheld.items()}}
+            con.execute("INSERT INTO release_audit VALUES (?, ?)",
+                        [release, json.dumps(audit, ensure_ascii=False)])
+            publish_release(con, home / "releases", release,
+                            {"diskretion": {"primær_max_individer": 3}}, writers=fast)
     finally:
         con.close()
 

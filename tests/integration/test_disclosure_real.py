@@ -16,8 +16,9 @@ def protected(tmp_path_factory):
     from demo.generate import generate
     from transforms.catalog import CUBES
     from transforms.cubes import build_cells, prepare_release
+    from transforms.disclosure.protect import protect_release
     from transforms.land import land_source
-    from transforms.protect import protect_release, publish_release
+    from transforms.publish.release import publish_release
     from transforms.warehouse import build_all, connect, store_partition
 
     d = tmp_path_factory.mktemp("real")
@@ -34,14 +35,16 @@ def protected(tmp_path_factory):
         result = protect_release(con, RELEASE)
         pub = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? ORDER BY _nr",
                               [RELEASE]).df() for u in CUBES}
+        stored = json.loads(con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?",
+                                        [RELEASE]).fetchall()[0][0])
         folder = publish_release(con, d / "releases", RELEASE, {})
-        from transforms.protect import recorded_information_loss
+        from transforms.disclosure.protect import recorded_information_loss
 
         exact_loss = recorded_information_loss(con, RELEASE)
     finally:
         con.close()
     return {"cells": cells, "result": result, "pub": pub, "folder": folder,
-            "exact_loss": exact_loss}
+            "exact_loss": exact_loss, "stored": stored}
 
 
 def test_every_cube_passes_the_real_audit(protected):
@@ -58,6 +61,33 @@ def test_every_cube_passes_the_real_audit(protected):
         assert all("raekke" not in cell for cell in c["cells"])
     assert len(protected["cells"]["AFSLAARS"]) == 10440
     assert r["cubes"]["AFSLAARS"]["withheld"] > 0 and r["cubes"]["FRAFVURD"]["withheld"] > 0
+
+
+def test_audit_json_is_the_stored_verdict_of_the_real_audit(protected):
+    """audit.json publishes the audit that disclosure control stored in the warehouse
+    (release_audit), and its verdict is the real audits' of the cubes (the typed verdict:
+    passed, and the counts summed over the cubes)."""
+    from transforms.catalog import CUBES
+    from transforms.disclosure.audit import METHOD
+    from transforms.disclosure.verdict import PASSED, Verdict
+
+    published = json.loads((protected["folder"] / "audit.json").read_text())
+    stored = protected["stored"]
+    assert json.dumps(published, sort_keys=True) == json.dumps(stored, sort_keys=True)
+    verdict = Verdict.of(published)
+    assert verdict == Verdict.of(stored) == Verdict.over(protected["result"]["cubes"].values())
+    assert verdict.passed and published["verdict"] == PASSED
+    assert {c["metode"] for c in published["cubes"].values()} == {METHOD}  # no stand-in
+    def counts(cube) -> list[str]:  # the counts the audit checks: the value, the outcomes
+        return [cube.value_column] + [m.column for m in cube.measures if m.kind == "count"
+                                      and m.additive and m.outcome
+                                      and m.column != cube.value_column]
+
+    withheld = sum(int(protected["pub"][u][counts(cube)].isna().any(axis=1).sum())
+                   for u, cube in CUBES.items())
+    assert verdict.withheld == withheld > 0
+    assert verdict.checked >= verdict.withheld and verdict.failed == 0
+    assert verdict.consistency_errors == 0
 
 
 def test_nothing_small_or_empty_is_published(protected):

@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transforms.catalog import MAX_SMALL
-from transforms.settings import load_settings
 from tests.standins import passing_series_audit
+from transforms.catalog import MAX_SMALL
+from transforms.disclosure.protect import Methods
+from transforms.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -76,19 +77,19 @@ class StubAudit:
                 "hundrede_procent": [], "metode": "test stand-in (primary only, no audit)"}
 
 
+STUB_AUDIT = StubAudit()
+#: what the builds here hand the Dagster resource ``disclosure``: primary suppression, the
+#: stub audit, a passing series audit (the checked search is the real one)
+DISCLOSURE = Methods(suppress=primary_only_suppress, audit=STUB_AUDIT,
+                     audit_series=passing_series_audit)
+
+
 @pytest.fixture(scope="module")
 def stub_audit():
-    import transforms.disclosure.audit as audit_mod
-    import transforms.disclosure.suppress as suppress_mod
-
-    stub = StubAudit()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(suppress_mod, "suppress", primary_only_suppress)
-        mp.setattr(audit_mod, "audit", stub)
-        mp.setattr("transforms.disclosure.audit_series.audit_series", passing_series_audit)
         # the quality checks are tested elsewhere and cost ~20 s a month here
         mp.setattr("pipelines.backfill._definitions", _assets_only)
-        yield stub
+        yield STUB_AUDIT
 
 
 def _assets_only():
@@ -115,7 +116,8 @@ def _resources(settings) -> dict:
     from pipelines.resources import LpstatResource
 
     return {"lpstat": LpstatResource(home=str(settings.home), source_url=settings.source_url,
-                                     pseudonym_key=settings.pseudonym_key)}
+                                     pseudonym_key=settings.pseudonym_key),
+            "disclosure": DISCLOSURE}
 
 
 class Webhook:
@@ -181,7 +183,8 @@ def backfilled(tmp_path_factory, small_store, stub_audit):
 
     home = tmp_path_factory.mktemp("home")
     out, err = io.StringIO(), io.StringIO()
-    ok = run_range(_settings(home, small_store), "2026-09", "2026-10", out=out, err=err)
+    ok = run_range(_settings(home, small_store), "2026-09", "2026-10", out=out, err=err,
+                   resources={"disclosure": DISCLOSURE})
     return {"home": home, "ok": ok, "out": out.getvalue(), "err": err.getvalue()}
 
 
@@ -356,7 +359,8 @@ def test_failed_backfill_says_what_failed_and_what_to_do(backfilled, webhook):
     out, err = io.StringIO(), io.StringIO()
     gone = home / "moved-away.sqlite"
     settings = _settings(home, gone)
-    assert run_range(settings, "2026-09", "2026-10", out=out, err=err) is False
+    assert run_range(settings, "2026-09", "2026-10", out=out, err=err,
+                     resources={"disclosure": DISCLOSURE}) is False
     text = out.getvalue()
     assert "2026-09  FAILED in step extract_source" in text
     assert f"{gone.name} does not exist" in text

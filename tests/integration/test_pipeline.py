@@ -19,17 +19,21 @@ from transforms.catalog import CUBES, MAX_SMALL
 from transforms.settings import load_settings
 
 RELEASES = ("2026-09", "2026-10")
-DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def _build(home: Path, store: Path, releases=RELEASES) -> None:
+    """The releases as ``lpstat run`` builds them, with the disclosure stand-ins
+    (tests/standins.py: the real methods take minutes per release here and are tested in
+    tests/integration/test_disclosure_real.py; LPSTAT_TEST_REAL_DISCLOSURE=1 runs them)."""
     from pipelines.cli import materialize
+    from tests.standins import disclosure_methods
 
     settings = load_settings({"LPSTAT_HOME": str(home),
                               "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
                               "LPSTAT_PSEUDONYM_KEY": "pipeline-test-key"})
     for i, release in enumerate(releases):
-        assert materialize(settings, release, with_ingest=(i == 0)), release
+        assert materialize(settings, release, with_ingest=(i == 0),
+                           resources={"disclosure": disclosure_methods()}), release
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +106,27 @@ def test_no_published_cell_rests_on_one_to_three_individuals(built):
 
 
 def test_audit_passed(built):
-    audit = json.loads((built / "releases" / "2026-10" / "audit.json").read_text())
-    assert audit["verdict"] == "bestået"
+    """audit.json and the manifest publish the verdict that disclosure control stored in the
+    warehouse (release_audit) and gated the release on, with the audits of every cube. Here
+    the audits are the stand-ins; test_disclosure_real.py compares audit.json with the real
+    audit's."""
+    from transforms.disclosure.verdict import Verdict
+    from transforms.warehouse import connect
+
+    folder = built / "releases" / "2026-10"
+    audit = json.loads((folder / "audit.json").read_text())
+    con = connect(built / "warehouse.duckdb", read_only=True)
+    try:
+        stored = json.loads(con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?",
+                                        ["2026-10"]).fetchall()[0][0])
+    finally:
+        con.close()
+    assert json.dumps(audit, sort_keys=True) == json.dumps(stored, sort_keys=True)
     assert set(audit["cubes"]) == set(CUBES)
+    verdict = Verdict.of(audit)
+    assert verdict == Verdict.over(stored["cubes"].values()) and verdict.passed
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["revisionskontrol"] == {"verdict": stored["verdict"]}
 
 
 def _identifiers(store: Path) -> set[str]:

@@ -10,13 +10,13 @@ import pytest
 from transforms.catalog import CUBES
 
 pytestmark = pytest.mark.postgres
-DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
 
 def test_postgres_store_gives_the_same_release_as_sqlite(tmp_path, pg_database):
     from demo.generate import generate
     from demo.postgres import load_sqlite_into_postgres
     from pipelines.cli import materialize
+    from tests.standins import disclosure_methods
     from transforms.settings import load_settings
 
     store = tmp_path / "store.sqlite"
@@ -27,7 +27,7 @@ def test_postgres_store_gives_the_same_release_as_sqlite(tmp_path, pg_database):
         home = tmp_path / kind
         settings = load_settings({"LPSTAT_HOME": str(home), "LPSTAT_SOURCE_URL": url,
                                   "LPSTAT_PSEUDONYM_KEY": "same-key"})
-        assert materialize(settings, "2026-10")
+        assert materialize(settings, "2026-10", resources={"disclosure": disclosure_methods()})
         homes[kind] = home / "releases" / "2026-10"
     for cube in CUBES.values():
         a = (homes["sqlite"] / cube.id / "cells.parquet").read_bytes()

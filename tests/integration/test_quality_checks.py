@@ -6,21 +6,23 @@ not written; for every WARN check the warning carries its evidence and the relea
 The release-level checks (after writing) are shown to catch a tampered folder. The GX suites
 are also run directly on broken copies of one warehouse, without Dagster.
 
-Disclosure control is replaced by a primary-only stand-in with a passing audit: these tests are
-about the checks around it, and tests/integration/test_pipeline.py runs the real suppressor and
-audit. Set LPSTAT_TEST_REAL_DISCLOSURE=1 to use the real ones here too.
+Disclosure control is a primary-only stand-in with a passing audit, handed to the build as
+the Dagster resource ``disclosure`` (tests/standins.py): these tests are about the checks
+around it, and tests/integration/test_disclosure_real.py runs the real suppressor and audit.
+Set LPSTAT_TEST_REAL_DISCLOSURE=1 to use the real ones here too.
 """
 
+import dataclasses
 import json
 import os
 import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from tests.standins import passing_series_audit
+from tests.standins import disclosure_methods, primary_only
+from transforms.disclosure.protect import Methods
 
 RELEASE = "2026-10"
 KEY = "quality-test-key"
@@ -36,45 +38,6 @@ def store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("store") / "laerepladsen.sqlite"
     generate(path, scale="small", seed=11)
     return path
-
-
-def _primary_only(cells: pd.DataFrame, cube, stats=None) -> pd.DataFrame:
-    """Withhold cells of 1-3 individuals and empty cells; FRAFAFBRUD's outcome rule."""
-    n = cells["n_individer"].to_numpy()
-    v = cells[cube.value_column].to_numpy()
-    und = ((n >= 1) & (n <= 3)) | (v == 0)
-    und_o = und.copy()
-    if "antal_afbrudt" in cells.columns:
-        a = cells["antal_afbrudt"].to_numpy()
-        und_o |= ((a >= 1) & (a <= 3)) | ((v - a >= 0) & (v - a <= 3))
-    return pd.DataFrame({"undertrykt": und, "undertrykt_udfald": und_o,
-                         "aarsag": np.where(und, "primær", None)}, index=cells.index)
-
-
-def _primary_only_checked(cells: pd.DataFrame, cube, check, **kwargs):
-    """The checked search's stand-in: the primary pattern, shown once to the checker."""
-    pattern = _primary_only(cells, cube)
-    return pattern, check(pattern)[1]
-
-
-def _passing_audit(published: pd.DataFrame, cube, **kwargs) -> dict:
-    withheld = int(published[[m.column for m in cube.measures]].isna().any(axis=1).sum())
-    return {"cube": cube.id, "verdict": "bestået", "withheld": withheld, "checked": 0,
-            "failed": 0, "consistency_errors": [], "cells": [], "hundrede_procent": [],
-            "metode": "test stand-in"}
-
-
-def _stand_in(mp) -> None:
-    if os.environ.get("LPSTAT_TEST_REAL_DISCLOSURE") != "1":
-        mp.setattr("transforms.disclosure.suppress.suppress", _primary_only)
-        mp.setattr("transforms.disclosure.suppress.suppress_checked", _primary_only_checked)
-        mp.setattr("transforms.disclosure.audit.audit", _passing_audit)
-        mp.setattr("transforms.disclosure.audit_series.audit_series", passing_series_audit)
-
-
-@pytest.fixture(autouse=True)
-def stand_in_disclosure(monkeypatch):
-    _stand_in(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +65,7 @@ def built(tmp_path_factory, store):
         land_source(f"sqlite:///{copy}", KEY, wh, "an-earlier-run")
     finally:
         wh.close()
-    mp = pytest.MonkeyPatch()
-    _stand_in(mp)
-    try:
-        result = _run(home, copy)
-    finally:
-        mp.undo()
+    result = _run(home, copy)
     return {"home": home, "store": copy, "result": result}
 
 
@@ -126,18 +84,20 @@ def _store_copy(tmp_path: Path, store: Path) -> Path:
 
 
 def _run(home: Path, store: Path, *, with_ingest: bool = True, checks_of: str | None = None,
-         only: tuple[str, ...] = ()):
+         only: tuple[str, ...] = (), disclosure: Methods | None = None):
     """The build pipelines.cli.materialize runs (same assets and checks), returning Dagster's
     result so the tests can read the check evaluations. ``checks_of``: run only the checks of
     that asset (for the release month, as the UI does when re-running checks); ``only``: these
-    assets and their checks, on what the warehouse already holds."""
+    assets and their checks, on what the warehouse already holds. ``disclosure``: the
+    suppressor and audits (default: the stand-ins, tests/standins.py)."""
     import dagster as dg
 
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
     from pipelines.resources import LpstatResource
 
     resources = {"lpstat": LpstatResource(home=str(home), source_url=f"sqlite:///{store}",
-                                          pseudonym_key=KEY)}
+                                          pseudonym_key=KEY),
+                 "disclosure": disclosure or disclosure_methods()}
     kwargs = {"partition_key": RELEASE}
     selection = None
     if checks_of:
@@ -285,7 +245,8 @@ def test_cli_materialize_runs_the_checks_and_says_which_blocked(tmp_path, store,
     home = tmp_path / "home"
     settings = load_settings({"LPSTAT_HOME": str(home), "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
                               "LPSTAT_PSEUDONYM_KEY": KEY})
-    assert materialize(settings, RELEASE, with_ingest=True, progress=False) is False
+    assert materialize(settings, RELEASE, with_ingest=True, progress=False,
+                       resources={"disclosure": disclosure_methods()}) is False
     err = capfd.readouterr().err
     assert "landed_rows_quality" in err and "no_direct_identifiers" in err
     assert "registreret_af" in err  # the evidence, from the check's log line
@@ -344,7 +305,7 @@ def test_error_check_on_a_cube_stops_the_release(tmp_path, built, store, monkeyp
 
 
 def _publish_one_small_cell(cells, cube, stats=None):
-    pattern = _primary_only(cells, cube)
+    pattern = primary_only(cells, cube)
     if cube.underemne == "AFSLAARS":
         small = cells.index[(cells["n_individer"] >= 1) & (cells["n_individer"] <= 3)]
         pattern.loc[small[0], ["undertrykt", "undertrykt_udfald"]] = False
@@ -352,7 +313,7 @@ def _publish_one_small_cell(cells, cube, stats=None):
 
 
 def _shares_in_percent(monkeypatch):
-    import transforms.protect as protect
+    import transforms.disclosure.protect as protect
 
     original = protect.published_cells
 
@@ -371,14 +332,16 @@ def _shares_in_percent(monkeypatch):
 def test_error_check_on_the_protected_cells_stops_the_release(tmp_path, built, store,
                                                                monkeypatch, check):
     home = _home_with_warehouse(tmp_path, built)
+    disclosure = disclosure_methods()
     if check == "no_small_cells_published":
-        monkeypatch.setattr("transforms.disclosure.suppress.suppress", _publish_one_small_cell)
-        monkeypatch.setattr("transforms.disclosure.suppress.suppress_checked",
-                            lambda cells, cube, check, **kw: (
-                                (p := _publish_one_small_cell(cells, cube)), check(p)[1]))
+        disclosure = dataclasses.replace(
+            disclosure, suppress=_publish_one_small_cell,
+            suppress_checked=lambda cells, cube, check, **kw: (
+                (p := _publish_one_small_cell(cells, cube)), check(p)[1]))
     else:
         _shares_in_percent(monkeypatch)
-    result = _run(home, store, only=("beskyttede_celler", "udgivelse"))  # cubes already built
+    result = _run(home, store, only=("beskyttede_celler", "udgivelse"),  # cubes already built
+                  disclosure=disclosure)
     assert "beskyttede_celler" in _materialized(result)  # the audit passed; the check did not
     meta = _assert_blocked(result, home, "beskyttede_celler", check)
     if check == "no_small_cells_published":

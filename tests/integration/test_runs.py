@@ -25,14 +25,14 @@ from tests.integration.test_operations import KEY, _settings, small_store  # noq
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("2026-09", "2026-10")
-DISCLOSURE_STAND_IN = True  # tests/conftest.py
 
-#: a child process that runs the real command line with the disclosure stand-in
+#: a child process that runs the real command line with the disclosure stand-in (a command
+#: line cannot be handed the methods: tests/standins.py)
 CHILD = """
 import sys
 import pytest
-from tests.integration.test_quality_checks import _stand_in
-_stand_in(pytest.MonkeyPatch())
+from tests.standins import stand_in
+stand_in(pytest.MonkeyPatch())
 from pipelines.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -57,6 +57,7 @@ def test_command_line_runs_are_recorded_in_the_instance(storage, tmp_path, small
                                                         request, monkeypatch, capfd):
     from pipelines.cli import materialize
     from pipelines.instance import PG_URL_ENV, open_instance
+    from tests.standins import disclosure_methods
 
     if storage == "postgres":
         monkeypatch.setenv(PG_URL_ENV, request.getfixturevalue("pg_database"))
@@ -65,7 +66,8 @@ def test_command_line_runs_are_recorded_in_the_instance(storage, tmp_path, small
     home = tmp_path / "home"
     settings = _settings(home, small_store)
     for i, release in enumerate(RELEASES):
-        assert materialize(settings, release, with_ingest=(i == 0), progress=False), release
+        assert materialize(settings, release, with_ingest=(i == 0), progress=False,
+                           resources={"disclosure": disclosure_methods()}), release
     out = capfd.readouterr().out
     assert "Building release 2026-09" in out and "cube_afslaars" in out
     assert "DEBUG" not in out and "HiGHS" not in out  # Dagster's log is in the file

@@ -63,8 +63,9 @@ def _build(tmp, series) -> dict[str, pd.DataFrame]:
         series = (series,) * len(RELEASES)
     from transforms.catalog import CUBES
     from transforms.cubes import build_cells, prepare_release
+    from transforms.disclosure.protect import protect_release
     from transforms.land import land_source
-    from transforms.protect import protect_release, publish_release
+    from transforms.publish.release import publish_release
     from transforms.warehouse import build_all, connect, store_partition
 
     url = _store().write(tmp / "store.sqlite")
@@ -262,7 +263,7 @@ def test_each_release_is_found_by_its_published_cells(built):
 def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path):
     """Re-running the latest month on the same home follows its own published pattern."""
     from transforms.catalog import CUBES
-    from transforms.protect import protect_release
+    from transforms.disclosure.protect import protect_release
     from transforms.warehouse import connect
 
     home = built["series"]["home"]

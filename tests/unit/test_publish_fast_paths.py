@@ -28,7 +28,7 @@ from transforms.formats import (
     is_missing,
 )
 from transforms.publish.release import _key, json_bytes, row_values
-from transforms.publish.report import frame_records
+from transforms.publish.cells import frame_records
 from transforms.publish.tables import TOTAL, attribute_texts, cell_values
 
 # --- the per-value code the fast paths replaced ---------------------------------------------

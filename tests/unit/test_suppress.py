@@ -410,8 +410,7 @@ def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
     assert method2 == "global" and result2["verdict"] == "bestået"
     pd.testing.assert_frame_equal(p2, suppress(cells, AFSLAARS))
     # a global run that does not finish in its budget falls back to the checked search
-    monkeypatch.setattr("transforms.disclosure.guarded.global_pattern", lambda *a: None)
-    _, method3, result3 = guarded_pattern(cells, AFSLAARS, audit)
+    _, method3, result3 = guarded_pattern(cells, AFSLAARS, audit, budget=0)
     assert method3 == "kontrolleret" and result3["verdict"] == "bestået"
 
 
@@ -426,8 +425,7 @@ def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):
     def stuck(*args, **kwargs):
         raise RuntimeError("suppression could not protect every withheld cell (1 still open)")
 
-    monkeypatch.setattr("transforms.disclosure.suppress.suppress_checked", stuck)
-    p, method, result = guarded_pattern(cells, AFSLAARS, audit)
+    p, method, result = guarded_pattern(cells, AFSLAARS, audit, checked_fn=stuck)
     assert method == "alt" and p["undertrykt"].all() and p["undertrykt_udfald"].all()
     assert result["verdict"] == "bestået" and result["withheld"] == len(cells)
     v, n = cells["antal_afslag"], cells["n_individer"]

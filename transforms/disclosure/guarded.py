@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from transforms.catalog import MAX_SMALL, Cube
+from transforms.disclosure.verdict import Verdict
 
 log = logging.getLogger(__name__)
-PASSED = "bestået"
 
 
 def _budget() -> float:
@@ -54,19 +54,22 @@ def system_size(cells: pd.DataFrame, cube: Cube) -> int:
     return len(cells)
 
 
-def _worker(cells, cube, queue):  # pragma: no cover - runs in a child process
-    from transforms.disclosure.suppress import suppress
+def _worker(suppress_fn, cells, cube, queue):  # pragma: no cover - runs in a child process
+    if suppress_fn is None:
+        from transforms.disclosure.suppress import suppress as suppress_fn
 
-    queue.put(suppress(cells, cube))
+    queue.put(suppress_fn(cells, cube))
 
 
-def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float) -> pd.DataFrame | None:
-    """The global suppressor's pattern, or None when it did not finish within the budget."""
+def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float,
+                   suppress_fn=None) -> pd.DataFrame | None:
+    """The global suppressor's pattern, or None when it did not finish within the budget.
+    ``suppress_fn(cells, cube)``: the suppressor (default :func:`suppress.suppress`)."""
     if budget <= 0:
         return None
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_worker, args=(cells, cube, queue), daemon=True)
+    proc = ctx.Process(target=_worker, args=(suppress_fn, cells, cube, queue), daemon=True)
     proc.start()
     try:
         return queue.get(timeout=budget)
@@ -107,24 +110,28 @@ def _every_cell(cells: pd.DataFrame, cube: Cube) -> pd.DataFrame:
 
 
 def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
-                    budget: float | None = None) -> tuple[pd.DataFrame, str, dict]:
+                    budget: float | None = None, *, suppress_fn=None,
+                    checked_fn=None) -> tuple[pd.DataFrame, str, dict]:
     """A suppression pattern that passes ``audit_fn``: (pattern, method, audit result).
 
     ``audit_fn(published, cube, witnesses=...)``: :func:`audit.audit`; the checked search
     hands every round's audit the points of the round before (:class:`audit.Witnesses`).
+    ``suppress_fn``, ``checked_fn``: the global suppressor and the checked search (default
+    :func:`suppress.suppress` and :func:`suppress.suppress_checked`).
     method: ``global`` (the global suppressor), ``kontrolleret`` (the checked search) or
     ``alt`` (every cell withheld). The audit result is ``audit_fn``'s on the pattern.
     """
-    from transforms.disclosure.suppress import suppress_checked
     from transforms.publication import published_cells
 
+    if checked_fn is None:
+        from transforms.disclosure.suppress import suppress_checked as checked_fn
     budget = _budget() if budget is None else budget
     size = system_size(cells, cube)
     if size <= _global_max_cells():
-        pattern = global_pattern(cells, cube, budget)
+        pattern = global_pattern(cells, cube, budget, suppress_fn)
         if pattern is not None:
             result = audit_fn(published_cells(cells, pattern, cube), cube)
-            if result["verdict"] == PASSED:
+            if Verdict.of(result).passed:
                 return pattern, "global", result
             log.error("%s: the global suppressor's pattern failed the audit (%s values); "
                       "using the checked search", cube.underemne, result.get("failed"))
@@ -139,10 +146,10 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
     def check(pattern: pd.DataFrame):
         result = audit_fn(published_cells(cells, pattern, cube), cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, result)
-        return result["verdict"] == PASSED, result, bad, bad_out
+        return Verdict.of(result).passed, result, bad, bad_out
 
     try:
-        pattern, result = suppress_checked(cells, cube, check)
+        pattern, result = checked_fn(cells, cube, check)
         return pattern, "kontrolleret", result
     except RuntimeError as exc:
         log.warning("%s: withholding every cell (%s)", cube.underemne, exc)
@@ -280,27 +287,30 @@ class SeriesSearch:
         return passed, result, bad, bad_out
 
 
-def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch
-                   ) -> tuple[pd.DataFrame, str, dict, dict]:
+def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch, *,
+                   suppress_fn=None, checked_fn=None) -> tuple[pd.DataFrame, str, dict, dict]:
     """The checked search under the series rule: (pattern, method, audit of this release,
     series audit). A pattern passes when the release's own audit passes and then the series
     audit of it together with everything published before; the series audit runs only on
-    patterns that pass alone (it costs more and decides nothing earlier)."""
+    patterns that pass alone (it costs more and decides nothing earlier). ``suppress_fn``,
+    ``checked_fn``: as for :func:`guarded_pattern`."""
     from transforms.disclosure.audit import Witnesses
-    from transforms.disclosure.suppress import suppress_checked
     from transforms.publication import published_cells
+
+    if checked_fn is None:
+        from transforms.disclosure.suppress import suppress_checked as checked_fn
 
     # First the method a release alone would get (the global suppressor where the cube's
     # systems are small), held to the previous publication: cells it had with the same truth
     # keep their status. Where that passes both audits it is kept; the global method loses
     # less than the checked search, and a status date it has seen before comes out the same.
     if system_size(cells, cube) <= _global_max_cells():
-        pattern = global_pattern(cells, cube, _budget())
+        pattern = global_pattern(cells, cube, _budget(), suppress_fn)
         if pattern is not None:
             pattern = search.held(pattern)
             pub = published_cells(cells, pattern, cube)
             own = audit_fn(pub, cube)
-            if own["verdict"] == PASSED:
+            if Verdict.of(own).passed:
                 passed_s, series, _, _ = search.check(pub)
                 if passed_s:
                     return pattern, "global", own, series
@@ -314,15 +324,15 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
         pub = published_cells(cells, pattern, cube)
         own = audit_fn(pub, cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, own)
-        if own["verdict"] != PASSED:
+        if not Verdict.of(own).passed:
             return False, own, bad, bad_out
         passed_s, series, bad_s, bad_out_s = search.check(pub)
         last["series"] = series
         return passed_s, own, bad | bad_s, bad_out | bad_out_s
 
     try:
-        pattern, own = suppress_checked(cells, cube, check, locked=search.locked,
-                                        forced=search.forced)
+        pattern, own = checked_fn(cells, cube, check, locked=search.locked,
+                                  forced=search.forced)
         return pattern, "kontrolleret", own, last["series"]
     except RuntimeError as exc:
         log.warning("%s: withholding every cell not already published (%s)", cube.underemne, exc)

@@ -1,13 +1,15 @@
-"""Write a release folder atomically and deterministically (contract section 4).
+"""Publish a release folder atomically and deterministically (contract section 4).
 
-Everything is written into a fresh temporary folder beside the releases and flushed to disk;
-only then is it renamed to ``versions/<YYYY-MM>.<n>`` and the month's name and ``latest``
-switched to it, each by one atomic symlink replacement (layout: ``transforms.publish.layout``).
-A published version is never rewritten, and a crash at any instant leaves every published
-release and ``latest`` naming complete folders; what a crashed writer left behind is removed
-(or, for a replaced release, kept on record) at the start of the next write. No wall-clock time, host name or random
-value goes into a file, rows are in a fixed order and compression settings are fixed, so the
-same inputs give byte-identical files.
+:func:`publish_release` publishes a release from the warehouse (the published cells and the
+audit that disclosure control left there) through :func:`write_release`. Everything is
+written into a fresh temporary folder beside the releases and flushed to disk; only then is
+it renamed to ``versions/<YYYY-MM>.<n>`` and the month's name and ``latest`` switched to it,
+each by one atomic symlink replacement (layout: ``transforms.publish.layout``). A published
+version is never rewritten, and a crash at any instant leaves every published release and
+``latest`` naming complete folders; what a crashed writer left behind is removed (or, for a
+replaced release, kept on record) at the start of the next write. No wall-clock time, host
+name or random value goes into a file, rows are in a fixed order and compression settings
+are fixed, so the same inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import orjson
@@ -236,6 +240,67 @@ def informationstab_by_cube(audit: dict) -> dict[str, dict]:
     report's method section shows of it. Cubes audited before the block existed have none."""
     return {u: c["informationstab"] for u, c in (audit.get("cubes") or {}).items()
             if isinstance(c, dict) and c.get("informationstab")}
+
+
+def publish_release(con, releases_dir: Path, release: str, extra: dict,
+                    writers: SimpleNamespace | None = None) -> Path:
+    """Publish a release from the warehouse: the published cells (``pub_<x>``) and the audit
+    (``release_audit``) that disclosure control left there (``transforms.disclosure.protect``),
+    written by :func:`write_release`; then the analysts' views over every release. Refuses
+    a release that has not passed its audit. ``writers``: the format writers (default
+    :func:`format_writers`)."""
+    from transforms.cubes import cutoff_for
+    from transforms.disclosure.verdict import Verdict
+    from transforms.warehouse import read_partition, source_counts
+
+    rows = con.execute("SELECT audit FROM release_audit WHERE udgivelse = ?", [release]).fetchall()
+    row = rows[0] if rows else None
+    if row is None:
+        raise LookupError(f"Release {release} has not been through disclosure control.")
+    audit = json.loads(row[0])
+    if not Verdict.of(audit).passed:
+        raise RuntimeError(f"The disclosure audit of {release} failed; nothing is published.")
+    cubes = [CubeRelease(c, read_partition(con, f"pub_{u.lower()}", release))
+             for u, c in CUBES.items()]
+    manifest_extra = {
+        "kildevandmaerker": watermarks(con),
+        "kodeversion": _code_version(),
+        **extra,
+        "revisionskontrol": {"verdict": audit["verdict"]},
+        "sources": source_counts(con),
+    }
+    folder = write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
+                           audit, writers or format_writers(),
+                           previous_release(releases_dir, release))
+    from transforms.analyse import build_analysis_db  # analysts' SQL views over every release
+
+    build_analysis_db(releases_dir.parent)
+    return folder
+
+
+def format_writers() -> SimpleNamespace:
+    """The writers of the release's formats: CSV and Excel per cube, the report, DCAT."""
+    from transforms.publish import dcat, report, tables
+
+    return SimpleNamespace(write_view_csv=tables.write_view_csv, write_xlsx=tables.write_xlsx,
+                           write_report=report.write_report, write_dcat=dcat.write_dcat)
+
+
+def watermarks(con) -> dict[str, str | None]:
+    """The newest source instant seen per incremental table (deterministic for a store)."""
+    out = {}
+    for table, col in (("afslag", "registreret"), ("frafaldsvurdering", "registreret"),
+                       ("uddannelsesaftale", "aendret")):
+        v = con.execute(f"SELECT max({col}) FROM stg_laerepladsen__{table}").fetchall()[0][0]
+        out[table] = v.isoformat() if v is not None else None
+    return out
+
+
+def _code_version() -> str:
+    try:
+        return version("lpstat")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: list[CubeRelease],

@@ -1,16 +1,17 @@
 """The ministry report of a release: ``rapport.html``.
 
-One self-contained HTML file in Danish (inline CSS, charts as inline SVG drawn here, no
-scripts, no external assets): key figures, trends and charts for the release month.
+One self-contained HTML file in Danish (inline CSS, charts as inline SVG from
+``transforms/publish/charts.py``, no scripts, no external assets): key figures, trends and
+charts for the release month.
 
-It reads *only published cells* (the frames written to ``cells.parquet``): every number
-shown is a published value or plain arithmetic on published values, so the report cannot
-show anything the tables do not. A withheld (or empty) cell is shown as ``–`` with the
-footnote "Diskretioneret". The method section's table of withheld cells per cube copies the
-release's ``audit.json`` ``informationstab`` block, which holds only counts readable from the
-published cells too (``transforms/infoloss.py``: the value withheld as secondary is kept in
-the warehouse, since it would say something about withheld values). Output is deterministic:
-same input, same bytes.
+It reads *only published cells* (the frames written to ``cells.parquet``, looked up through
+``transforms/publish/cells.py``): every number shown is a published value or plain arithmetic
+on published values, so the report cannot show anything the tables do not. A withheld (or
+empty) cell is shown as ``–`` with the footnote "Diskretioneret". The method section's table
+of withheld cells per cube copies the release's ``audit.json`` ``informationstab`` block,
+which holds only counts readable from the published cells too (``transforms/infoloss.py``:
+the value withheld as secondary is kept in the warehouse, since it would say something about
+withheld values). Output is deterministic: same input, same bytes.
 
 No PDF is produced: the contract's release layout has ``rapport.html`` only, and the
 pure-Python HTML/SVG→PDF routes need either system libraries (WeasyPrint: Pango) or a
@@ -21,26 +22,25 @@ browser (print CSS included).
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from transforms.catalog import CUBES, FIXED_MEMBERS, IKKE_VURDERET, MAX_SMALL, Cube, grouping_key
+from transforms.catalog import ATTRIBUTES, CUBES, FIXED_MEMBERS, MAX_SMALL
 from transforms.formats import (
     MONTHS_SHORT,
     copenhagen,
     danish_date,
     danish_int,
     danish_pct,
-    is_missing,
     period_caption,
 )
+from transforms.publish.cells import PublishedCells
+from transforms.publish.charts import PALETTE, WITHHELD, WITHHELD_NOTE, Chart, Charts
 
 SOURCE_LINE = "Kilde: Lærepladsen.dk (Børne- og Undervisningsministeriet)"
 
@@ -53,9 +53,6 @@ INFORMATION_LOSS_ROWS = (
      if t["celler"] else "–"),
 )
 
-WITHHELD = "–"
-WITHHELD_NOTE = "Diskretioneret"
-
 T_AAR, T_KVT, T_MD = "[Tid].[År]", "[Tid].[Kvartal]", "[Tid].[Måned]"
 UDD = "[Uddannelse].[Uddannelse]"
 REGION = "[Arbejdssted].[Region]"
@@ -63,118 +60,16 @@ PRIMAER = "[Afslagsårsag].[Primær årsag]"
 RISIKO = "[Frafaldsrisiko].[Frafaldsrisiko]"
 ALDER_VURD = "[Vurdering].[Alder af vurdering]"
 
-RISK_COLORS = {"Lav": "#009E73", "Middel": "#E69F00", "Høj": "#D55E00", IKKE_VURDERET: "#9A9A9A"}
-AGE_COLORS = {
-    "Under 3 måneder": "#009E73",
-    "3-5 måneder": "#56B4E9",
-    "6-11 måneder": "#E69F00",
-    "12 måneder og derover": "#D55E00",
-    "Ingen vurdering": "#9A9A9A",
-}
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
-BAR_COLOR = "#0072B2"
-WITHHELD_FILL = "#D9D9D9"
-
-_COLUMN_OF = {
-    T_AAR: "tid_aar",
-    T_KVT: "tid_kvartal",
-    T_MD: "tid_maaned",
-    UDD: "uddannelse",
-    REGION: "region",
-    PRIMAER: "primaer_aarsag",
-    RISIKO: "frafaldsrisiko",
-    ALDER_VURD: "alder_af_vurdering",
-}
-
-
-# --- reading published cells -----------------------------------------------------------
-
-
-def _value(v: Any) -> float | int | None:
-    if is_missing(v):
-        return None
-    if isinstance(v, float) or type(v).__name__.startswith("float"):
-        return float(v)
-    return int(v)
-
-
-def frame_records(frame: pd.DataFrame) -> list[dict]:
-    """``frame.to_dict("records")``, the same values, with numeric, string and nullable
-    numeric columns converted in bulk (per value, pandas iterates arrow-backed strings
-    slowly)."""
-    if not frame.columns.is_unique:
-        return frame.to_dict("records")
-    columns = frame.columns.tolist()
-    return [dict(zip(columns, row)) for row in zip(*(_record_values(frame, c) for c in columns))]
-
-
-def _record_values(frame: pd.DataFrame, column) -> list:
-    """One column's values as ``to_dict("records")`` gives them: Python scalars, pd.NA as
-    None, NaN as NaN."""
-    col = frame[column]
-    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iufb":
-        return col.to_numpy().tolist()
-    if isinstance(col.dtype, pd.StringDtype):
-        na = None if col.dtype.na_value is pd.NA else col.dtype.na_value
-        return col.to_numpy(dtype=object, na_value=na).tolist()
-    if isinstance(col.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
-        return col.to_numpy(dtype=object, na_value=None).tolist()
-    return [r[column] for r in frame[[column]].to_dict("records")]
-
-
-class _Cells:
-    """Look-ups into one cube's published frame by grouping and captions (indexed once, so
-    the many small look-ups of the report stay cheap at national scale)."""
-
-    def __init__(self, cube: Cube, frame: pd.DataFrame | None):
-        self.cube = cube
-        self._groups: dict[str, list[dict]] = {}
-        self._index: dict[tuple, dict[tuple, list[dict]]] = {}
-        if frame is not None and len(frame):
-            for record in frame_records(frame):
-                self._groups.setdefault(str(record["gruppering"]), []).append(record)
-
-    @property
-    def present(self) -> bool:
-        return bool(self._groups)
-
-    def records(self, attrs: Sequence[str], **where: str) -> list[dict]:
-        key = grouping_key(attrs, self.cube)
-        rows = self._groups.get(key, [])
-        if not where:
-            return rows
-        cols = tuple(sorted(where))
-        index = self._index.get((key, cols))
-        if index is None:
-            index = {}
-            for r in rows:
-                index.setdefault(tuple(r.get(c) for c in cols), []).append(r)
-            self._index[(key, cols)] = index
-        return index.get(tuple(where[c] for c in cols), [])
-
-    def value(self, attrs: Sequence[str], measure: str, **where: str):
-        rows = self.records(attrs, **where)
-        if len(rows) != 1:
-            return None
-        return _value(rows[0][measure])
-
-    def has(self, attrs: Sequence[str], **where: str) -> bool:
-        return len(self.records(attrs, **where)) > 0
-
-    def statusdato(self, attrs: Sequence[str], **where: str):
-        rows = self.records(attrs, **where)
-        if rows and not is_missing(rows[0].get("statusdato")):
-            return pd.Timestamp(rows[0]["statusdato"]).date()
-        return None
-
-    def members(self, attr: str, attrs: Sequence[str], **where: str) -> list[str]:
-        """Captions of ``attr`` in publication order among the cells of a grouping."""
-        out: list[str] = []
-        for r in self.records(attrs, **where):
-            v = r[_COLUMN_OF[attr]]
-            if not is_missing(v) and v not in out:
-                out.append(str(v))
-        return out
+#: the catalogue's fixed members that the report names (section 2.1 of the contract)
+LAV, MIDDEL, HOEJ, IKKE_VURDERET = FIXED_MEMBERS[RISIKO]
+UNDER_3_MAANEDER = FIXED_MEMBERS[ALDER_VURD][0]
+#: a colour per fixed member, in the catalogue's order: green for low risk and fresh
+#: assessments, through orange to red; grey for none
+RISK_COLORS = dict(zip(FIXED_MEMBERS[RISIKO], ("#009E73", "#E69F00", "#D55E00", "#9A9A9A"),
+                       strict=True))
+AGE_COLORS = dict(zip(FIXED_MEMBERS[ALDER_VURD],
+                      ("#009E73", "#56B4E9", "#E69F00", "#D55E00", "#9A9A9A"), strict=True))
+DROPOUT_COLOR = RISK_COLORS[HOEJ]
 
 
 # --- periods -------------------------------------------------------------------------------
@@ -219,6 +114,8 @@ def _period_key(caption: str) -> tuple[int, int]:
     return int(caption), 12
 
 
+
+
 # --- formatting ------------------------------------------------------------------------------
 
 
@@ -233,6 +130,11 @@ class _Notes:
             self.withheld = True
             return f'<span class="withheld" title="{WITHHELD_NOTE}">{WITHHELD}</span>'
         return html.escape(fmt(value))
+
+    def chart(self, chart: Chart) -> str:
+        """A chart's SVG; its withheld values count for the footnote."""
+        self.withheld = self.withheld or chart.withheld
+        return chart.svg
 
     def footnote(self) -> str:
         if not self.withheld:
@@ -253,319 +155,6 @@ def _signed_pct(fraction: float) -> str:
     return text if text.startswith(("-", "0,0")) else "+" + text
 
 
-def _pct_tick(fraction: float) -> str:
-    pct = round(fraction * 100, 6)
-    if abs(pct - round(pct)) < 1e-6:
-        return f"{round(pct):d} %"
-    return f"{pct:g}".replace(".", ",") + " %"
-
-
-def _axis(value: float, share: bool) -> tuple[float, list[float]]:
-    """A round axis maximum and its ticks (at most 5 steps) for data up to ``value``."""
-    if value <= 0:
-        value = 0.1 if share else 4.0
-    steps = []
-    for exp in range(-3 if share else 0, 10):
-        steps += [m * 10**exp for m in (1, 2, 2.5, 5)]
-    step = next(st for st in steps if math.ceil(value / st - 1e-9) <= 5)
-    n = max(1, math.ceil(value / step - 1e-9))
-    return step * n, [round(step * i, 10) for i in range(n + 1)]
-
-
-def _label(text: str, limit: int) -> str:
-    """A category name for a chart axis or legend: shortened with '…' when too long for its
-    space (the full name is in the accompanying table and the element's tooltip)."""
-    text = str(text)
-    if len(text) <= limit:
-        return _esc(text)
-    return f"{_esc(text[: limit - 1].rstrip())}…<title>{_esc(text)}</title>"
-
-
-def _f(x: float) -> str:
-    return f"{x:.1f}"
-
-
-# --- SVG charts ------------------------------------------------------------------------------
-
-_FONT = 'font-family="Segoe UI, Helvetica, Arial, sans-serif"'
-
-
-@dataclass
-class _Svg:
-    """Inline SVG charts, drawn here (bars, lines, stacked bars). Ids are numbered in order
-    of drawing, so output is deterministic and unique within the page."""
-
-    counter: int = 0
-    notes: _Notes = field(default_factory=_Notes)
-
-    def _open(self, width: int, height: int, title: str) -> list[str]:
-        self.counter += 1
-        return [
-            (
-                f'<svg class="chart" width="{width}" height="{height}" '
-                f'viewBox="0 0 {width} {height}" role="img" '
-                f'aria-labelledby="chart-{self.counter}-title" {_FONT} font-size="12">'
-            ),
-            f'<title id="chart-{self.counter}-title">{_esc(title)}</title>',
-        ]
-
-    def _hatch(self) -> tuple[str, str]:
-        pid = f"hatch-{self.counter}"
-        defs = (
-            f'<defs><pattern id="{pid}" width="6" height="6" patternUnits="userSpaceOnUse" '
-            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{WITHHELD_FILL}"/>'
-            '<line x1="0" y1="0" x2="0" y2="6" stroke="#FFFFFF" stroke-width="2"/>'
-            "</pattern></defs>"
-        )
-        return defs, f"url(#{pid})"
-
-    def bars(
-        self,
-        labels: Sequence[str],
-        values: Sequence[float | None],
-        fmt: Callable[[Any], str],
-        title: str,
-        share: bool = False,
-        color: str = BAR_COLOR,
-    ) -> str:
-        """Vertical bars with value labels; a withheld value is a '–' on the axis."""
-        width, height = 680, 280
-        left, right, top, bottom = 56, 12, 24, 44
-        plot_w, plot_h = width - left - right, height - top - bottom
-        known = [v for v in values if v is not None]
-        ymax, ticks = _axis(max(known, default=0), share)
-        out = self._open(width, height, title)
-        for tick in ticks:
-            y = top + plot_h - plot_h * tick / ymax
-            out.append(
-                f'<line class="grid" x1="{left}" y1="{_f(y)}" x2="{width - right}" y2="{_f(y)}" '
-                f'stroke="#E0E0E0"/>'
-            )
-            label = _pct_tick(tick) if share else danish_int(tick)
-            out.append(
-                f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end" fill="#555">'
-                f"{_esc(label)}</text>"
-            )
-        n = max(len(values), 1)
-        slot = plot_w / n
-        bar_w = slot * 0.7
-        for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-            x = left + i * slot + (slot - bar_w) / 2
-            cx = x + bar_w / 2
-            base = top + plot_h
-            if v is None:
-                self.notes.withheld = True
-                out.append(
-                    f'<text class="withheld" x="{_f(cx)}" y="{_f(base - 8)}" text-anchor="middle" '
-                    f'font-size="18" font-weight="bold" fill="#555">{WITHHELD}</text>'
-                )
-            else:
-                h = plot_h * v / ymax
-                out.append(
-                    f'<rect class="bar" x="{_f(x)}" y="{_f(base - h)}" width="{_f(bar_w)}" '
-                    f'height="{_f(h)}" fill="{color}">'
-                    f"<title>{_esc(label)}: {_esc(fmt(v))}</title></rect>"
-                )
-                out.append(
-                    f'<text x="{_f(cx)}" y="{_f(base - h - 5)}" text-anchor="middle" '
-                    f'font-size="11" fill="#222">{_esc(fmt(v))}</text>'
-                )
-            out.append(
-                f'<text x="{_f(cx)}" y="{height - bottom + 16}" text-anchor="middle" '
-                f'fill="#333">{_esc(label)}</text>'
-            )
-        out.append(
-            f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-            'stroke="#333"/>'
-        )
-        out.append("</svg>")
-        return "\n".join(out)
-
-    def hbars(
-        self,
-        labels: Sequence[str],
-        values: Sequence[float | None],
-        fmt: Callable[[Any], str],
-        title: str,
-        share: bool = False,
-        colors: Sequence[str] | None = None,
-    ) -> str:
-        """Horizontal bars (long category names); withheld values are a '–'."""
-        label_w, width, row_h, top = 250, 680, 26, 8
-        plot_w = width - label_w - 80
-        height = top + row_h * max(len(values), 1) + 8
-        known = [v for v in values if v is not None]
-        xmax, _ = _axis(max(known, default=0), share)
-        out = self._open(width, height, title)
-        for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-            y = top + i * row_h
-            out.append(
-                f'<text x="{label_w - 8}" y="{_f(y + row_h / 2 + 4)}" text-anchor="end" '
-                f'fill="#333">{_label(label, 38)}</text>'
-            )
-            if v is None:
-                self.notes.withheld = True
-                out.append(
-                    f'<text class="withheld" x="{label_w + 6}" y="{_f(y + row_h / 2 + 5)}" '
-                    f'font-size="18" font-weight="bold" fill="#555">{WITHHELD}</text>'
-                )
-                continue
-            w = plot_w * v / xmax
-            color = colors[i] if colors else BAR_COLOR
-            out.append(
-                f'<rect class="bar" x="{label_w}" y="{_f(y + 4)}" width="{_f(w)}" '
-                f'height="{row_h - 8}" fill="{color}">'
-                f"<title>{_esc(label)}: {_esc(fmt(v))}</title></rect>"
-            )
-            out.append(
-                f'<text x="{_f(label_w + w + 6)}" y="{_f(y + row_h / 2 + 4)}" fill="#222">'
-                f"{_esc(fmt(v))}</text>"
-            )
-        out.append(
-            f'<line x1="{label_w}" y1="{top}" x2="{label_w}" y2="{height - 8}" stroke="#333"/>'
-        )
-        out.append("</svg>")
-        return "\n".join(out)
-
-    def lines(
-        self,
-        xlabels: Sequence[str],
-        series: Sequence[tuple[str, Sequence[float | None], str]],
-        title: str,
-        share: bool = True,
-    ) -> str:
-        """Line chart; a withheld point breaks its line (and is listed in the table)."""
-        width, left, right, top, bottom = 680, 56, 12, 12, 44
-        legend_rows = math.ceil(len(series) / 2)
-        legend_h = 20 * legend_rows
-        plot_h = 200
-        height = legend_h + top + plot_h + bottom
-        known = [v for _, vals, _ in series for v in vals if v is not None]
-        ymax, ticks = _axis(max(known, default=0), share)
-        out = self._open(width, height, title)
-        for k, (name, _, color) in enumerate(series):
-            lx, ly = left + (k % 2) * 310, 14 + 20 * (k // 2)
-            out.append(
-                f'<rect class="legend" x="{lx}" y="{ly - 9}" width="14" height="10" '
-                f'fill="{color}"/>'
-            )
-            out.append(f'<text x="{lx + 20}" y="{ly}" fill="#333">{_label(name, 44)}</text>')
-        y0 = legend_h + top
-        plot_w = width - left - right
-        for tick in ticks:
-            y = y0 + plot_h - plot_h * tick / ymax
-            out.append(
-                f'<line class="grid" x1="{left}" y1="{_f(y)}" x2="{width - right}" y2="{_f(y)}" '
-                f'stroke="#E0E0E0"/>'
-            )
-            label = _pct_tick(tick) if share else danish_int(tick)
-            out.append(
-                f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end" fill="#555">'
-                f"{_esc(label)}</text>"
-            )
-        n = max(len(xlabels), 1)
-        step = plot_w / n
-
-        def xy(i: int, v: float) -> tuple[float, float]:
-            return left + step * (i + 0.5), y0 + plot_h - plot_h * v / ymax
-
-        for i, label in enumerate(xlabels):
-            x = left + step * (i + 0.5)
-            out.append(
-                f'<text x="{_f(x)}" y="{y0 + plot_h + 16}" text-anchor="middle" fill="#333">'
-                f"{_esc(label)}</text>"
-            )
-        for name, vals, color in series:
-            d, pen_down = [], False
-            for i, v in enumerate(vals):
-                if v is None:
-                    self.notes.withheld = True
-                    pen_down = False
-                    continue
-                x, y = xy(i, v)
-                d.append(f"{'L' if pen_down else 'M'}{_f(x)} {_f(y)}")
-                pen_down = True
-            if d:
-                out.append(
-                    f'<path class="line" d="{" ".join(d)}" fill="none" stroke="{color}" '
-                    f'stroke-width="2.5"><title>{_esc(name)}</title></path>'
-                )
-            for i, v in enumerate(vals):
-                if v is not None:
-                    x, y = xy(i, v)
-                    fmt = danish_pct if share else danish_int
-                    out.append(
-                        f'<circle cx="{_f(x)}" cy="{_f(y)}" r="3.5" fill="{color}">'
-                        f"<title>{_esc(name)}, {_esc(xlabels[i])}: {_esc(fmt(v))}</title></circle>"
-                    )
-        out.append(
-            f'<line x1="{left}" y1="{y0 + plot_h}" x2="{width - right}" y2="{y0 + plot_h}" '
-            'stroke="#333"/>'
-        )
-        out.append("</svg>")
-        return "\n".join(out)
-
-    def stacked(
-        self,
-        rows: Sequence[tuple[str, Sequence[float | None]]],
-        categories: Sequence[str],
-        colors: Sequence[str],
-        title: str,
-    ) -> str:
-        """100 % stacked horizontal bars of shares; withheld shares are left out and the
-        remainder is drawn hatched."""
-        label_w, width, row_h, top = 180, 680, 30, 30
-        plot_w = width - label_w - 16
-        height = top + row_h * max(len(rows), 1) + 10
-        out = self._open(width, height, title)
-        defs, hatch = self._hatch()
-        out.append(defs)
-        lx = label_w
-        for name, color in zip(categories, colors, strict=True):
-            out.append(
-                f'<rect class="legend" x="{lx}" y="6" width="14" height="10" fill="{color}"/>'
-            )
-            out.append(f'<text x="{lx + 18}" y="15" fill="#333">{_esc(name)}</text>')
-            lx += 24 + 7 * len(name) + 10
-        if any(v is None for _, vals in rows for v in vals):
-            out.append(
-                f'<rect class="legend" x="{lx}" y="6" width="14" height="10" fill="{hatch}"/>'
-            )
-            out.append(f'<text x="{lx + 18}" y="15" fill="#333">{WITHHELD_NOTE}</text>')
-        for r, (label, vals) in enumerate(rows):
-            y = top + r * row_h
-            out.append(
-                f'<text x="{label_w - 8}" y="{_f(y + row_h / 2 + 4)}" text-anchor="end" '
-                f'fill="#333">{_label(label, 28)}</text>'
-            )
-            x = float(label_w)
-            for cat, color, v in zip(categories, colors, vals, strict=True):
-                if v is None:
-                    self.notes.withheld = True
-                    continue
-                w = plot_w * max(0.0, min(1.0, v))
-                out.append(
-                    f'<rect class="bar" x="{_f(x)}" y="{_f(y + 4)}" width="{_f(w)}" '
-                    f'height="{row_h - 8}" fill="{color}"><title>{_esc(label)}, {_esc(cat)}: '
-                    f"{_esc(danish_pct(v))}</title></rect>"
-                )
-                if w > 44:
-                    out.append(
-                        f'<text x="{_f(x + w / 2)}" y="{_f(y + row_h / 2 + 4)}" '
-                        'text-anchor="middle" '
-                        f'fill="#FFFFFF" font-size="11">{_esc(danish_pct(v))}</text>'
-                    )
-                x += w
-            rest = label_w + plot_w - x
-            if any(v is None for v in vals) and rest > 0.5:
-                out.append(
-                    f'<rect class="withheld-area" x="{_f(x)}" y="{_f(y + 4)}" width="{_f(rest)}" '
-                    f'height="{row_h - 8}" fill="{hatch}"><title>{WITHHELD_NOTE}</title></rect>'
-                )
-        out.append("</svg>")
-        return "\n".join(out)
-
-
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -581,28 +170,28 @@ def _previous_frames(previous: Mapping | None) -> tuple[str | None, dict[str, pd
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
-    head = "".join(
-        f'<th class="{"num" if j >= numeric_from else "txt"}">{_esc(h)}</th>'
-        for j, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"num" if j >= numeric_from else "txt"}">{cell}</td>'
-            for j, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
+    def kind(j: int) -> str:
+        return "num" if j >= numeric_from else "txt"
+
+    head = "".join(f'<th class="{kind(j)}">{_esc(h)}</th>' for j, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f'<td class="{kind(j)}">{cell}</td>'
+                                    for j, cell in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _kpi(value_html: str, label: str, note: str = "") -> str:
     note_html = f'<div class="kpi-note">{note}</div>' if note else ""
-    return (
-        f'<div class="kpi"><div class="kpi-value">{value_html}</div>'
-        f'<div class="kpi-label">{_esc(label)}</div>{note_html}</div>'
-    )
+    return (f'<div class="kpi"><div class="kpi-value">{value_html}</div>'
+            f'<div class="kpi-label">{_esc(label)}</div>{note_html}</div>')
+
+
+def _kpis(notes: _Notes, *kpis: str) -> str:
+    """A row of key figures, then the footnote if any of them is withheld."""
+    return f'<div class="kpis">{"".join(kpis)}</div>{notes.footnote()}'
+
+
+def _no_data(section_id: str, title: str, text: str = "Ingen data.") -> str:
+    return f'<section id="{section_id}"><h2>{title}</h2><p>{text}</p></section>'
 
 
 class _Report:
@@ -611,11 +200,11 @@ class _Report:
         self.release = release
         self.cutoff = cutoff
         self.informationstab = dict(informationstab or {})
-        self.cells = {u: _Cells(CUBES[u], published_by_cube.get(u)) for u in CUBES}
+        self.cells = {u: PublishedCells(CUBES[u], published_by_cube.get(u)) for u in CUBES}
         self.prev_release, prev_frames = _previous_frames(previous)
-        self.prev = {u: _Cells(CUBES[u], prev_frames.get(u)) for u in CUBES}
+        self.prev = {u: PublishedCells(CUBES[u], prev_frames.get(u)) for u in CUBES}
         self.members = members or {}
-        self.svg = _Svg()
+        self.charts = Charts()
         self.year, self.month_no = _month(release)
         self.month = _month_caption(self.year, self.month_no)
         self.quarter = _quarter(release)
@@ -631,20 +220,52 @@ class _Report:
 
     def _block(self, title: str, intro: str, body: str, notes: _Notes) -> str:
         intro_html = f"<p>{intro}</p>" if intro else ""
-        return (
-            f"<figure><figcaption>{_esc(title)}</figcaption>{intro_html}{body}"
-            f"{notes.footnote()}</figure>"
-        )
+        return (f"<figure><figcaption>{_esc(title)}</figcaption>{intro_html}{body}"
+                f"{notes.footnote()}</figure>")
 
-    def _status(self, c: _Cells, attrs, **where) -> str:
+    def _status(self, c: PublishedCells, attrs, **where) -> str:
         d = c.statusdato(attrs, **where)
         return f"status pr. {danish_date(d)}" if d else ""
 
-    # -- sections
+    def _months(self, c: PublishedCells) -> list[str]:
+        """The last 12 months up to the release month that the cube has cells for."""
+        return [m for m in self.months12 if c.has([T_MD], tid_maaned=m)]
+
+    def _risk_lines(self, c: PublishedCells, tid_attr: str, periods: list[str],
+                    xlabels: list[str], measure: str, risks: list[str], chart_title: str,
+                    title: str, intro: str = "") -> str:
+        """A line per risk category: ``measure`` in each period, in the category's colour."""
+        tid_col = ATTRIBUTES[tid_attr].column
+        series = [(r, [c.value([tid_attr, RISIKO], measure, **{tid_col: p}, frafaldsrisiko=r)
+                       for p in periods], RISK_COLORS.get(r, PALETTE[k % len(PALETTE)]))
+                  for k, r in enumerate(risks)]
+        notes = _Notes()
+        chart = notes.chart(self.charts.lines(xlabels, series, chart_title))
+        return self._block(title, intro, chart, notes)
+
+    # -- refusals (AFSLAARS)
     def refusals(self) -> str:
         c = self.cells["AFSLAARS"]
         if not c.present:
-            return '<section id="afslag"><h2>Afslag på lærepladser</h2><p>Ingen data.</p></section>'
+            return _no_data("afslag", "Afslag på lærepladser")
+        months = self._months(c)
+        year = dict(tid_aar=str(self.year))
+        reasons = c.members(PRIMAER, [T_AAR, PRIMAER], **year)
+        counts = {r: c.value([T_AAR, PRIMAER], "antal_afslag", **year, primaer_aarsag=r)
+                  for r in reasons}
+        ranked = sorted(reasons, key=lambda r: (counts[r] is None, -(counts[r] or 0),
+                                                reasons.index(r)))
+        top = [r for r in ranked if counts[r] is not None][:4]
+        return "".join([
+            '<section id="afslag"><h2>Afslag på lærepladser</h2>',
+            self._refusal_kpis(c),
+            self._refusals_by_month(c, months),
+            self._reasons(c, ranked, counts),
+            self._reason_trend(c, top, months) if top and months else "",
+            "</section>",
+        ])
+
+    def _refusal_kpis(self, c: PublishedCells) -> str:
         month_name = period_caption(self.month)
         notes = _Notes()
         n_month = c.value([T_MD], "antal_afslag", tid_maaned=self.month)
@@ -662,386 +283,242 @@ class _Report:
             if n_month is not None and n_other:
                 text += f" ({_esc(_signed_pct((n_month - n_other) / n_other))})"
             compare.append(text)
-        note = "<br>".join(compare)
         ytd_label = f"Afslag i {self.year} til og med {period_caption(self.month).split()[0]}"
-        kpis = "".join(
-            [
-                _kpi(notes.show(n_month, danish_int), f"Afslag i {month_name}", note),
-                _kpi(notes.show(n_appl, danish_int), f"Ansøgere med afslag i {month_name}"),
-                _kpi(notes.show(n_ytd, danish_int), ytd_label),
-            ]
+        return _kpis(
+            notes,
+            _kpi(notes.show(n_month, danish_int), f"Afslag i {month_name}", "<br>".join(compare)),
+            _kpi(notes.show(n_appl, danish_int), f"Ansøgere med afslag i {month_name}"),
+            _kpi(notes.show(n_ytd, danish_int), ytd_label),
         )
-        parts = [
-            '<section id="afslag"><h2>Afslag på lærepladser</h2>',
-            f'<div class="kpis">{kpis}</div>{notes.footnote()}',
-        ]
 
-        # monthly refusals, last 12 months
-        months = [m for m in self.months12 if c.has([T_MD], tid_maaned=m)]
+    def _refusals_by_month(self, c: PublishedCells, months: list[str]) -> str:
+        notes = _Notes()
         values = [c.value([T_MD], "antal_afslag", tid_maaned=m) for m in months]
-        self.svg.notes = _Notes()
-        chart = self.svg.bars(
+        chart = notes.chart(self.charts.bars(
             [_short_month(m) for m in months], values, danish_int, "Antal afslag pr. måned"
-        )
-        parts.append(
-            self._block("Antal afslag pr. måned, seneste 12 måneder", "", chart, self.svg.notes)
-        )
+        ))
+        return self._block("Antal afslag pr. måned, seneste 12 måneder", "", chart, notes)
 
-        # primary reasons this year
-        reasons = c.members(PRIMAER, [T_AAR, PRIMAER], tid_aar=str(self.year))
-        counts = {
-            r: c.value([T_AAR, PRIMAER], "antal_afslag", tid_aar=str(self.year), primaer_aarsag=r)
-            for r in reasons
-        }
-        shares = {
-            r: c.value(
-                [T_AAR, PRIMAER], "andel_af_afslag", tid_aar=str(self.year), primaer_aarsag=r
-            )
-            for r in reasons
-        }
-        ranked = sorted(
-            reasons,
-            key=lambda r: (counts[r] is None, -(counts[r] or 0), reasons.index(r)),
-        )
-        self.svg.notes = _Notes()
-        chart = self.svg.hbars(
+    def _reasons(self, c: PublishedCells, ranked: list[str], counts: dict) -> str:
+        """The primary reasons of the year so far, the most common first."""
+        year = dict(tid_aar=str(self.year))
+        shares = {r: c.value([T_AAR, PRIMAER], "andel_af_afslag", **year, primaer_aarsag=r)
+                  for r in ranked}
+        notes = _Notes()
+        chart = notes.chart(self.charts.hbars(
             ranked, [counts[r] for r in ranked], danish_int, f"Primære afslagsårsager {self.year}"
-        )
-        tnotes = self.svg.notes
+        ))
         table = _table(
             ["Primær årsag", "Antal afslag", "Andel af afslag"],
-            [
-                [_esc(r), tnotes.show(counts[r], danish_int), tnotes.show(shares[r], danish_pct)]
-                for r in ranked
-            ],
+            [[_esc(r), notes.show(counts[r], danish_int), notes.show(shares[r], danish_pct)]
+             for r in ranked],
         )
-        parts.append(
-            self._block(
-                f"De mest almindelige primære afslagsårsager, {self.year} til og med {month_name}",
-                "",
-                chart + table,
-                tnotes,
-            )
+        return self._block(
+            f"De mest almindelige primære afslagsårsager, {self.year} til og med "
+            f"{period_caption(self.month)}", "", chart + table, notes,
         )
 
-        # trend of the most common reasons, last 12 months
-        top = [r for r in ranked if counts[r] is not None][:4]
-        if top and months:
-            series = []
-            rows = []
-            for k, r in enumerate(top):
-                vals = [
-                    c.value([T_MD, PRIMAER], "andel_af_afslag", tid_maaned=m, primaer_aarsag=r)
-                    for m in months
-                ]
-                series.append((r, vals, PALETTE[k % len(PALETTE)]))
-            self.svg.notes = _Notes()
-            chart = self.svg.lines(
-                [_short_month(m) for m in months], series, "Udvikling i de primære afslagsårsager"
-            )
-            tnotes = self.svg.notes
-            for m in months:
-                row = [_esc(period_caption(m))]
-                for r in top:
-                    n = c.value([T_MD, PRIMAER], "antal_afslag", tid_maaned=m, primaer_aarsag=r)
-                    s = c.value([T_MD, PRIMAER], "andel_af_afslag", tid_maaned=m, primaer_aarsag=r)
-                    row.append(
-                        f"{tnotes.show(n, danish_int)} ({tnotes.show(s, danish_pct)})"
-                        if n is not None or s is not None
-                        else tnotes.show(None, danish_int)
-                    )
-                rows.append(row)
-            table = _table(["Måned", *top], rows)
-            parts.append(
-                self._block(
-                    "Udvikling i de mest almindelige primære årsager, seneste 12 måneder",
-                    "Andel af månedens afslag; tabellen viser antal afslag (andel af afslag).",
-                    chart + table,
-                    tnotes,
+    def _reason_trend(self, c: PublishedCells, top: list[str], months: list[str]) -> str:
+        """The shares of the most common primary reasons over the last 12 months."""
+        def cell(measure: str, m: str, r: str):
+            return c.value([T_MD, PRIMAER], measure, tid_maaned=m, primaer_aarsag=r)
+
+        series = [(r, [cell("andel_af_afslag", m, r) for m in months], PALETTE[k % len(PALETTE)])
+                  for k, r in enumerate(top)]
+        notes = _Notes()
+        chart = notes.chart(self.charts.lines(
+            [_short_month(m) for m in months], series, "Udvikling i de primære afslagsårsager"
+        ))
+        rows = []
+        for m in months:
+            row = [_esc(period_caption(m))]
+            for r in top:
+                n, s = cell("antal_afslag", m, r), cell("andel_af_afslag", m, r)
+                row.append(
+                    f"{notes.show(n, danish_int)} ({notes.show(s, danish_pct)})"
+                    if n is not None or s is not None
+                    else notes.show(None, danish_int)
                 )
-            )
-        parts.append("</section>")
-        return "".join(parts)
+            rows.append(row)
+        return self._block(
+            "Udvikling i de mest almindelige primære årsager, seneste 12 måneder",
+            "Andel af månedens afslag; tabellen viser antal afslag (andel af afslag).",
+            chart + _table(["Måned", *top], rows), notes,
+        )
 
+    # -- assessments (FRAFVURD)
     def assessments(self) -> str:
         c = self.cells["FRAFVURD"]
         if not c.present:
-            return (
-                '<section id="vurderinger"><h2>Frafaldsvurderinger</h2><p>Ingen data.</p></section>'
-            )
-        month_name = period_caption(self.month)
+            return _no_data("vurderinger", "Frafaldsvurderinger")
+        risks = self._order(RISIKO, c.members(RISIKO, [T_MD, RISIKO], tid_maaned=self.month))
+        # age of the assessments: the release quarter (status at the cut-off if running)
+        ages = self._order(ALDER_VURD, c.members(ALDER_VURD, [T_KVT, ALDER_VURD],
+                                                 tid_kvartal=self.quarter))
+        q_status = self._status(c, [T_KVT, ALDER_VURD], tid_kvartal=self.quarter)
+        months = self._months(c)
+        parts = ['<section id="vurderinger"><h2>Frafaldsvurderinger</h2>',
+                 self._assessment_kpis(c, risks, q_status)]
+        if ages:
+            parts.append(self._ages(c, ages, q_status))
+        if months and risks:
+            parts.append(self._risk_lines(
+                c, T_MD, months, [_short_month(m) for m in months], "andel_elever", risks,
+                "Frafaldsrisiko pr. måned", "Elever efter frafaldsrisiko, seneste 12 måneder",
+                "Andel af alle elever med uddannelsesaftale på månedens sidste dag."))
+        # by education (release month) and by region (release quarter)
+        parts.append(self._risk_by(c, UDD, T_MD, self.month, "uddannelse"))
+        parts.append(self._risk_by(c, REGION, T_KVT, self.quarter, "region"))
+        parts.append("</section>")
+        return "".join(parts)
+
+    def _assessment_kpis(self, c: PublishedCells, risks: list[str], q_status: str) -> str:
         notes = _Notes()
         n_students = c.value([T_MD], "antal_elever", tid_maaned=self.month)
         status = self._status(c, [T_MD], tid_maaned=self.month)
-        risk_members = self._order(RISIKO, c.members(RISIKO, [T_MD, RISIKO], tid_maaned=self.month))
         risk_share = {
             r: c.value([T_MD, RISIKO], "andel_elever", tid_maaned=self.month, frafaldsrisiko=r)
-            for r in risk_members
+            for r in risks
         }
         assessed = None
         if risk_share.get(IKKE_VURDERET) is not None:
             assessed = 1 - risk_share[IKKE_VURDERET]
-        elif risk_members and all(
-            risk_share[r] is not None for r in risk_members if r != IKKE_VURDERET
-        ):
-            assessed = sum(risk_share[r] for r in risk_members if r != IKKE_VURDERET)
-        # age of the assessments: the release quarter (status at the cut-off if running)
-        ages_attrs = [T_KVT, ALDER_VURD]
-        ages = self._order(ALDER_VURD, c.members(ALDER_VURD, ages_attrs, tid_kvartal=self.quarter))
-        age_share = {
-            a: c.value(ages_attrs, "andel_elever", tid_kvartal=self.quarter, alder_af_vurdering=a)
-            for a in ages
-        }
-        age_count = {
-            a: c.value(ages_attrs, "antal_elever", tid_kvartal=self.quarter, alder_af_vurdering=a)
-            for a in ages
-        }
-        fresh = age_share.get("Under 3 måneder")
-        q_status = self._status(c, ages_attrs, tid_kvartal=self.quarter)
-        kpis = "".join(
-            [
-                _kpi(
-                    notes.show(n_students, danish_int),
-                    f"Elever med uddannelsesaftale, {month_name}",
-                    _esc(status),
-                ),
-                _kpi(
-                    notes.show(assessed, danish_pct),
-                    "Andel elever med en frafaldsvurdering",
-                    _esc(status),
-                ),
-                _kpi(
-                    notes.show(fresh, danish_pct),
-                    "Andel elever med en vurdering under 3 måneder gammel",
-                    _esc(
-                        f"{period_caption(self.quarter)}, {q_status}"
-                        if q_status
-                        else period_caption(self.quarter)
-                    ),
-                ),
-            ]
+        elif risks and all(risk_share[r] is not None for r in risks if r != IKKE_VURDERET):
+            assessed = sum(risk_share[r] for r in risks if r != IKKE_VURDERET)
+        fresh = c.value([T_KVT, ALDER_VURD], "andel_elever", tid_kvartal=self.quarter,
+                        alder_af_vurdering=UNDER_3_MAANEDER)
+        quarter = period_caption(self.quarter)
+        return _kpis(
+            notes,
+            _kpi(notes.show(n_students, danish_int),
+                 f"Elever med uddannelsesaftale, {period_caption(self.month)}", _esc(status)),
+            _kpi(notes.show(assessed, danish_pct), "Andel elever med en frafaldsvurdering",
+                 _esc(status)),
+            _kpi(notes.show(fresh, danish_pct),
+                 "Andel elever med en vurdering under 3 måneder gammel",
+                 _esc(f"{quarter}, {q_status}" if q_status else quarter)),
         )
-        parts = [
-            '<section id="vurderinger"><h2>Frafaldsvurderinger</h2>',
-            f'<div class="kpis">{kpis}</div>{notes.footnote()}',
-        ]
 
-        # age of assessments
-        if ages:
-            self.svg.notes = _Notes()
-            chart = self.svg.hbars(
-                ages,
-                [age_share[a] for a in ages],
-                danish_pct,
-                "Alder af vurdering",
-                share=True,
-                colors=[AGE_COLORS.get(a, PALETTE[i % len(PALETTE)]) for i, a in enumerate(ages)],
-            )
-            tnotes = self.svg.notes
-            table = _table(
-                ["Alder af vurdering", "Antal elever", "Andel elever"],
-                [
-                    [
-                        _esc(a),
-                        tnotes.show(age_count[a], danish_int),
-                        tnotes.show(age_share[a], danish_pct),
-                    ]
-                    for a in ages
-                ],
-            )
-            parts.append(
-                self._block(
-                    f"Alder af vurdering, {period_caption(self.quarter)}"
-                    + (f" ({q_status})" if q_status else ""),
-                    "Hvor lang tid siden oplæringsvirksomheden sidst vurderede elevens "
-                    "frafaldsrisiko.",
-                    chart + table,
-                    tnotes,
-                )
-            )
+    def _ages(self, c: PublishedCells, ages: list[str], q_status: str) -> str:
+        attrs, q = [T_KVT, ALDER_VURD], self.quarter
+        share = {a: c.value(attrs, "andel_elever", tid_kvartal=q, alder_af_vurdering=a)
+                 for a in ages}
+        count = {a: c.value(attrs, "antal_elever", tid_kvartal=q, alder_af_vurdering=a)
+                 for a in ages}
+        notes = _Notes()
+        chart = notes.chart(self.charts.hbars(
+            ages, [share[a] for a in ages], danish_pct, "Alder af vurdering", share=True,
+            colors=[AGE_COLORS.get(a, PALETTE[i % len(PALETTE)]) for i, a in enumerate(ages)],
+        ))
+        table = _table(
+            ["Alder af vurdering", "Antal elever", "Andel elever"],
+            [[_esc(a), notes.show(count[a], danish_int), notes.show(share[a], danish_pct)]
+             for a in ages],
+        )
+        return self._block(
+            f"Alder af vurdering, {period_caption(q)}" + (f" ({q_status})" if q_status else ""),
+            "Hvor lang tid siden oplæringsvirksomheden sidst vurderede elevens frafaldsrisiko.",
+            chart + table, notes,
+        )
 
-        # risk distribution over the last 12 months
-        months = [m for m in self.months12 if c.has([T_MD], tid_maaned=m)]
-        if months and risk_members:
-            series = [
-                (
-                    r,
-                    [
-                        c.value([T_MD, RISIKO], "andel_elever", tid_maaned=m, frafaldsrisiko=r)
-                        for m in months
-                    ],
-                    RISK_COLORS.get(r, PALETTE[k % len(PALETTE)]),
-                )
-                for k, r in enumerate(risk_members)
-            ]
-            self.svg.notes = _Notes()
-            chart = self.svg.lines(
-                [_short_month(m) for m in months], series, "Frafaldsrisiko pr. måned"
-            )
-            parts.append(
-                self._block(
-                    "Elever efter frafaldsrisiko, seneste 12 måneder",
-                    "Andel af alle elever med uddannelsesaftale på månedens sidste dag.",
-                    chart,
-                    self.svg.notes,
-                )
-            )
+    def _risk_by(self, c: PublishedCells, attr: str, tid_attr: str, period: str,
+                 label: str) -> str:
+        """The risk distribution by ``attr`` in one period (100 % stacked bars and a table)."""
+        col, tid_col = ATTRIBUTES[attr].column, ATTRIBUTES[tid_attr].column
+        attrs = [tid_attr, attr, RISIKO]
+        groups = self._order(attr, c.members(attr, attrs, **{tid_col: period}))
+        if not groups:
+            return ""
+        cats = self._order(RISIKO, c.members(RISIKO, attrs, **{tid_col: period}))
+        notes = _Notes()
+        rows, table_rows = [], []
+        for g in groups:
+            vals = [c.value(attrs, "andel_elever", **{tid_col: period, col: g, "frafaldsrisiko": r})
+                    for r in cats]
+            rows.append((g, vals))
+            total = c.value([tid_attr, attr], "antal_elever", **{tid_col: period, col: g})
+            table_rows.append([_esc(g), notes.show(total, danish_int),
+                               *[notes.show(v, danish_pct) for v in vals]])
+        chart = notes.chart(self.charts.stacked(
+            rows, cats, [RISK_COLORS.get(r, "#777777") for r in cats],
+            f"Frafaldsrisiko efter {label}",
+        ))
+        table = _table([label.capitalize(), "Antal elever", *cats], table_rows)
+        status = self._status(c, [tid_attr], **{tid_col: period})
+        return self._block(
+            f"Frafaldsrisiko efter {label}, {period_caption(period)}"
+            + (f" ({status})" if status else ""),
+            "Andel elever efter oplæringsvirksomhedens seneste vurdering.", chart + table, notes,
+        )
 
-        # by education (release month) and by region (release quarter)
-        for attr, col, tid_attr, tid_col, period, label in (
-            (UDD, "uddannelse", T_MD, "tid_maaned", self.month, "uddannelse"),
-            (REGION, "region", T_KVT, "tid_kvartal", self.quarter, "region"),
-        ):
-            attrs = [tid_attr, attr, RISIKO]
-            groups = self._order(attr, c.members(attr, attrs, **{tid_col: period}))
-            if not groups:
-                continue
-            cats = self._order(RISIKO, c.members(RISIKO, attrs, **{tid_col: period}))
-            rows = []
-            table_rows = []
-            self.svg.notes = _Notes()
-            tnotes = self.svg.notes
-            for g in groups:
-                vals = [
-                    c.value(attrs, "andel_elever", **{tid_col: period, col: g, "frafaldsrisiko": r})
-                    for r in cats
-                ]
-                rows.append((g, vals))
-                total = c.value([tid_attr, attr], "antal_elever", **{tid_col: period, col: g})
-                table_rows.append(
-                    [
-                        _esc(g),
-                        tnotes.show(total, danish_int),
-                        *[tnotes.show(v, danish_pct) for v in vals],
-                    ]
-                )
-            chart = self.svg.stacked(
-                rows,
-                cats,
-                [RISK_COLORS.get(r, "#777777") for r in cats],
-                f"Frafaldsrisiko efter {label}",
-            )
-            table = _table([label.capitalize(), "Antal elever", *cats], table_rows)
-            status = self._status(c, [tid_attr], **{tid_col: period})
-            parts.append(
-                self._block(
-                    f"Frafaldsrisiko efter {label}, {period_caption(period)}"
-                    + (f" ({status})" if status else ""),
-                    "Andel elever efter oplæringsvirksomhedens seneste vurdering.",
-                    chart + table,
-                    tnotes,
-                )
-            )
-        parts.append("</section>")
-        return "".join(parts)
-
+    # -- dropouts (FRAFAFBRUD)
     def dropouts(self) -> str:
         c = self.cells["FRAFAFBRUD"]
-        head = '<section id="afbrud"><h2>Afbrud inden for seks måneder</h2>'
         quarters = sorted(c.members(T_KVT, [T_KVT]), key=_period_key) if c.present else []
         if not quarters:
-            return head + (
-                "<p>Endnu ingen perioder, der sluttede mindst 6 måneder før "
-                "skæringstidspunktet.</p>"
-                "</section>"
-            )
+            return _no_data("afbrud", "Afbrud inden for seks måneder",
+                            "Endnu ingen perioder, der sluttede mindst 6 måneder før "
+                            "skæringstidspunktet.")
         latest = quarters[-1]
         attrs = [T_KVT, RISIKO]
         risks = self._order(RISIKO, c.members(RISIKO, attrs, tid_kvartal=latest))
         vals = {
-            r: (
-                c.value(attrs, "antal_elever", tid_kvartal=latest, frafaldsrisiko=r),
-                c.value(attrs, "antal_afbrudt", tid_kvartal=latest, frafaldsrisiko=r),
-                c.value(attrs, "andel_afbrudt", tid_kvartal=latest, frafaldsrisiko=r),
-            )
+            r: tuple(c.value(attrs, m, tid_kvartal=latest, frafaldsrisiko=r)
+                     for m in ("antal_elever", "antal_afbrudt", "andel_afbrudt"))
             for r in risks
         }
+        recent = quarters[-8:]
+        return "".join([
+            '<section id="afbrud"><h2>Afbrud inden for seks måneder</h2>',
+            self._dropout_kpis(c, latest, vals),
+            self._dropouts_by_risk(c, latest, risks, vals),
+            self._risk_lines(
+                c, T_KVT, recent, recent, "andel_afbrudt", risks,
+                "Andel afbrudt pr. kvartal efter frafaldsrisiko",
+                "Andel afbrudt inden for 6 måneder efter frafaldsrisiko, seneste kvartaler",
+            ) if len(recent) > 1 else "",
+            "</section>",
+        ])
+
+    def _dropout_kpis(self, c: PublishedCells, latest: str, vals: dict) -> str:
         notes = _Notes()
         total_share = c.value([T_KVT], "andel_afbrudt", tid_kvartal=latest)
-        high = vals.get("Høj", (None, None, None))[2]
-        low = vals.get("Lav", (None, None, None))[2]
-        kpis = "".join(
-            [
-                _kpi(
-                    notes.show(total_share, danish_pct),
-                    f"Afbrudt inden for 6 måneder, alle elever, {latest}",
-                ),
-                _kpi(
-                    notes.show(high, danish_pct),
-                    f"Afbrudt blandt elever vurderet høj risiko, {latest}",
-                ),
-                _kpi(
-                    notes.show(low, danish_pct),
-                    f"Afbrudt blandt elever vurderet lav risiko, {latest}",
-                ),
-            ]
+        high = vals.get(HOEJ, (None, None, None))[2]
+        low = vals.get(LAV, (None, None, None))[2]
+        return _kpis(
+            notes,
+            _kpi(notes.show(total_share, danish_pct),
+                 f"Afbrudt inden for 6 måneder, alle elever, {latest}"),
+            _kpi(notes.show(high, danish_pct),
+                 f"Afbrudt blandt elever vurderet høj risiko, {latest}"),
+            _kpi(notes.show(low, danish_pct),
+                 f"Afbrudt blandt elever vurderet lav risiko, {latest}"),
         )
-        parts = [head, f'<div class="kpis">{kpis}</div>{notes.footnote()}']
-        self.svg.notes = _Notes()
-        chart = self.svg.bars(
-            risks,
-            [vals[r][2] for r in risks],
-            danish_pct,
-            "Andel afbrudt efter frafaldsrisiko",
-            share=True,
-            color="#D55E00",
-        )
-        tnotes = self.svg.notes
+
+    def _dropouts_by_risk(self, c: PublishedCells, latest: str, risks: list[str],
+                          vals: dict) -> str:
+        notes = _Notes()
+        chart = notes.chart(self.charts.bars(
+            risks, [vals[r][2] for r in risks], danish_pct, "Andel afbrudt efter frafaldsrisiko",
+            share=True, color=DROPOUT_COLOR,
+        ))
         table = _table(
-            [
-                "Frafaldsrisiko",
-                "Antal elever",
-                "Antal afbrudt inden for 6 måneder",
-                "Andel afbrudt inden for 6 måneder",
-            ],
-            [
-                [
-                    _esc(r),
-                    tnotes.show(vals[r][0], danish_int),
-                    tnotes.show(vals[r][1], danish_int),
-                    tnotes.show(vals[r][2], danish_pct),
-                ]
-                for r in risks
-            ],
+            ["Frafaldsrisiko", "Antal elever", "Antal afbrudt inden for 6 måneder",
+             "Andel afbrudt inden for 6 måneder"],
+            [[_esc(r), notes.show(vals[r][0], danish_int), notes.show(vals[r][1], danish_int),
+              notes.show(vals[r][2], danish_pct)] for r in risks],
         )
         status = self._status(c, [T_KVT], tid_kvartal=latest)
-        parts.append(
-            self._block(
-                "Andel afbrudt inden for 6 måneder efter frafaldsrisiko, elever pr. "
-                f"{period_caption(latest)}" + (f" ({status})" if status else ""),
-                "Elever med uddannelsesaftale på periodens sidste dag efter seneste "
-                "frafaldsvurdering, og hvor stor en andel af dem, hvis aftale blev afbrudt inden "
-                "for de følgende 6 måneder.",
-                chart + table,
-                tnotes,
-            )
+        return self._block(
+            "Andel afbrudt inden for 6 måneder efter frafaldsrisiko, elever pr. "
+            f"{period_caption(latest)}" + (f" ({status})" if status else ""),
+            "Elever med uddannelsesaftale på periodens sidste dag efter seneste "
+            "frafaldsvurdering, og hvor stor en andel af dem, hvis aftale blev afbrudt inden "
+            "for de følgende 6 måneder.",
+            chart + table, notes,
         )
-        recent = quarters[-8:]
-        if len(recent) > 1:
-            series = [
-                (
-                    r,
-                    [
-                        c.value(attrs, "andel_afbrudt", tid_kvartal=q, frafaldsrisiko=r)
-                        for q in recent
-                    ],
-                    RISK_COLORS.get(r, PALETTE[k % len(PALETTE)]),
-                )
-                for k, r in enumerate(risks)
-            ]
-            self.svg.notes = _Notes()
-            chart = self.svg.lines(recent, series, "Andel afbrudt pr. kvartal efter frafaldsrisiko")
-            parts.append(
-                self._block(
-                    "Andel afbrudt inden for 6 måneder efter frafaldsrisiko, seneste kvartaler",
-                    "",
-                    chart,
-                    self.svg.notes,
-                )
-            )
-        parts.append("</section>")
-        return "".join(parts)
 
+    # -- revisions, method
     def revisions(self) -> str:
         c, p = self.cells["AFSLAARS"], self.prev["AFSLAARS"]
         if not p.present or not c.present:
@@ -1054,19 +531,10 @@ class _Report:
         for m in months:
             old = p.value([T_MD], "antal_afslag", tid_maaned=m)
             new = c.value([T_MD], "antal_afslag", tid_maaned=m)
-            diff = (
-                ""
-                if old is None or new is None
-                else (f"+{danish_int(new - old)}" if new > old else danish_int(new - old))
-            )
-            rows.append(
-                [
-                    _esc(period_caption(m)),
-                    notes.show(old, danish_int),
-                    notes.show(new, danish_int),
-                    _esc(diff),
-                ]
-            )
+            diff = ("" if old is None or new is None
+                    else f"+{danish_int(new - old)}" if new > old else danish_int(new - old))
+            rows.append([_esc(period_caption(m)), notes.show(old, danish_int),
+                         notes.show(new, danish_int), _esc(diff)])
         prev = self.prev_release or "forrige udgivelse"
         table = _table(["Måned", f"Udgivelse {prev}", f"Udgivelse {self.release}", "Ændring"], rows)
         return (
@@ -1187,31 +655,20 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def render_report(
-    release: str,
-    cutoff: datetime,
-    published_by_cube: Mapping[str, pd.DataFrame],
-    previous: Mapping | None = None,
-    *,
-    members: Mapping[str, list[str]] | None = None,
-    informationstab: Mapping[str, Mapping] | None = None,
-) -> str:
+def render_report(release: str, cutoff: datetime, published_by_cube: Mapping[str, pd.DataFrame],
+                  previous: Mapping | None = None, *,
+                  members: Mapping[str, list[str]] | None = None,
+                  informationstab: Mapping[str, Mapping] | None = None) -> str:
     """The report as a string (see :func:`write_report`)."""
     return _Report(
         release, cutoff, dict(published_by_cube), previous, members, informationstab
     ).render()
 
 
-def write_report(
-    path: str | Path,
-    release: str,
-    cutoff: datetime,
-    published_by_cube: Mapping[str, pd.DataFrame],
-    previous: Mapping | None = None,
-    *,
-    members: Mapping[str, list[str]] | None = None,
-    informationstab: Mapping[str, Mapping] | None = None,
-) -> Path:
+def write_report(path: str | Path, release: str, cutoff: datetime,
+                 published_by_cube: Mapping[str, pd.DataFrame], previous: Mapping | None = None,
+                 *, members: Mapping[str, list[str]] | None = None,
+                 informationstab: Mapping[str, Mapping] | None = None) -> Path:
     """Write ``rapport.html``.
 
     ``published_by_cube``: underemne (``AFSLAARS``, ``FRAFVURD``, ``FRAFAFBRUD``) → the

@@ -292,7 +292,22 @@ def write_xlsx(
 ) -> Path:
     """Write ``tabeller.xlsx`` for one cube: a sheet per view and the sheet "Om tallene"."""
     path = Path(path)
-    created = cutoff.astimezone(UTC).replace(tzinfo=None)
+    wb = _workbook(path, cube, release, cutoff)
+    formats = _view_formats(wb)
+    names = sheet_names(cube)
+    for view in cube.views:
+        cols, rows = _view_cells(cube, view, published)
+        if len(rows) + 1 > EXCEL_MAX_ROWS:
+            raise ValueError(f"{cube.id} {view.id}: {len(rows)} rows do not fit in one sheet")
+        _write_view_sheet(wb.add_worksheet(names[view.id]), cols, rows, formats)
+    _write_about_sheet(wb, cube, release, cutoff)
+    wb.worksheets()[0].activate()
+    wb.close()
+    return path
+
+
+def _workbook(path: Path, cube: Cube, release: str, cutoff: datetime) -> xlsxwriter.Workbook:
+    """An empty workbook with the release's document properties (no wall-clock time)."""
     wb = xlsxwriter.Workbook(
         str(path),
         {
@@ -309,55 +324,64 @@ def write_xlsx(
             "author": "Børne- og Undervisningsministeriet",
             "company": "Børne- og Undervisningsministeriet",
             "comments": SOURCE_LINE,
-            "created": created,
+            "created": cutoff.astimezone(UTC).replace(tzinfo=None),
         }
     )
-    header_fmt = wb.add_format({"bold": True, "bottom": 1, "bg_color": "#E8EEF4"})
-    header_num_fmt = wb.add_format(
-        {"bold": True, "bottom": 1, "bg_color": "#E8EEF4", "align": "right"}
+    return wb
+
+
+def _view_formats(wb: xlsxwriter.Workbook) -> dict:
+    """The cell formats of the view sheets, by use (added in a fixed order: the order
+    numbers them in the file)."""
+    return {
+        "header": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#E8EEF4"}),
+        "header_num": wb.add_format(
+            {"bold": True, "bottom": 1, "bg_color": "#E8EEF4", "align": "right"}
+        ),
+        "total": wb.add_format({"italic": True}),
+        "date": wb.add_format({"num_format": EXCEL_DATE_FORMAT_INDEX}),
+        **{k: wb.add_format({"num_format": excel_format(k)}) for k in ("count", "share")},
+    }
+
+
+def _write_view_sheet(ws, cols: list[Column], rows: pd.DataFrame, formats: dict) -> None:
+    """One view's sheet: a header row, then its cells, column by column."""
+    write_string, write_number = ws.write_string, ws.write_number
+    # Column by column, header first: the order of first use numbers the shared strings.
+    for j, c in enumerate(cols):
+        numeric = c.kind in ("count", "share")
+        write_string(0, j, c.header, formats["header_num" if numeric else "header"])
+        if c.kind == "attribute":
+            values = attribute_texts(rows[c.column])
+            for i, v in enumerate(values, start=1):
+                write_string(i, j, v, formats["total"] if v == TOTAL else None)
+            width = _width([c.header, *set(values)], maximum=60)
+        elif c.kind == "date":
+            dates = format_each(_excel_datetime, cell_values(rows[c.column]), None)
+            for i, v in enumerate(dates, start=1):
+                if v is not None:
+                    ws.write_datetime(i, j, v, formats["date"])
+            width = _width([c.header], minimum=12)
+        else:
+            fmt = formats[c.kind]
+            cast = int if c.kind == "count" else float
+            # withheld or empty (None here): no cell at all
+            for i, v in enumerate(format_each(cast, cell_values(rows[c.column]), None), 1):
+                if v is not None:
+                    write_number(i, j, v, fmt)
+            width = _width([c.header], minimum=12, maximum=40) + 2
+        ws.set_column(j, j, width)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
+    # captions like "2026" are text on purpose; no green "number stored as text" marks
+    ws.ignore_errors(
+        {"number_stored_as_text": f"A1:{_col_letter(len(cols) - 1)}{len(rows) + 1}"}
     )
-    total_fmt = wb.add_format({"italic": True})
-    date_fmt = wb.add_format({"num_format": EXCEL_DATE_FORMAT_INDEX})
-    num_fmts = {k: wb.add_format({"num_format": excel_format(k)}) for k in ("count", "share")}
 
-    names = sheet_names(cube)
-    for view in cube.views:
-        cols, rows = _view_cells(cube, view, published)
-        if len(rows) + 1 > EXCEL_MAX_ROWS:
-            raise ValueError(f"{cube.id} {view.id}: {len(rows)} rows do not fit in one sheet")
-        ws = wb.add_worksheet(names[view.id])
-        write_string, write_number = ws.write_string, ws.write_number
-        # Column by column, header first: the order of first use numbers the shared strings.
-        for j, c in enumerate(cols):
-            numeric = c.kind in ("count", "share")
-            write_string(0, j, c.header, header_num_fmt if numeric else header_fmt)
-            if c.kind == "attribute":
-                values = attribute_texts(rows[c.column])
-                for i, v in enumerate(values, start=1):
-                    write_string(i, j, v, total_fmt if v == TOTAL else None)
-                width = _width([c.header, *set(values)], maximum=60)
-            elif c.kind == "date":
-                dates = format_each(_excel_datetime, cell_values(rows[c.column]), None)
-                for i, v in enumerate(dates, start=1):
-                    if v is not None:
-                        ws.write_datetime(i, j, v, date_fmt)
-                width = _width([c.header], minimum=12)
-            else:
-                fmt = num_fmts[c.kind]
-                cast = int if c.kind == "count" else float
-                # withheld or empty (None here): no cell at all
-                for i, v in enumerate(format_each(cast, cell_values(rows[c.column]), None), 1):
-                    if v is not None:
-                        write_number(i, j, v, fmt)
-                width = _width([c.header], minimum=12, maximum=40) + 2
-            ws.set_column(j, j, width)
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
-        # captions like "2026" are text on purpose; no green "number stored as text" marks
-        ws.ignore_errors(
-            {"number_stored_as_text": f"A1:{_col_letter(len(cols) - 1)}{len(rows) + 1}"}
-        )
 
+def _write_about_sheet(wb: xlsxwriter.Workbook, cube: Cube, release: str,
+                       cutoff: datetime) -> None:
+    """The sheet "Om tallene": what the numbers are, their periods and discretion."""
     about = wb.add_worksheet(ABOUT_SHEET)
     title_fmt = wb.add_format({"bold": True, "font_size": 14})
     heading_fmt = wb.add_format({"bold": True})
@@ -373,9 +397,6 @@ def write_xlsx(
             lines = max(1, math.ceil(len(text) / (width * 1.05)))
             if lines > 1:
                 about.set_row(i, 15 * lines)
-    wb.worksheets()[0].activate()
-    wb.close()
-    return path
 
 
 def _excel_datetime(value) -> datetime:

@@ -1,0 +1,210 @@
+"""Disclosure control of one release, over the warehouse's cube tables: cube_<x> (true
+cells) → suppression → published cells (pub_<x>) → independent audit (release_audit).
+
+Kept out of the Dagster layer so that the command line, the assets and the tests share one
+path. The suppressor and the audits it runs are handed in (:class:`Methods`; by default the
+real ones), so a test can put stand-ins in their place. The release folder is written from
+what this leaves in the warehouse (``transforms.publish.release.publish_release``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from transforms.catalog import CUBES
+from transforms.disclosure.verdict import FAILED, Verdict
+from transforms.publication import published_cells
+from transforms.warehouse import read_partition, store_partition
+
+
+@dataclass(frozen=True)
+class Methods:
+    """The disclosure-control functions a release runs; each one not given is the real one.
+
+    ``suppress(cells, cube)``: the global suppressor's pattern (``suppress.suppress``).
+    ``suppress_checked(cells, cube, check, **kw)``: the checked search, (pattern, audit of
+    it) (``suppress.suppress_checked``). ``audit(published, cube, **kw)``: the independent
+    audit of one cube (``audit.audit``). ``audit_series(versions, cube, **kw)``: the audit of
+    a release together with every version published before it
+    (``audit_series.audit_series``).
+    """
+
+    suppress: Callable | None = None
+    suppress_checked: Callable | None = None
+    audit: Callable | None = None
+    audit_series: Callable | None = None
+
+    def resolved(self) -> Methods:
+        """These methods with the real function in place of each one not given (imported
+        here, when a release is protected: they are heavy)."""
+        from transforms.disclosure import audit, audit_series, suppress
+
+        return Methods(self.suppress or suppress.suppress,
+                       self.suppress_checked or suppress.suppress_checked,
+                       self.audit or audit.audit,
+                       self.audit_series or audit_series.audit_series)
+
+
+def _series_check(history: list, cube, release: str, truth: pd.DataFrame, audit_series,
+                  cache=None):
+    """The series audit of a candidate frame together with every published version."""
+    from transforms.disclosure.audit_series import SeriesVersion
+
+    def check(published: pd.DataFrame):
+        cand = SeriesVersion(f"{release} (denne)", release, published, truth)
+        res = audit_series(history + [cand], cube, cache=cache)
+        res["rows"] = cand.rows
+        failing = []
+        for ver in history:
+            for key, outcome in (("count_ok", False), ("outcome_ok", True)):
+                idx = np.flatnonzero(~ver.rows.get(key, np.ones(len(ver.frame), bool)))
+                if len(idx):
+                    failing.append((ver.frame, idx, outcome))
+        return Verdict.of(res).passed, res, failing
+
+    return check
+
+
+def protect_release(con: duckdb.DuckDBPyConnection, release: str,
+                    releases_dir: Path | None = None, methods: Methods | None = None) -> dict:
+    """Suppression and audit of every cube of a release. With ``releases_dir``, over the
+    published series (contract 3.7): the pattern follows the previous publication where the
+    truth is unchanged, and passes only when the series audit of this release together with
+    every version under ``releases_dir`` passes. ``methods``: the suppressor and audits to
+    run (default: the real ones). Returns the audit as it is stored in the warehouse table
+    ``release_audit`` and published as ``audit.json`` (its ``verdict``: :class:`Verdict`)."""
+    from transforms.disclosure.audit import shutdown_workers
+
+    m = (methods or Methods()).resolved()
+    result = {"udgivelse": release, "cubes": {}}
+    try:
+        for u, cube in CUBES.items():
+            result["cubes"][u] = _protect_cube(con, release, releases_dir, u, cube, m)
+    finally:
+        shutdown_workers()  # the audit's worker processes serve every cube, then go
+    result["verdict"] = Verdict.over(result["cubes"].values()).text
+    con.execute("CREATE TABLE IF NOT EXISTS release_audit (udgivelse VARCHAR PRIMARY KEY, "
+                "audit JSON)")
+    con.execute("INSERT OR REPLACE INTO release_audit VALUES (?, ?)",
+                [release, json.dumps(result, ensure_ascii=False)])
+    return result
+
+
+def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Path | None,
+                  u: str, cube, m: Methods) -> dict:
+    """One cube: its pattern, its published cells (pub_<x>), its information loss, and the
+    entry of the release's audit."""
+    from transforms.disclosure.guarded import SeriesSearch, guarded_pattern, series_pattern
+    from transforms.infoloss import information_loss, public_information_loss
+    from transforms.series import candidate_truth, history, read_published, record_truth
+
+    cells = read_partition(con, f"cube_{u.lower()}", release)
+    hist, missing = (history(con, releases_dir, cube) if releases_dir is not None
+                     else ([], []))
+    if releases_dir is None:
+        pattern, method, verdict = guarded_pattern(
+            cells, cube, m.audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+        series = None
+    else:
+        truth = candidate_truth(con, cube, release, cells)
+        prev = _previous_frame(releases_dir, release, cube, read_published)
+        cache = load_component_cache(con, cube)
+        search = SeriesSearch(cells, cube,
+                              _series_check(hist, cube, release, truth, m.audit_series, cache),
+                              previous=prev)
+        pattern, method, verdict, series = series_pattern(
+            cells, cube, m.audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+        save_component_cache(con, cube, cache)
+        c = series.get("components", {})
+        series["komponenter"] = {"genbrugt": c.get("components_reused", 0),
+                                 "loest": c.get("components_solved", 0),
+                                 "stoerste_loeste": c.get("largest_solved", 0)}
+    published = published_cells(cells, pattern, cube)
+    store_partition(con, f"pub_{u.lower()}", release, published)
+    loss = information_loss(cells, pattern["undertrykt"].to_numpy(bool)
+                            if len(pattern) else np.zeros(0, bool), cube)
+    record_information_loss(con, release, cube, loss)
+    entry = {**verdict, "undertrykkelse": method,
+             "informationstab": public_information_loss(loss)}
+    if series is not None:
+        entry["serie"] = {k: series[k] for k in (
+            "verdict", "versions", "unknowns", "relations", "checked", "failed",
+            "per_version", "cells", "consistency_errors", "metode", "komponenter")}
+        entry["serie"]["uden_sandhed"] = missing
+        if not Verdict.of(series).passed:
+            entry["verdict"] = FAILED
+        record_truth(con, cube, release, published, truth)
+    return entry
+
+
+def record_information_loss(con: duckdb.DuckDBPyConnection, release: str, cube,
+                            loss: dict) -> None:
+    """The exact information-loss figures (per cube and view) into the warehouse table
+    ``informationstab``: they say things about withheld cells' true values, so they are
+    not published (``transforms/infoloss.py``)."""
+    con.execute("CREATE TABLE IF NOT EXISTS informationstab (udgivelse VARCHAR, terning "
+                "VARCHAR, tal JSON, PRIMARY KEY (udgivelse, terning))")
+    con.execute("INSERT OR REPLACE INTO informationstab VALUES (?, ?, ?)",
+                [release, cube.underemne, json.dumps(loss, ensure_ascii=False)])
+
+
+def recorded_information_loss(con: duckdb.DuckDBPyConnection, release: str) -> dict:
+    """Per cube the exact figures :func:`record_information_loss` kept for a release."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                         "'informationstab'").fetchall()[0][0]
+    if not exists:
+        return {}
+    return {u: json.loads(t) for u, t in con.execute(
+        "SELECT terning, tal FROM informationstab WHERE udgivelse = ?", [release]).fetchall()}
+
+
+_KEEP_TARGETS = 2000
+
+
+def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
+    """The series audit's solved components of this cube (warehouse ``serie_komponenter``)."""
+    from transforms.disclosure.audit import ComponentCache
+
+    con.execute("CREATE TABLE IF NOT EXISTS serie_komponenter (terning VARCHAR, digest "
+                "VARCHAR, resultater JSON, PRIMARY KEY (terning, digest))")
+    rows = con.execute("SELECT digest, resultater FROM serie_komponenter WHERE terning = ?",
+                       [cube.underemne]).fetchall()
+    return ComponentCache(None, {d: json.loads(r) for d, r in rows})
+
+
+def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
+    """Keep the components the release's final series audit met (those the next release's
+    audit can meet again); the rest go. Components with more than ``_KEEP_TARGETS`` targets
+    are kept in memory for the release's own rounds but not stored: on the national series
+    the only such one is AFSLAARS's chain of running totals, which every release changes,
+    and writing its results cost 5 % of a release's disclosure step."""
+    keep = [(cube.underemne, d, json.dumps(cache.entries[d])) for d in sorted(cache.used)
+            if len(cache.entries[d]) <= _KEEP_TARGETS]
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM serie_komponenter WHERE terning = ?", [cube.underemne])
+        if keep:
+            con.executemany("INSERT INTO serie_komponenter VALUES (?, ?, ?)", keep)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _previous_frame(releases_dir: Path, release: str, cube, read_published):
+    """The publication a release's pattern follows: the month's own current version on a
+    re-run, else the latest earlier release."""
+    from transforms.publish.layout import complete_releases, release_path
+
+    done = complete_releases(releases_dir)
+    pick = release if release in done else max((r for r in done if r < release), default=None)
+    if pick is None:
+        return None
+    return read_published(release_path(releases_dir, pick), cube)
