@@ -414,6 +414,49 @@ def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
     assert method3 == "kontrolleret" and result3["verdict"] == "bestået"
 
 
+def test_the_global_suppressors_budget_is_counted_work_not_time(monkeypatch):
+    """The method (and so the pattern) must not depend on how busy the machine is: the global
+    suppressor gets a budget of LP work (HiGHS iterations, the same on every run), and time
+    only stops a run that hangs - by failing it, never by switching method."""
+    import time
+
+    from transforms.disclosure.audit import audit
+    from transforms.disclosure.guarded import (
+        SuppressionTimeout, global_pattern, guarded_pattern,
+    )
+    from transforms.disclosure.suppress import highs
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "1000")
+    # what the suppressor's LPs count on this table, in this process
+    highs.WORK.update(done=0, limit=None)
+    expected = suppress(cells, AFSLAARS)
+    need = highs.WORK["done"]
+    assert need > 0
+    # the same work, however slow the machine: one unit less falls back, every time
+    pd.testing.assert_frame_equal(global_pattern(cells, AFSLAARS, 60, work=need), expected)
+    assert global_pattern(cells, AFSLAARS, 60, work=need - 1) is None
+    monkeypatch.setenv("LPSTAT_SUPPRESSION_BUDGET_WORK", str(need - 1))
+    _, method, result = guarded_pattern(cells, AFSLAARS, audit)
+    assert method == "kontrolleret" and result["verdict"] == "bestået"
+    monkeypatch.setenv("LPSTAT_SUPPRESSION_BUDGET_WORK", str(need))
+    assert guarded_pattern(cells, AFSLAARS, audit)[1] == "global"
+
+    # a suppressor that hangs stops the run at the safety time; one that fails falls back
+    def hangs(cells, cube):
+        time.sleep(60)
+
+    def fails(cells, cube):
+        raise ValueError("boom")
+
+    start = time.monotonic()
+    with pytest.raises(SuppressionTimeout, match="LPSTAT_SUPPRESSION_BUDGET_SECONDS"):
+        global_pattern(cells, AFSLAARS, 2, suppress_fn=hangs)
+    assert time.monotonic() - start < 15
+    assert global_pattern(cells, AFSLAARS, 60, suppress_fn=fails) is None
+
+
 def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):
     from transforms.disclosure.audit import audit
     from transforms.disclosure.guarded import guarded_pattern

@@ -9,9 +9,9 @@ per-date systems of a few hundred) takes 10-20 s. So:
 
 1. Cubes whose largest linked system (:func:`system_size`) has at most
    ``LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS`` cells (default 5,000) get the global suppressor,
-   in a worker process with a time budget (``LPSTAT_SUPPRESSION_BUDGET_SECONDS``, default
-   120).
-2. Larger cubes, and any cube whose global run ran out of time or (it should not) failed the
+   in a worker process with a work budget (``LPSTAT_SUPPRESSION_BUDGET_WORK``: HiGHS
+   iterations, counted, so the choice does not depend on the machine's load).
+2. Larger cubes, and any cube whose global run ran out of work or (it should not) failed the
    audit, get :func:`suppress.suppress_checked`: the same primary, local and propagation
    passes, then rounds in which the independent audit names every withheld value it finds
    unprotected and each relation of such a cell gets one more withheld term. A round's
@@ -36,10 +36,21 @@ from transforms.catalog import MAX_SMALL, Cube
 from transforms.disclosure.verdict import Verdict
 
 log = logging.getLogger(__name__)
+#: LP work (HiGHS iterations, plus one per solve) the global suppressor may do on one cube
+#: before the checked search takes over; counted, so the choice is the same on any machine
+#: and at any load. FRAFVURD of the small demo (2026-09, 18,240 cells) takes 27,090 (25,020
+#: iterations in 2,070 solves; 22.9 CPU s), so this leaves room for some 20 of it.
+WORK_BUDGET = 500_000
+#: seconds after which a global suppressor still running stops the run (a hang, not a choice)
+SAFETY_SECONDS = 1800
 
 
 def _budget() -> float:
-    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "120"))
+    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", str(SAFETY_SECONDS)))
+
+
+def _work_budget() -> int:
+    return int(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_WORK", str(WORK_BUDGET)))
 
 
 def _global_max_cells() -> int:
@@ -54,33 +65,83 @@ def system_size(cells: pd.DataFrame, cube: Cube) -> int:
     return len(cells)
 
 
-def _worker(suppress_fn, cells, cube, queue):  # pragma: no cover - runs in a child process
+class SuppressionTimeout(RuntimeError):
+    """The global suppressor ran past its safety time: the run stops (see global_pattern)."""
+
+
+def _worker(suppress_fn, cells, cube, queue, work):  # pragma: no cover - a child process
+    from transforms.disclosure.suppress import highs
+
     if suppress_fn is None:
         from transforms.disclosure.suppress import suppress as suppress_fn
-
-    queue.put(suppress_fn(cells, cube))
+    highs.WORK.update(done=0, limit=work)
+    try:
+        queue.put(("pattern", suppress_fn(cells, cube)))
+    except highs.WorkBudgetExceeded as exc:
+        queue.put(("over", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which says what failed
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float,
-                   suppress_fn=None) -> pd.DataFrame | None:
-    """The global suppressor's pattern, or None when it did not finish within the budget.
+                   suppress_fn=None, work: int | None = None) -> pd.DataFrame | None:
+    """The global suppressor's pattern, or None where it needs more than its work budget.
+
+    ``work`` (default ``LPSTAT_SUPPRESSION_BUDGET_WORK``): the most LP work (HiGHS
+    iterations, :mod:`suppress.highs`) the suppressor may do. The budget is counted, not
+    timed, so that whether a cube gets the global method or the checked search, and so the
+    published pattern, does not depend on how busy the machine is (a timed budget gave
+    FRAFVURD the checked search on a loaded machine and the global method on an idle one).
+    ``budget`` (seconds, ``LPSTAT_SUPPRESSION_BUDGET_SECONDS``): only a safety stop for a
+    run that hangs; past it the run fails (:class:`SuppressionTimeout`) rather than publish
+    a pattern that depends on the clock; 0 or less skips the global suppressor.
     ``suppress_fn(cells, cube)``: the suppressor (default :func:`suppress.suppress`)."""
+    import queue as queues
+    import time
+
     if budget <= 0:
         return None
+    work = _work_budget() if work is None else work
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_worker, args=(suppress_fn, cells, cube, queue), daemon=True)
+    proc = ctx.Process(target=_worker, args=(suppress_fn, cells, cube, queue, work),
+                       daemon=True)
     proc.start()
+    deadline = time.monotonic() + budget
     try:
-        return queue.get(timeout=budget)
-    except Exception:
-        log.warning("%s: the global suppressor did not finish in %.0f s; using the checked "
-                    "search", cube.underemne, budget)
-        return None
+        while True:
+            try:
+                kind, value = queue.get(timeout=1.0)
+                break
+            except queues.Empty:
+                if not proc.is_alive():
+                    try:  # what it put just before it exited
+                        kind, value = queue.get(timeout=1.0)
+                        break
+                    except queues.Empty:
+                        raise RuntimeError(
+                            f"{cube.underemne}: the global suppressor's process ended "
+                            f"without a result (exit code {proc.exitcode})") from None
+                if time.monotonic() > deadline:
+                    raise SuppressionTimeout(
+                        f"{cube.underemne}: the global suppressor did not finish in {budget:.0f} "
+                        "s (LPSTAT_SUPPRESSION_BUDGET_SECONDS, a safety stop). The method is "
+                        "chosen by its work budget (LPSTAT_SUPPRESSION_BUDGET_WORK), never by "
+                        "the clock: run again when the machine is less busy, or raise the "
+                        "safety stop.") from None
     finally:
         if proc.is_alive():
             proc.kill()
         proc.join(5)
+    if kind == "pattern":
+        return value
+    if kind == "over":
+        log.info("%s: the global suppressor needs more than its work budget (%s); using the "
+                 "checked search", cube.underemne, value)
+        return None
+    log.error("%s: the global suppressor failed (%s); using the checked search",
+              cube.underemne, value)
+    return None
 
 
 def _failing_rows(cells: pd.DataFrame, cube: Cube, result: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,11 @@
 """HiGHS as the suppressor's LPs use it: single-threaded with a fixed seed; re-solves that
-change only the objective run primal simplex from the last basis."""
+change only the objective run primal simplex from the last basis.
+
+Every solve goes through :func:`_solve`, which counts the work (simplex, interior point and
+crossover iterations, plus one per solve) in ``WORK``. Iteration counts of a single-threaded
+HiGHS with a fixed seed are the same on every run of the same model, so a limit on them
+(``guarded.global_pattern``) is a deterministic budget: unlike a time limit, it gives the
+same pattern however busy the machine is."""
 
 from __future__ import annotations
 
@@ -46,8 +52,29 @@ class LPError(RuntimeError):
     pass
 
 
-def _run(h: highspy.Highs) -> str:
+class WorkBudgetExceeded(Exception):
+    """The suppressor's LPs took more than ``WORK["limit"]`` units of work. Not a
+    RuntimeError: a method that fails with :class:`LPError` may give way to another, but an
+    exhausted budget ends the whole suppressor run (else where it ran out would shape the
+    pattern)."""
+
+
+#: work done by this process's suppressor LPs, and the most it may do (None: no limit)
+WORK: dict = {"done": 0, "limit": None}
+
+
+def _solve(h: highspy.Highs) -> None:
+    """``h.run()``, counted in ``WORK``; raises :class:`WorkBudgetExceeded` past the limit."""
     h.run()
+    info = h.getInfo()
+    WORK["done"] += 1 + max(0, info.simplex_iteration_count) + max(0, info.ipm_iteration_count) \
+        + max(0, info.crossover_iteration_count)
+    if WORK["limit"] is not None and WORK["done"] > WORK["limit"]:
+        raise WorkBudgetExceeded(f"{WORK['done']} units of LP work, limit {WORK['limit']}")
+
+
+def _run(h: highspy.Highs) -> str:
+    _solve(h)
     st = h.getModelStatus()
     if st == highspy.HighsModelStatus.kOptimal:
         return "optimal"
@@ -57,7 +84,7 @@ def _run(h: highspy.Highs) -> str:
     if st in bad:
         # the attacker's LP always contains the true values; retry from scratch once
         h.clearSolver()
-        h.run()
+        _solve(h)
         st = h.getModelStatus()
         if st == highspy.HighsModelStatus.kOptimal:
             return "optimal"

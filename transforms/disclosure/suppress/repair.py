@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from transforms.catalog import PROTECTION_UPPER, PROTECTION_WIDTH
-from transforms.disclosure.suppress.highs import INF, _highs, _pass
+from transforms.disclosure.suppress.highs import INF, _highs, _pass, _solve
 from transforms.disclosure.suppress.passes import _close
 from transforms.disclosure.suppress.rule import TOL, _certified, _Quantities
 from transforms.disclosure.suppress.system import System
@@ -75,7 +75,7 @@ class Repair:
         else:
             h.addRow(-INF, float(amount), len(cols), cols, vals)
         try:
-            h.run()
+            _solve(h)
             st = h.getModelStatus()
             ok = st == highspy.HighsModelStatus.kOptimal
             d = None
