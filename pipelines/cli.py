@@ -18,8 +18,9 @@ import argparse
 import os
 import re
 import sys
-from datetime import date, timedelta
 from pathlib import Path
+
+from transforms.calendar import FIRST_RELEASE, Release, ReleaseError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: nothing to show: an unknown release, no releases yet, or a query without rows
@@ -29,22 +30,6 @@ EXIT_INTERRUPTED = 130
 
 def _err(msg: str) -> None:
     print(f"lpstat: {msg}", file=sys.stderr)
-
-
-def complete_months(last_day: date, lag_days: int = 14) -> str:
-    """The newest month whose registrations are complete: refusals are registered within
-    two weeks, so month M is complete once the store has data through M's end + lag."""
-    d = last_day - timedelta(days=lag_days)
-    first_next = (d.replace(day=1) + timedelta(days=32)).replace(day=1)
-    if d == first_next - timedelta(days=1):
-        return f"{d.year:04d}-{d.month:02d}"
-    prev = d.replace(day=1) - timedelta(days=1)
-    return f"{prev.year:04d}-{prev.month:02d}"
-
-
-def month_before(release: str) -> str:
-    y, m = (int(x) for x in release.split("-"))
-    return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"
 
 
 def materialize(settings, release: str, with_ingest: bool = True,
@@ -137,8 +122,8 @@ def cmd_demo(args) -> int:
     if last is None:
         _err("the store has no refusals, so no month is complete yet.")
         return EXIT_FAILED
-    latest = complete_months(last)
-    months = [month_before(latest), latest]
+    latest = Release.newest_complete(last)
+    months = [str(latest.previous()), str(latest)]
     from pipelines.runs import Session, WarehouseBusy, dagster_hint, summary_lines
 
     try:
@@ -636,32 +621,23 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _release_arg(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a release month: use YYYY-MM, e.g. 2026-10")
-    if value < "2021-04":
-        raise argparse.ArgumentTypeError("the first release month is 2021-04")
+    try:
+        release = Release.parse(value)
+    except ReleaseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if release < FIRST_RELEASE:
+        raise argparse.ArgumentTypeError(f"the first release month is {FIRST_RELEASE}")
     return value
 
 
 def _buildable_release_arg(value: str) -> str:
     """A release month that has ended (``lpstat run``): a later one has no partition yet."""
     value = _release_arg(value)
-    newest = _newest_release_month()
-    if value > newest:  # not over yet: no partition, no cut-off in the past
+    newest = Release.newest_ended()  # the newest release partition
+    if Release.parse(value) > newest:  # not over yet: no partition, no cut-off in the past
         raise argparse.ArgumentTypeError(
             f"{value} is not over yet; the newest month that can be built is {newest}")
     return value
-
-
-def _newest_release_month() -> str:
-    """The last month that has ended (Europe/Copenhagen): the newest release partition."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
-    return month_before(f"{now.year:04d}-{now.month:02d}")
 
 
 def _settings_error() -> type:

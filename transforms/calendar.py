@@ -8,7 +8,7 @@
     r.previous(), r.next()              # 2026-09, 2026-11
     r.caption, r.quarter_caption, r.year_caption   # "2026M10", "2026K4", "2026"
     r.name                              # "oktober 2026"
-    months(FIRST_RELEASE, r)            # 2021-04 .. 2026-10
+    month_range(FIRST_RELEASE, r)            # 2021-04 .. 2026-10
 
 The first release is the month refusals began to be registered (2021-04): the release
 partitions, the backfill and the flow cubes' time members start there. A Tid member caption
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 TIMEZONE = "Europe/Copenhagen"
 CPH = ZoneInfo(TIMEZONE)
 #: a release month as text, for ``re.fullmatch`` (``strftime`` form: :data:`STRFTIME`)
-PATTERN = r"\d{4}-(0[1-9]|1[0-2])"
+PATTERN = r"\d{4}-(?:0[1-9]|1[0-2])"
 STRFTIME = "%Y-%m"
 _RELEASE = re.compile(PATTERN)
 _MONTH_CAPTION = re.compile(r"(\d{4})M(0[1-9]|1[0-2])")
@@ -168,7 +168,7 @@ def is_release(text: object) -> bool:
     return isinstance(text, str) and _RELEASE.fullmatch(text) is not None
 
 
-def months(first: str | Release, last: str | Release) -> list[Release]:
+def month_range(first: str | Release, last: str | Release) -> list[Release]:
     """Every month from ``first`` through ``last``, in order (empty when first > last)."""
     a, b = Release.parse(first), Release.parse(last)
     return [a.shift(k) for k in range((b.year * 12 + b.month) - (a.year * 12 + a.month) + 1)]

@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from transforms.calendar import Release
 from transforms.catalog import CUBES
-from transforms.cubes import cutoff_for
 from transforms.publication import published_cells
 from transforms.warehouse import read_partition, store_partition
 
@@ -212,7 +212,8 @@ def publish_release(con: duckdb.DuckDBPyConnection, releases_dir: Path, release:
         "revisionskontrol": {"verdict": audit["verdict"]},
         "sources": source_counts(con),
     }
-    folder = write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
+    cutoff = Release.parse(release).cutoff
+    folder = write_release(releases_dir, release, cutoff, cubes, manifest_extra,
                            audit, writers(), previous_release(releases_dir, release))
     from transforms.analyse import build_analysis_db  # analysts' SQL views over every release
 

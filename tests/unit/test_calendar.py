@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from transforms.calendar import (
-    CPH, FIRST_RELEASE, Release, ReleaseError, is_release, months, period_span,
+    CPH, FIRST_RELEASE, Release, ReleaseError, is_release, month_range, period_span,
 )
 
 
@@ -46,13 +46,13 @@ def test_stepping_over_year_ends():
 
 
 def test_months_range():
-    assert [str(r) for r in months("2025-11", "2026-02")] == ["2025-11", "2025-12", "2026-01",
-                                                              "2026-02"]
-    assert months("2026-03", "2026-03") == [Release(2026, 3)]
-    assert months("2026-04", "2026-03") == []
-    assert len(months(FIRST_RELEASE, "2026-10")) == 67
+    assert [str(r) for r in month_range("2025-11", "2026-02")] == [
+        "2025-11", "2025-12", "2026-01", "2026-02"]
+    assert month_range("2026-03", "2026-03") == [Release(2026, 3)]
+    assert month_range("2026-04", "2026-03") == []
+    assert len(month_range(FIRST_RELEASE, "2026-10")) == 67
     with pytest.raises(ReleaseError):
-        months("2026-1", "2026-03")
+        month_range("2026-1", "2026-03")
 
 
 def test_first_release():
