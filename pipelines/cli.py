@@ -449,7 +449,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_OK
     except Exception as exc:
-        if os.environ.get("LPSTAT_DEBUG"):
+        from transforms.settings import debug
+
+        if debug():
             raise
         _err(f"unexpected error: {type(exc).__name__}: {_first_line(exc)}")
         _err("Set LPSTAT_DEBUG=1 to see the traceback, and please report it.")

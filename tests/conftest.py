@@ -55,8 +55,8 @@ def disclosure_stand_in_module(request):
     if not getattr(request.module, "DISCLOSURE_STAND_IN", False):
         yield
         return
-    from tests.integration.test_quality_checks import _stand_in
+    from tests.standins import stand_in
 
     with pytest.MonkeyPatch.context() as mp:
-        _stand_in(mp)
+        stand_in(mp)
         yield

@@ -124,10 +124,55 @@ def _check_home(home: Path) -> None:
             return
 
 
+def home_dir(env: dict[str, str] | None = None) -> Path:
+    """LPSTAT_HOME, resolved (default ``./lpstat-data``)."""
+    env = os.environ if env is None else env
+    return Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+
+
+# --- settings read where they are used (each at that moment, never at import) ---------------
+
+#: PostgreSQL for Dagster's run storage (pipelines/instance.py); unset: SQLite under the home
+DAGSTER_PG_URL_ENV = "LPSTAT_DAGSTER_PG_URL"
+#: where a failed or blocked release is announced (pipelines/sensors.py)
+WEBHOOK_URL_ENV = "LPSTAT_WEBHOOK_URL"
+
+
+def dagster_pg_url(env: dict[str, str] | None = None) -> str | None:
+    """LPSTAT_DAGSTER_PG_URL, or None when it is unset or blank."""
+    env = os.environ if env is None else env
+    return (env.get(DAGSTER_PG_URL_ENV) or "").strip() or None
+
+
+def webhook_url(env: dict[str, str] | None = None) -> str | None:
+    """LPSTAT_WEBHOOK_URL, or None when it is unset or blank."""
+    env = os.environ if env is None else env
+    return (env.get(WEBHOOK_URL_ENV) or "").strip() or None
+
+
+def suppression_budget_seconds(env: dict[str, str] | None = None) -> float:
+    """LPSTAT_SUPPRESSION_BUDGET_SECONDS: the global suppressor's time per cube (default 120)."""
+    env = os.environ if env is None else env
+    return float(env.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "120"))
+
+
+def global_suppression_max_cells(env: dict[str, str] | None = None) -> int:
+    """LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS: larger linked systems go straight to the checked
+    search (default 5000)."""
+    env = os.environ if env is None else env
+    return int(env.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "5000"))
+
+
+def debug(env: dict[str, str] | None = None) -> bool:
+    """LPSTAT_DEBUG: show the traceback of an unexpected error."""
+    env = os.environ if env is None else env
+    return bool(env.get("LPSTAT_DEBUG"))
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read LPSTAT_* settings; refuse a non-demo store without a pseudonym key."""
     env = dict(os.environ if env is None else env)
-    home = Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+    home = home_dir(env)
     _check_home(home)
     duckdb_memory_limit(env)  # a bad size stops here, not in a retried step
     source_url = env.get("LPSTAT_SOURCE_URL") or demo_store_url(home)

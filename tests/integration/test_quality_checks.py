@@ -17,10 +17,9 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from tests.standins import passing_series_audit
+from tests.standins import primary_only, stand_in
 
 RELEASE = "2026-10"
 KEY = "quality-test-key"
@@ -38,43 +37,9 @@ def store(tmp_path_factory) -> Path:
     return path
 
 
-def _primary_only(cells: pd.DataFrame, cube, stats=None) -> pd.DataFrame:
-    """Withhold cells of 1-3 individuals and empty cells; FRAFAFBRUD's outcome rule."""
-    n = cells["n_individer"].to_numpy()
-    v = cells[cube.value_column].to_numpy()
-    und = ((n >= 1) & (n <= 3)) | (v == 0)
-    und_o = und.copy()
-    if "antal_afbrudt" in cells.columns:
-        a = cells["antal_afbrudt"].to_numpy()
-        und_o |= ((a >= 1) & (a <= 3)) | ((v - a >= 0) & (v - a <= 3))
-    return pd.DataFrame({"undertrykt": und, "undertrykt_udfald": und_o,
-                         "aarsag": np.where(und, "primær", None)}, index=cells.index)
-
-
-def _primary_only_checked(cells: pd.DataFrame, cube, check, **kwargs):
-    """The checked search's stand-in: the primary pattern, shown once to the checker."""
-    pattern = _primary_only(cells, cube)
-    return pattern, check(pattern)[1]
-
-
-def _passing_audit(published: pd.DataFrame, cube, **kwargs) -> dict:
-    withheld = int(published[[m.column for m in cube.measures]].isna().any(axis=1).sum())
-    return {"cube": cube.id, "verdict": "bestået", "withheld": withheld, "checked": 0,
-            "failed": 0, "consistency_errors": [], "cells": [], "hundrede_procent": [],
-            "metode": "test stand-in"}
-
-
-def _stand_in(mp) -> None:
-    if os.environ.get("LPSTAT_TEST_REAL_DISCLOSURE") != "1":
-        mp.setattr("transforms.disclosure.suppress.suppress", _primary_only)
-        mp.setattr("transforms.disclosure.suppress.suppress_checked", _primary_only_checked)
-        mp.setattr("transforms.disclosure.audit.audit", _passing_audit)
-        mp.setattr("transforms.disclosure.audit_series.audit_series", passing_series_audit)
-
-
 @pytest.fixture(autouse=True)
 def stand_in_disclosure(monkeypatch):
-    _stand_in(monkeypatch)
+    stand_in(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +68,7 @@ def built(tmp_path_factory, store):
     finally:
         wh.close()
     mp = pytest.MonkeyPatch()
-    _stand_in(mp)
+    stand_in(mp)
     try:
         result = _run(home, copy)
     finally:
@@ -344,7 +309,7 @@ def test_error_check_on_a_cube_stops_the_release(tmp_path, built, store, monkeyp
 
 
 def _publish_one_small_cell(cells, cube, stats=None):
-    pattern = _primary_only(cells, cube)
+    pattern = primary_only(cells, cube)
     if cube.underemne == "AFSLAARS":
         small = cells.index[(cells["n_individer"] >= 1) & (cells["n_individer"] <= 3)]
         pattern.loc[small[0], ["undertrykt", "undertrykt_udfald"]] = False

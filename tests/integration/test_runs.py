@@ -31,8 +31,8 @@ DISCLOSURE_STAND_IN = True  # tests/conftest.py
 CHILD = """
 import sys
 import pytest
-from tests.integration.test_quality_checks import _stand_in
-_stand_in(pytest.MonkeyPatch())
+from tests.standins import stand_in
+stand_in(pytest.MonkeyPatch())
 from pipelines.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 
 import numpy as np
 import pandas as pd
 
+from transforms import settings
 from transforms.catalog import MAX_SMALL, Cube
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,11 @@ PASSED = "bestået"
 
 
 def _budget() -> float:
-    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "120"))
+    return settings.suppression_budget_seconds()
 
 
 def _global_max_cells() -> int:
-    return int(os.environ.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "5000"))
+    return settings.global_suppression_max_cells()
 
 
 def system_size(cells: pd.DataFrame, cube: Cube) -> int:
