@@ -70,11 +70,8 @@ from transforms.warehouse import connect, store_partition
 from transforms.cubes import prepare_release, build_cells
 from transforms.catalog import CUBES
 con = connect(HOME + '/warehouse.duckdb')
-y, m = 2021, 4
-releases = []
-while f'{y:04d}-{m:02d}' <= RELEASE:
-    releases.append(f'{y:04d}-{m:02d}')
-    y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+from transforms.calendar import FIRST_RELEASE, month_range
+releases = [str(r) for r in month_range(FIRST_RELEASE, RELEASE)]
 seconds = []
 for r in releases:
     t = time.perf_counter()
@@ -180,11 +177,11 @@ def _lpstat_run(home: str, url: str, release: str) -> dict:
 def bench_command(url: str, release: str) -> dict:
     """``lpstat run --release`` as users start it (the real Dagster job, through the
     persistent instance): M-1 on an empty home, then M, then M again."""
-    from pipelines.cli import month_before
+    from transforms.calendar import Release
 
     fig = {}
     with tempfile.TemporaryDirectory() as home:
-        for case, month in (("first", month_before(release)), ("new", release),
+        for case, month in (("first", str(Release.parse(release).previous())), ("new", release),
                             ("rerun", release)):
             r = _lpstat_run(home, url, month)
             fig[f"command_{case}_seconds"] = r["seconds"]
@@ -200,10 +197,10 @@ def _top_steps(steps: dict, n: int = 5) -> str:
 
 
 def _latest_release(url: str) -> str:
-    from pipelines.cli import complete_months
+    from transforms.calendar import Release
     from transforms.extract import latest_registration_day
 
-    return complete_months(latest_registration_day(url))
+    return str(Release.newest_complete(latest_registration_day(url)))
 
 
 def bench_scale(scale: str, admin_url: str, runs: int, api: bool, all_releases: bool = False,

@@ -209,7 +209,7 @@ def national_afslaars(seed: int) -> tuple[pd.DataFrame, Cube]:
     """AFSLAARS cells (all four views, every margin) of the latest release of a national
     demo store, built the way a release builds them."""
     from demo.generate import generate
-    from pipelines.cli import complete_months
+    from transforms.calendar import Release
     from transforms.catalog import AFSLAARS
     from transforms.cubes import build_cells, prepare_release
     from transforms.extract import latest_registration_day
@@ -220,7 +220,7 @@ def national_afslaars(seed: int) -> tuple[pd.DataFrame, Cube]:
         store = Path(d) / "store.sqlite"
         generate(store, scale="national", seed=seed)
         url = f"sqlite:///{store}"
-        release = complete_months(latest_registration_day(url))
+        release = str(Release.newest_complete(latest_registration_day(url)))
         con = connect(Path(d) / "wh.duckdb")
         try:
             land_source(url, "bench-key-" + "0" * 24, con, "bench")
@@ -237,6 +237,7 @@ def linked_afslaars(seed: int, skew: float, months: int = 94) -> tuple[pd.DataFr
     educations, five sectors, the reasons) and its volume per month. ``skew`` sets how
     unevenly records fall on the members (Zipf-like weights, random order): 0.8 gives the
     national shares of empty (16 %) and 1-3 (30 %) cells, 1.0 a sparser table (26 % and 28 %)."""
+    from transforms.calendar import FIRST_RELEASE
     from transforms.catalog import AFSLAARS
     from tests.synth_cells import random_records
 
@@ -245,7 +246,7 @@ def linked_afslaars(seed: int, skew: float, months: int = 94) -> tuple[pd.DataFr
     per_month = total / nat["tid_maaned"].dropna().nunique()
     geo = nat[["kommune", "region"]].dropna().drop_duplicates()
     regions = dict(zip(geo["kommune"], geo["region"]))
-    span = [f"{2021 + (3 + i) // 12}M{(3 + i) % 12 + 1:02d}" for i in range(months)]
+    span = [FIRST_RELEASE.shift(i).caption for i in range(months)]
     dims = {"tid_maaned": span, "kommune": sorted(regions)}
     for col in ("uddannelse", "sektor", "primaer_aarsag", "sekundaer_aarsag"):
         dims[col] = sorted(nat[col].dropna().unique())

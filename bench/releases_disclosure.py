@@ -39,12 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def months(first: str, last: str) -> list[str]:
-    y, m = int(first[:4]), int(first[5:])
-    out = []
-    while f"{y:04d}-{m:02d}" <= last:
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    """Every release month from ``first`` through ``last`` ('YYYY-MM'), in order."""
+    from transforms.calendar import month_range
+
+    return [str(r) for r in month_range(first, last)]
 
 
 def _emit(row: dict, out) -> None:
@@ -57,6 +55,7 @@ def _emit(row: dict, out) -> None:
 def main(argv=None) -> int:
     from bench.__main__ import _latest_release
     from bench.extract import DEFAULT_PG, ensure_store
+    from transforms.calendar import FIRST_RELEASE
     from transforms.catalog import CUBES
     from transforms.cubes import build_cells, prepare_release
     from transforms.disclosure.audit import audit, shutdown_workers
@@ -72,7 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--series", action="store_true", help="build in order on one home")
     p.add_argument("--compare", action="store_true",
                    help="with --series: also the per-release pattern's information loss")
-    p.add_argument("--first", default="2021-04")
+    p.add_argument("--first", default=str(FIRST_RELEASE))
     p.add_argument("--last", default=None)
     p.add_argument("--home", help="with --series: build on this home and keep it (resumes: "
                    "months already published there are skipped)")
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
         con = connect(Path(d) / "wh.duckdb")
         land_source(url, "bench-key-" + "0" * 24, con, "bench")
         build_all(con)
-        for release in months("2021-04", _latest_release(url)):
+        for release in months(str(FIRST_RELEASE), _latest_release(url)):
             prepare_release(con, release)
             for u, cube in CUBES.items():
                 cells = build_cells(con, cube, release)

@@ -112,12 +112,9 @@ CPR_SHAPE = re.compile(rb"(?<![0-9])[0-3][0-9][01][0-9]{3}-?[0-9]{4}(?![0-9])")
 
 
 def _months(first: str, n: int) -> list[str]:
-    y, m = (int(x) for x in first.split("-"))
-    out = []
-    for _ in range(n):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    from transforms.calendar import Release
+
+    return [str(Release.parse(first).shift(k)) for k in range(n)]
 
 
 def _without_key_constraint(store: Path) -> None:

@@ -147,7 +147,7 @@ _UDDANNELSER = (("SSH", "Social- og sundhedshjælper"), ("SSA", "Social- og sund
 _EDU_CODES = ("SSH", "SSA", "PAU", "SSX")          # index ≥ 2: unknown codes (dirty)
 _SSH, _SSA = 0, 1
 
-_REASONS = (
+REASONS = (
     ("R01", "Faglige forudsætninger", "2021-04-15", None),
     ("R02", "Danskkundskaber", "2021-04-15", None),
     ("R03", "Personlige kompetencer", "2021-04-15", None),
@@ -158,7 +158,7 @@ _REASONS = (
     ("R08", "Manglende børne- eller straffeattest", "2022-01-01", None),
     ("R99", "Andet", "2021-04-15", None),
 )
-_REASON_CODES = tuple(r[0] for r in _REASONS) + ("R10", "R00", "R9")   # index ≥ 9: unknown
+_REASON_CODES = tuple(r[0] for r in REASONS) + ("R10", "R00", "R9")   # index ≥ 9: unknown
 _R07, _R08 = 6, 7
 _PRIMARY_WEIGHTS = np.array([0.12, 0.08, 0.14, 0.10, 0.13, 0.22, 0.10, 0.04, 0.07])
 _SECONDARY_WEIGHTS = np.array([0.16, 0.12, 0.18, 0.06, 0.08, 0.14, 0.08, 0.06, 0.12])
@@ -655,7 +655,7 @@ class _Builder:
         self._afslag()
         return [
             self._static("uddannelse", list(_UDDANNELSER)),
-            self._static("afslagsbegrundelse", list(_REASONS)),
+            self._static("afslagsbegrundelse", list(REASONS)),
             self._static("skole", list(_SCHOOLS)),
             _Table("virksomhed", self.n_virk, self._render_virksomhed),
             _Table("elev", self.n_elev, self._render_elev),

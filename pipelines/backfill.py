@@ -15,21 +15,9 @@ says which step failed, why, and the command that resumes the range.
 
 from __future__ import annotations
 
-import re
 import sys
 
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-FIRST_RELEASE = "2021-04"
-
-
-def months_between(first: str, last: str) -> list[str]:
-    """Every month from ``first`` through ``last`` ('YYYY-MM'), in order."""
-    y, m = (int(x) for x in first.split("-"))
-    out = []
-    while f"{y:04d}-{m:02d}" <= last:
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+from transforms.calendar import FIRST_RELEASE, Release, ReleaseError, month_range
 
 
 def check_range(first: str, last: str) -> str | None:
@@ -37,14 +25,16 @@ def check_range(first: str, last: str) -> str | None:
     from pipelines.partitions import release_partitions
 
     for name, value in (("--from", first), ("--to", last)):
-        if not _MONTH.fullmatch(value or ""):
-            return f"{name} {value!r} is not a release month: use YYYY-MM, e.g. 2026-10."
-    if first > last:
+        try:
+            Release.parse(value or "")
+        except ReleaseError as exc:
+            return f"{name} {exc}."
+    if Release.parse(first) > Release.parse(last):
         return f"--from {first} is after --to {last}: give the earlier month first."
-    if first < FIRST_RELEASE:
+    if Release.parse(first) < FIRST_RELEASE:
         return f"the first release month is {FIRST_RELEASE}; use --from {FIRST_RELEASE} or later."
     newest = release_partitions.get_last_partition_key()
-    if newest is None or last > newest:
+    if newest is None or Release.parse(last) > Release.parse(newest):
         return (f"release month {last} is not over yet (or not yet in the release calendar): "
                 f"the newest month that can be built is {newest}.")
     return None
@@ -101,7 +91,7 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
     if problem:
         print(f"lpstat: {problem}", file=err)
         return False
-    months = months_between(first, last)
+    months = [str(r) for r in month_range(first, last)]
     tags = {"lpstat/backfill": f"{first}..{last}"}
     if notify:  # one notice per failure: this command's, not the sensor's as well
         from pipelines.sensors import NOTIFIED_BY_TAG

@@ -298,12 +298,12 @@ def _release_check(rule: str):
         if rule == "manifest_checksums":
             res = rules.manifest_checksums(folder)
         elif rule == "watermarks_current":
-            from transforms.cubes import cutoff_for
+            from transforms.calendar import Release
             from transforms.land import DEFAULT_LOOKBACK, INCREMENTAL
 
             con = lpstat.warehouse(read_only=True)
             try:
-                res = rules.watermarks_current(con, INCREMENTAL, cutoff_for(release),
+                res = rules.watermarks_current(con, INCREMENTAL, Release.parse(release).cutoff,
                                                DEFAULT_LOOKBACK)
             finally:
                 con.close()

@@ -1,4 +1,5 @@
-"""The lpstat command line: demo, run, serve (contract section 6); sql, releases (analysts).
+"""The lpstat command line: demo, run, serve (contract section 6); sql, releases (analysts:
+transforms/console.py).
 
 ``demo`` and ``run`` run the schedule's job, ``monthly_release``, in-process as runs in the
 persistent Dagster instance (pipelines/runs.py), so a release built from the command line is
@@ -18,8 +19,8 @@ import argparse
 import os
 import re
 import sys
-from datetime import date, timedelta
-from pathlib import Path
+
+from transforms.calendar import FIRST_RELEASE, Release, ReleaseError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: nothing to show: an unknown release, no releases yet, or a query without rows
@@ -29,22 +30,6 @@ EXIT_INTERRUPTED = 130
 
 def _err(msg: str) -> None:
     print(f"lpstat: {msg}", file=sys.stderr)
-
-
-def complete_months(last_day: date, lag_days: int = 14) -> str:
-    """The newest month whose registrations are complete: refusals are registered within
-    two weeks, so month M is complete once the store has data through M's end + lag."""
-    d = last_day - timedelta(days=lag_days)
-    first_next = (d.replace(day=1) + timedelta(days=32)).replace(day=1)
-    if d == first_next - timedelta(days=1):
-        return f"{d.year:04d}-{d.month:02d}"
-    prev = d.replace(day=1) - timedelta(days=1)
-    return f"{prev.year:04d}-{prev.month:02d}"
-
-
-def month_before(release: str) -> str:
-    y, m = (int(x) for x in release.split("-"))
-    return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"
 
 
 def materialize(settings, release: str, with_ingest: bool = True,
@@ -109,6 +94,10 @@ def materialize(settings, release: str, with_ingest: bool = True,
     return False
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _failure_hint(cls_name: str, message: str) -> str | None:
     """What to do about a failed step, for the failures people meet most."""
     if cls_name == "SourceUnavailable":
@@ -139,8 +128,8 @@ def cmd_demo(args) -> int:
     if last is None:
         _err("the store has no refusals, so no month is complete yet.")
         return EXIT_FAILED
-    latest = complete_months(last)
-    months = [month_before(latest), latest]
+    latest = Release.newest_complete(last)
+    months = [str(latest.previous()), str(latest)]
     from pipelines.runs import Session, WarehouseBusy, dagster_hint, summary_lines
 
     try:
@@ -236,384 +225,45 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-# --- analysts: lpstat sql, lpstat releases ----------------------------------------------------
-
-#: statement kinds `lpstat sql` runs: queries only (no COPY, ATTACH, SET, INSTALL, ...)
-_QUERY_KINDS = ("SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI")
+# --- analysts: lpstat sql, lpstat releases (transforms/console.py) ----------------------------
 
 
-class _Refused(Exception):
-    """A command cannot do what was asked; the message says what to do instead."""
+def _output(args):
+    from transforms.console import Output
 
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
-
-
-def _analyst_home() -> Path:
-    """LPSTAT_HOME as every command reads it; the analysts' commands need no store or key."""
-    from transforms.settings import load_settings
-
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LPSTAT_SOURCE_URL", "LPSTAT_PSEUDONYM_KEY")}
-    return load_settings(env).home
-
-
-def _open_analysis(home: Path):
-    """A read-only connection to <home>/analyse.duckdb, (re)built first when it is missing,
-    older than a release (releases built before it existed, or by an older lpstat) or holds
-    the views of an older lpstat."""
-    from transforms.analyse import (analysis_db_path, build_analysis_db, complete_releases,
-                                    connect_readonly, views_current)
-
-    releases = complete_releases(home / "releases")
-    if not releases:
-        raise _Refused(f"no releases under {home / 'releases'} yet. Build one with "
-                       "'lpstat demo --scale small' or 'lpstat run --release YYYY-MM', or set "
-                       "LPSTAT_HOME to the folder that holds them.", EXIT_EMPTY)
-    db = analysis_db_path(home)
-    newest = max((home / "releases" / r / "manifest.json").stat().st_mtime for r in releases)
-    stale = not db.exists() or db.stat().st_mtime < newest
-    if not stale:
-        con = connect_readonly(home)
-        try:
-            known = _releases_in(con) if views_current(con) else None
-        except Exception:
-            known = None
-        if known == releases:
-            return con
-        con.close()
-    try:
-        build_analysis_db(home)
-    except Exception as exc:  # an unwritable home, a damaged release file
-        if not db.exists():
-            raise _Refused(f"cannot build {db}: {_first_line(exc)}. Whoever builds the "
-                           "releases can rebuild it with 'lpstat run'.", EXIT_FAILED) from exc
-        _err(f"warning: {db} is out of date and cannot be rebuilt here: {_first_line(exc)}")
-    return connect_readonly(home)
-
-
-def _releases_in(con) -> list[str]:
-    """The releases analyse.duckdb's views read (from the view text: reading the manifests
-    and audits themselves would cost a parse of every audit.json)."""
-    sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'releases'").fetchall()
-    return sorted(set(re.findall(r"/(\d{4}-\d{2})/manifest\.json'", sql[0][0] if sql else "")))
-
-
-def _check_query(con, sql: str) -> None:
-    try:
-        statements = con.extract_statements(sql)
-    except Exception as exc:
-        raise _Refused(f"the SQL does not parse: {_first_line(exc)}", EXIT_USAGE) from exc
-    if len(statements) != 1:
-        raise _Refused(f"give exactly one query (got {len(statements)} statements).", EXIT_USAGE)
-    kind = statements[0].type.name
-    if kind not in _QUERY_KINDS:
-        raise _Refused(f"only queries run here (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, "
-                       f"PIVOT, EXPLAIN), not {kind}: analyse.duckdb is read-only and reaches "
-                       "only the release files. To save a result use --csv FILE, --json FILE "
-                       "or --parquet FILE.", EXIT_USAGE)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class _Result:
-    """A query's answer: column names, DuckDB type names and rows of Python values."""
-
-    def __init__(self, columns: list[str], types: list[str], rows: list[tuple]):
-        self.columns, self.types, self.rows = columns, types, rows
-
-
-def _query(con, sql: str, params: list | None = None, arrow: bool = False):
-    """Run one query: a :class:`_Result`, or an Arrow table when ``arrow`` (--parquet)."""
-    import duckdb
-
-    try:
-        rel = con.sql(sql, params=params)
-        if rel is None:
-            return _Result([], [], [])
-        if arrow:
-            return rel.to_arrow_table()
-        return _Result(list(rel.columns), [str(t) for t in rel.types], rel.fetchall())
-    except duckdb.Error as exc:
-        text = str(exc).strip()
-        hint = ""
-        if "does not exist" in text and ("Table" in text or "Catalog" in text):
-            hint = (" The views are listed by: lpstat sql \"SHOW TABLES\"; their columns by: "
-                    "lpstat sql \"DESCRIBE afslaars\" (docs/analysts.md).")
-        elif "Referenced column" in text:
-            hint = " A view's columns are listed by: lpstat sql \"DESCRIBE <view>\"."
-        elif "file system operations are disabled" in text or "Permission Error" in text:
-            hint = (" lpstat sql reads only the release files under LPSTAT_HOME/releases "
-                    "(never the warehouse).")
-        raise _Refused(f"the query failed: {text.splitlines()[0]}{hint}", EXIT_USAGE) from exc
-
-
-def _plain(value, type_name: str = ""):
-    """A JSON-friendly value (JSON columns become objects)."""
-    import datetime as dt
-    import decimal
-    import json
-    import uuid
-
-    if value is None:
-        return None
-    if type_name == "JSON" and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return value
-
-
-def _records(result: _Result) -> list[dict]:
-    return [{c: _plain(v, t) for c, t, v in zip(result.columns, result.types, row)}
-            for row in result.rows]
-
-
-def _open_out(target: str):
-    if target == "-":
-        return sys.stdout, False
-    return open(target, "w", encoding="utf-8", newline=""), True
-
-
-def _text(value) -> str:
-    """A value as one CSV field or table cell (nested values as JSON)."""
-    import json
-
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _write_result(con, sql: str, args, params: list | None = None, *, table=None) -> int:
-    """Run the query and write its answer as --csv / --json / --parquet ask, else as a rich
-    table (``table(result, max_rows)`` when given, else :func:`_print_table`); returns the
-    number of rows."""
-    import csv
-    import json
-
-    if args.parquet:
-        import pyarrow.parquet as pq
-
-        table = _query(con, sql, params, arrow=True)
-        pq.write_table(table, args.parquet)
-        _err(f"wrote {table.num_rows:,} rows to {args.parquet}")
-        return table.num_rows
-    result = _query(con, sql, params)
-    if args.csv:
-        out, close = _open_out(args.csv)
-        try:
-            w = csv.writer(out, lineterminator="\n")
-            w.writerow(result.columns)
-            for row in _records(result):
-                w.writerow([_text(v) for v in row.values()])
-        finally:
-            if close:
-                out.close()
-    elif args.json:
-        out, close = _open_out(args.json)
-        try:
-            json.dump(_records(result), out, ensure_ascii=False, indent=1)
-            out.write("\n")
-        finally:
-            if close:
-                out.close()
-    else:
-        (table or _print_table)(result, args.max_rows)
-    return len(result.rows)
-
-
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
-
-
-def _console():
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=100_000, no_color=True)
-
-
-def _table():
-    from rich import box
-    from rich.table import Table
-
-    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
-
-
-def _print_table(result: _Result, max_rows: int, hide: tuple[str, ...] = (),
-                 then=None) -> None:
-    """The rows as a table (``hide``: columns left out), then ``then()`` when given, and the
-    row count on stderr."""
-    from rich.text import Text
-
-    console = _console()
-    view = _table()
-    keep = [i for i, name in enumerate(result.columns) if name not in hide]
-    for i in keep:
-        name, type_name = result.columns[i], result.types[i]
-        numeric = type_name.startswith(_NUMERIC)
-        view.add_column(name, justify="right" if numeric else "left", overflow="fold")
-    shown = result.rows if max_rows < 0 else result.rows[:max_rows]
-    for raw in shown:
-        cells = []
-        for i in keep:
-            v = _plain(raw[i], result.types[i])
-            if v is None:
-                cells.append(Text("NULL", style="dim"))
-            elif isinstance(v, float):
-                cells.append(Text(f"{v:.10g}"))
-            else:
-                cells.append(Text(_text(v)))
-        view.add_row(*cells)
-    console.print(view)
-    if then is not None:
-        then()
-    n = len(result.rows)
-    if n > len(shown):
-        _err(f"... {n - len(shown):,} more rows not shown (of {n:,}): use --max-rows N, "
-             "or --csv / --json / --parquet FILE for all of them.")
-    else:
-        _err(f"{n:,} row{'s' if n != 1 else ''}")
+    return Output(csv=args.csv, json=args.json, parquet=args.parquet, max_rows=args.max_rows)
 
 
 def cmd_sql(args) -> int:
+    from transforms.console import run_sql
+
     sql = sys.stdin.read() if args.query == "-" else args.query
-    if not sql.strip():
-        raise _Refused("give a query, e.g. lpstat sql \"SELECT * FROM releases\"", EXIT_USAGE)
-    home = _analyst_home()
-    con = _open_analysis(home)
-    try:
-        _check_query(con, sql)
-        n = _write_result(con, sql, args)
-    finally:
-        con.close()
-    if n == 0:
+    if run_sql(sql, _output(args)) == 0:
         _err("the query returned no rows.")
         return EXIT_EMPTY
     return EXIT_OK
 
 
-_RELEASES_SQL = """
-SELECT r.udgivelse,
-       r.skaeringstidspunkt,
-       r.revisionsverdikt,
-       c.celler_afslaars,
-       c.celler_frafvurd,
-       c.celler_frafafbrud,
-       c.diskretionerede,
-       c.diskr_andel_afslaars,
-       c.diskr_andel_frafvurd,
-       c.diskr_andel_frafafbrud,
-       (SELECT count(*) FROM revisions v WHERE v.udgivelse = r.udgivelse) AS revisioner,
-       r.seneste,
-       r.informationstab
-FROM releases r LEFT JOIN (
-    SELECT udgivelse,
-           max(celler) FILTER (WHERE kube = 'AFSLAARS') AS celler_afslaars,
-           max(celler) FILTER (WHERE kube = 'FRAFVURD') AS celler_frafvurd,
-           max(celler) FILTER (WHERE kube = 'FRAFAFBRUD') AS celler_frafafbrud,
-           max(diskretionerede / celler) FILTER (WHERE kube = 'AFSLAARS') AS diskr_andel_afslaars,
-           max(diskretionerede / celler) FILTER (WHERE kube = 'FRAFVURD') AS diskr_andel_frafvurd,
-           max(diskretionerede / celler) FILTER (WHERE kube = 'FRAFAFBRUD')
-               AS diskr_andel_frafafbrud,
-           CAST(sum(diskretionerede) AS BIGINT) AS diskretionerede
-    FROM release_cubes GROUP BY udgivelse) c USING (udgivelse)
-ORDER BY r.udgivelse
-"""
-
-_RELEASE_CUBES_SQL = """
-SELECT c.kube, c.celler, c.publicerede, c.diskretionerede,
-       (SELECT count(*) FROM revisions v
-        WHERE v.udgivelse = c.udgivelse AND v.kube = c.kube) AS revisioner
-FROM release_cubes c
-WHERE c.udgivelse = ? ORDER BY c.kube
-"""
-
-#: per release and cube the share of cells withheld (from the published cells; the value
-#: withheld as secondary is not published: transforms/infoloss.py): `lpstat releases` shows
-#: it in a table of its own below the release table (the columns carry it in
-#: --csv/--json/--parquet)
-_LIST_SHARES = {"AFSLAARS": "diskr_andel_afslaars", "FRAFVURD": "diskr_andel_frafvurd",
-                "FRAFAFBRUD": "diskr_andel_frafafbrud"}
-#: a release without cells of a cube
-NOT_RECORDED = "–"
-
-
-def _pct(value) -> str:
-    """A fraction as a percentage with one decimal (``0.0301`` → ``3.0 %``)."""
-    return NOT_RECORDED if value is None else f"{100 * value:.1f} %"
-
-
-def _print_releases(result: _Result, max_rows: int) -> None:
-    """The release list, then per release the share of each cube's cells withheld."""
-    def shares() -> None:
-        col = {c: i for i, c in enumerate(result.columns)}
-        view = _table()
-        view.add_column("udgivelse")
-        for u in _LIST_SHARES:
-            view.add_column(u, justify="right")
-        for row in result.rows if max_rows < 0 else result.rows[:max_rows]:
-            view.add_row(row[col["udgivelse"]],
-                         *(_pct(row[col[c]]) for c in _LIST_SHARES.values()))
-        console = _console()
-        console.print()
-        console.print(f"withheld cells, share of each cube's cells ({NOT_RECORDED}: no cells):",
-                      highlight=False, markup=False)
-        console.print(view)
-
-    _print_table(result, max_rows, hide=(*_LIST_SHARES.values(), "informationstab"),
-                 then=shares)
-
-
 def cmd_releases(args) -> int:
-    home = _analyst_home()
-    con = _open_analysis(home)
-    try:
-        if args.release is None:
-            _write_result(con, _RELEASES_SQL, args, table=_print_releases)
-            return EXIT_OK
-        known = _releases_in(con)
-        if args.release not in known:
-            raise _Refused(f"no release {args.release} under {home / 'releases'}. Published "
-                           f"releases: {', '.join(known)}. Build it with: lpstat run "
-                           f"--release {args.release}", EXIT_EMPTY)
-        if args.files:
-            _write_result(con, "SELECT fil, sha256 FROM release_files WHERE udgivelse = ? "
-                          "ORDER BY fil", args, [args.release])
-            return EXIT_OK
-        if not (args.csv or args.json or args.parquet):
-            head = con.execute("SELECT skaeringstidspunkt, revisionsverdikt, kodeversion, "
-                               "seneste FROM releases WHERE udgivelse = ?",
-                               [args.release]).fetchall()[0]
-            print(f"release {args.release}: cut-off {head[0]}, audit {head[1]}, "
-                  f"code {head[2]}{', latest' if head[3] else ''}")
-        _write_result(con, _RELEASE_CUBES_SQL, args, [args.release])
-        return EXIT_OK
-    finally:
-        con.close()
+    from transforms.console import show_releases
+
+    show_releases(args.release, args.files, _output(args))
+    return EXIT_OK
+
+
+def _refused() -> type:
+    """What the console raises when it cannot do what was asked (imported only when an
+    exception is being handled)."""
+    from transforms.console import Refused
+
+    return Refused
+
+
+def _refused_code(exc: Exception) -> int:
+    from transforms.console import Empty, Usage
+
+    return (EXIT_EMPTY if isinstance(exc, Empty)
+            else EXIT_USAGE if isinstance(exc, Usage) else EXIT_FAILED)
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -638,32 +288,23 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _release_arg(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a release month: use YYYY-MM, e.g. 2026-10")
-    if value < "2021-04":
-        raise argparse.ArgumentTypeError("the first release month is 2021-04")
+    try:
+        release = Release.parse(value)
+    except ReleaseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if release < FIRST_RELEASE:
+        raise argparse.ArgumentTypeError(f"the first release month is {FIRST_RELEASE}")
     return value
 
 
 def _buildable_release_arg(value: str) -> str:
     """A release month that has ended (``lpstat run``): a later one has no partition yet."""
     value = _release_arg(value)
-    newest = _newest_release_month()
-    if value > newest:  # not over yet: no partition, no cut-off in the past
+    newest = Release.newest_ended()  # the newest release partition
+    if Release.parse(value) > newest:  # not over yet: no partition, no cut-off in the past
         raise argparse.ArgumentTypeError(
             f"{value} is not over yet; the newest month that can be built is {newest}")
     return value
-
-
-def _newest_release_month() -> str:
-    """The last month that has ended (Europe/Copenhagen): the newest release partition."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    now = datetime.now(ZoneInfo("Europe/Copenhagen"))
-    return month_before(f"{now.year:04d}-{now.month:02d}")
 
 
 def _settings_error() -> type:
@@ -789,9 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except _Refused as exc:
+    except _refused() as exc:
         _err(str(exc))
-        return exc.code
+        return _refused_code(exc)
     except (_settings_error(), *_source_errors()) as exc:
         from transforms.extract import SourceUnavailable
 
@@ -810,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_OK
     except Exception as exc:
-        if os.environ.get("LPSTAT_DEBUG"):
+        from transforms.settings import debug
+
+        if debug():
             raise
         _err(f"unexpected error: {type(exc).__name__}: {_first_line(exc)}")
         _err("Set LPSTAT_DEBUG=1 to see the traceback, and please report it.")

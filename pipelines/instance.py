@@ -27,8 +27,8 @@ import os
 import sys
 from pathlib import Path
 
-#: the environment variable that switches the instance to PostgreSQL storage
-PG_URL_ENV = "LPSTAT_DAGSTER_PG_URL"
+from transforms.settings import DAGSTER_PG_URL_ENV as PG_URL_ENV
+from transforms.settings import dagster_pg_url, home_dir
 
 _COMMON = """\
 run_queue:
@@ -93,7 +93,7 @@ def ensure_instance(home: str | os.PathLike, postgres_url: str | None = None) ->
     """
     dagster_home = (Path(home) / "dagster").resolve()
     if postgres_url is None:
-        postgres_url = (os.environ.get(PG_URL_ENV) or "").strip() or None
+        postgres_url = dagster_pg_url()
     if postgres_url:
         _require_dagster_postgres()
     text = instance_yaml(dagster_home, postgres_url)
@@ -128,7 +128,7 @@ def _require_dagster_postgres() -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.instance [HOME]``: write dagster.yaml, print DAGSTER_HOME."""
     argv = sys.argv[1:] if argv is None else argv
-    home = argv[0] if argv else (os.environ.get("LPSTAT_HOME") or "./lpstat-data")
+    home = argv[0] if argv else home_dir()
     try:
         print(ensure_instance(home))
     except RuntimeError as exc:

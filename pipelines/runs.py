@@ -570,8 +570,9 @@ def summary_lines(session: Session, outcome: Outcome) -> list[str]:
 def dagster_hint(session: Session) -> str:
     """Where the runs are recorded and how to look at them."""
     from pipelines.instance import PG_URL_ENV
+    from transforms.settings import dagster_pg_url
 
-    where = (f"the PostgreSQL instance ({PG_URL_ENV})" if os.environ.get(PG_URL_ENV)
+    where = (f"the PostgreSQL instance ({PG_URL_ENV})" if dagster_pg_url()
              else f"the instance under {session.home / 'dagster'}")
     runs = ", ".join(o.run_id[:8] for o in session.outcomes)
     return (f"  Dagster:   run{'s' if len(session.outcomes) > 1 else ''} {runs} in {where}: "

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.request
 
 import dagster as dg
 
 from transforms.disclosure.verdict import PASSED
+from transforms.settings import WEBHOOK_URL_ENV as WEBHOOK_ENV
+from transforms.settings import webhook_url
 
 log = logging.getLogger("lpstat.notify")
 
-WEBHOOK_ENV = "LPSTAT_WEBHOOK_URL"
 #: a run tag: whoever started the run notifies its failure itself (the sensor stays silent)
 NOTIFIED_BY_TAG = "lpstat/notified_by"
 TIMEOUT_SECONDS = 5.0
@@ -56,12 +56,6 @@ WHAT_TO_DO = {
                      "the store (or the rule, if it is wrong), then re-run the month. See "
                      "docs/runbook.md, 'Reading the checks'.",
 }
-
-
-def webhook_url() -> str | None:
-    """The webhook to notify, read when a notification is sent (never at import)."""
-    url = (os.environ.get(WEBHOOK_ENV) or "").strip()
-    return url or None
 
 
 def post_json(url: str, payload: dict, timeout: float = TIMEOUT_SECONDS) -> bool:

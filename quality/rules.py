@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from transforms.calendar import Release
 from transforms.disclosure.verdict import Verdict
 from transforms.publish.layout import sha256_file
 #: text shaped like a CPR number (DDMMYY-SSSS) or a Danish phone number: the landing's own
@@ -269,12 +270,9 @@ def _iso(v) -> str | None:
 
 # --- staged rows ---------------------------------------------------------------------------
 
-def _month(d: date) -> date:
-    return date(d.year, d.month, 1)
-
-
 def _prev_month(d: date) -> date:
-    return (d.replace(day=1) - timedelta(days=1)).replace(day=1)
+    """The first day of the month before ``d``'s."""
+    return Release.of(d).previous().first_day
 
 
 def volume_within_band(con: duckdb.DuckDBPyConnection, tables: dict[str, str],
@@ -290,8 +288,7 @@ def volume_within_band(con: duckdb.DuckDBPyConnection, tables: dict[str, str],
             con, f'SELECT CAST(date_trunc(\'month\', "{col}") AS DATE) AS m, count(*) '
             f'FROM "{table}" WHERE "{col}" IS NOT NULL GROUP BY 1 ORDER BY 1'))
         if release:
-            y, m = (int(x) for x in release.split("-"))
-            month = date(y, m, 1)
+            month = Release.parse(release).first_day
         elif counts:
             month = _prev_month(max(counts))
         else:

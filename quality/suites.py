@@ -15,9 +15,9 @@ values: their rows are evidence in the Data Docs and must not carry personal dat
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from transforms.calendar import Release
 from transforms.catalog import CUBES, FIXED_MEMBERS
 from transforms.extract import SOURCE_TABLES, TABLE_KEYS
 from transforms.pseudonymise import PSEUDONYM_PATTERN
@@ -194,14 +194,10 @@ def warehouse_suites() -> list[Suite]:
     ]
 
 
-_RELEASE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
 def published_suites(release: str) -> list[Suite]:
     """pub_<x> rows of one release (``release`` is a partition key, checked here before it
     goes into the batch query)."""
-    if not _RELEASE.fullmatch(release):
-        raise ValueError(f"{release!r} is not a release month (YYYY-MM)")
+    Release.parse(release)  # a ReleaseError (ValueError) for anything else
     out = []
     for u, cube in CUBES.items():
         table = f"pub_{u.lower()}"

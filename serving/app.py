@@ -13,7 +13,6 @@ import hmac
 import json
 import logging
 import logging.config
-import re
 import time
 import unicodedata
 import uuid
@@ -29,7 +28,8 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.releases import ApiError, ReleaseStore, month_name
+from serving.releases import ApiError, ReleaseStore
+from transforms.calendar import Release, is_release
 
 log = logging.getLogger("lpstat.serving")
 
@@ -53,7 +53,6 @@ HEALTH = "/health"
 
 JSON_TYPE = "application/json; charset=utf-8"
 INTERNAL = "Forespørgslen kunne ikke besvares på grund af en intern fejl"
-RELEASE_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -204,7 +203,7 @@ def _whole(body: dict, field: str, default: int, low: int, high: int | None) -> 
 
 def _release(body: dict) -> str | None:
     month = _text(body, "udgivelse")
-    if month is not None and not RELEASE_FORMAT.match(month):
+    if month is not None and not is_release(month):
         raise ApiError("Feltet 'udgivelse' skal have formen ÅÅÅÅ-MM, fx '2026-10'.")
     return month
 
@@ -478,7 +477,7 @@ def create_app(
         latest = store.latest()
         return _json(
             [
-                {"udgivelse": m, "måned": month_name(m), "seneste": m == latest}
+                {"udgivelse": m, "måned": Release.parse(m).name, "seneste": m == latest}
                 for m in store.months()
             ]
         )

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from transforms import catalog
 from transforms.publish import layout
-from transforms.formats import MONTHS, danish_int, danish_pct
+from transforms.formats import danish_int, danish_pct
 
 log = logging.getLogger("lpstat.serving")
 
@@ -73,11 +73,6 @@ def _quote(items, limit: int = MAX_LISTED) -> str:
     items = list(items)
     shown = ", ".join(f"'{i}'" for i in items[:limit])
     return shown + (f" (og {len(items) - limit} flere)" if len(items) > limit else "")
-
-
-def month_name(release: str) -> str:
-    """``"2026-10"`` → ``"oktober 2026"``."""
-    return f"{MONTHS[int(release[5:]) - 1]} {release[:4]}"
 
 
 # --- one cube of one release ----------------------------------------------------------------

@@ -6,19 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from demo.generate import store_schema_sql
+from demo.generate import REASONS, store_schema_sql
 
-REASONS = [
-    ("R01", "Faglige forudsætninger", "2021-04-15", None),
-    ("R02", "Danskkundskaber", "2021-04-15", None),
-    ("R03", "Personlige kompetencer", "2021-04-15", None),
-    ("R04", "Ansøger udeblev fra samtale", "2021-04-15", None),
-    ("R05", "Ansøger trak ansøgningen eller takkede nej", "2021-04-15", None),
-    ("R06", "Andre ansøgere var bedre kvalificerede", "2021-04-15", None),
-    ("R07", "Ingen ledige lærepladser", "2021-04-15", "2023-12-31"),
-    ("R08", "Manglende børne- eller straffeattest", "2022-01-01", None),
-    ("R99", "Andet", "2021-04-15", None),
-]
 REASON_TEXT = {code: text for code, text, _, _ in REASONS}
 EDUCATIONS = [("SSH", "Social- og sundhedshjælper"), ("SSA", "Social- og sundhedsassistent")]
 EDU_TEXT = dict(EDUCATIONS)

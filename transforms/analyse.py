@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.calendar import PATTERN, is_release
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
 from transforms.publish import layout
 
@@ -73,7 +74,7 @@ def _paths(files: list[Path]) -> str:
 def _under_home(p: Path) -> str:
     parts = p.parts
     for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "releases" and layout.is_month(parts[i + 1]):
+        if parts[i] == "releases" and is_release(parts[i + 1]):
             return Path(*parts[i:]).as_posix()
     raise ValueError(f"not a release file: {p}")
 
@@ -85,7 +86,7 @@ def _search_home(con: duckdb.DuckDBPyConnection, home: Path) -> None:
 
 #: the release a file belongs to: the YYYY-MM folder right under releases/
 def _release_of(files_column: str, tail: str) -> str:
-    return f"regexp_extract({files_column}, '/([0-9]{{4}}-[0-9]{{2}})/{tail}$', 1)"
+    return f"regexp_extract({files_column}, '/({PATTERN})/{tail}$', 1)"
 
 
 def _cells_view(cube: Cube, files: list[Path]) -> str:

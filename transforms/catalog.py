@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import product
 
+from transforms.calendar import FIRST_RELEASE
+
 # --- attributes --------------------------------------------------------------------------
 
 
@@ -157,7 +159,7 @@ class Cube:
     #: distinct individuals behind a cell: the primary rule counts these
     individuals_column: str
     description: str = ""
-    first_period: str = ""  # "2021M04"
+    first_period: str = ""  # a Tid month caption, "2021M04"
     definitions: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -304,7 +306,7 @@ AFSLAARS = Cube(
     individuals_column="antal_ansoegere",
     description="Afslag på ansøgninger om læreplads på social- og sundhedsuddannelserne, "
     "registreret af oplæringsvirksomhederne på Lærepladsen.dk, fordelt på afslagsårsag.",
-    first_period="2021M04",
+    first_period=FIRST_RELEASE.caption,  # refusals are registered from the first release
     definitions={
         "Antal afslag": "Antal afslag registreret i perioden.",
         "Antal ansøgere": "Antal forskellige ansøgere blandt afslagene (pseudonymiseret).",

@@ -12,19 +12,17 @@ generated SQL come only from the catalogue; values are bound as parameters.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from transforms.calendar import FIRST_RELEASE, Release
 from transforms.catalog import (
     ATTRIBUTES, FIXED_MEMBERS, HIERARCHIES, INGEN_SEKUNDAER, Cube, canonical, carried_attributes,
 )
 from transforms.warehouse import bound, sql_text, statements
-
-CPH = ZoneInfo("Europe/Copenhagen")
 
 #: How each cube's measures aggregate its base rows (identifiers and fixed SQL only).
 MEASURE_SQL: dict[str, dict[str, str]] = {
@@ -51,15 +49,16 @@ TIME_LEVEL = {"[Tid].[Måned]": "M", "[Tid].[Kvartal]": "K", "[Tid].[År]": "Å"
 
 
 def cutoff_for(release: str) -> datetime:
-    """The first instant of the month after the release month, Europe/Copenhagen."""
-    y, m = (int(x) for x in release.split("-"))
-    y2, m2 = (y + 1, 1) if m == 12 else (y, m + 1)
-    return datetime(y2, m2, 1, tzinfo=CPH)
+    """The release's cut-off (:attr:`transforms.calendar.Release.cutoff`); kept for the
+    landing tests, which name it."""
+    return Release.parse(release).cutoff
 
 
-def release_month(release: str) -> date:
-    y, m = (int(x) for x in release.split("-"))
-    return date(y, m, 1)
+def release_params(release: str | Release) -> dict:
+    """The parameters every cube model binds: the release's cut-off instant (registrations
+    before it count) and its first day."""
+    r = Release.parse(release)
+    return {"cutoff": r.cutoff, "udgivelse": r.first_day}
 
 
 #: The stock model: tables built once per release by :func:`build_stock` and read by the stock
@@ -95,7 +94,7 @@ def build_stock(con: duckdb.DuckDBPyConnection, release: str) -> dict[str, int]:
     rows of each."""
     from transforms.warehouse import record_partition
 
-    params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
+    params = release_params(release)
     con.execute("BEGIN TRANSACTION")
     try:
         sql, used = bound(sql_text("marts", "status_perioder"), params)
@@ -147,18 +146,17 @@ def member_tables(con: duckdb.DuckDBPyConnection, release: str,
                      ("[Frafaldsrisiko].[Frafaldsrisiko]", "frafaldsrisiko"),
                      ("[Vurdering].[Alder af vurdering]", "alder_af_vurdering")):
         fixed(col, key)
-    assert len(FIXED_MEMBERS["[Arbejdssted].[Region]"]) == 6
     needed = members_needed(cube) if cube is not None else set(MEMBER_SQL)
     for col, (sql, params) in MEMBER_SQL.items():
         if col in needed:
             con.execute(f"CREATE OR REPLACE TEMP TABLE m_{col} AS {sql}", params)
-    # Flow time members: every month from the start of refusals to the release month.
+    # Flow time members: every month from the first release to the release month.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE m_tid_flow AS "
         "SELECT strftime(m, '%Y') AS tid_aar, strftime(m, '%Y') || 'K' || CAST(quarter(m) AS VARCHAR) "
         "AS tid_kvartal, strftime(m, '%YM%m') AS tid_maaned "
-        "FROM range(DATE '2021-04-01', CAST(? AS DATE) + INTERVAL 1 MONTH, INTERVAL 1 MONTH) t(m)",
-        [release_month(release)])
+        "FROM range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 MONTH, INTERVAL 1 MONTH) t(m)",
+        [FIRST_RELEASE.first_day, Release.parse(release).first_day])
 
 
 def _members_sql(cube: Cube, grouping: list[str], level: str | None,
@@ -200,7 +198,7 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
     Requires the release's member tables on this connection (:func:`member_tables`) and, for
     a stock cube, the release's stock model in the warehouse (:func:`build_stock`).
     """
-    params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
+    params = release_params(release)
     base_sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), params)
     con.execute(f"CREATE OR REPLACE TEMP TABLE base_{cube.underemne.lower()} AS " + base_sql, used)
     base = f"base_{cube.underemne.lower()}"

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from transforms.calendar import CPH, MONTHS, Release
 
 #: Excel number format of counts. Excel stores the pattern with ',' as the grouping symbol and
 #: shows the reader's locale: ``1.234`` in a Danish Excel, ``1,234`` in an English one.
@@ -159,26 +160,10 @@ def excel_format(measure: Any) -> str:
 
 # --- dates and periods in Danish ---------------------------------------------------------
 
-MONTHS = (
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
-MONTHS_SHORT = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
-
 
 def copenhagen(instant: datetime) -> datetime:
     """A tz-aware instant in Danish time (the zone every period and cut-off is stated in)."""
-    return instant.astimezone(ZoneInfo("Europe/Copenhagen"))
+    return instant.astimezone(CPH)
 
 
 def danish_date(d: Any) -> str:
@@ -190,8 +175,7 @@ def period_caption(caption: str) -> str:
     """A Tid member caption in words: ``2026M10`` → ``oktober 2026``, ``2026K4`` →
     ``4. kvartal 2026``, ``2026`` → ``2026``."""
     if "M" in caption:
-        year, month = caption.split("M")
-        return f"{MONTHS[int(month) - 1]} {year}"
+        return Release.from_caption(caption).name
     if "K" in caption:
         year, quarter = caption.split("K")
         return f"{quarter}. kvartal {year}"

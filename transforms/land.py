@@ -61,7 +61,6 @@ QUARANTINE_DDL = ("CREATE TABLE IF NOT EXISTS karantaene_indlaesning (kilde_tabe
                   "koersel VARCHAR)")
 #: how far behind its watermark each incremental read starts (late commits)
 DEFAULT_LOOKBACK = timedelta(days=3)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: batches that may wait between reading and pseudonymising, and again before the warehouse
 READ_AHEAD_BATCHES = 3
 #: DuckDB's memory limit while landing (a lower one of the caller's is kept). DuckDB keeps

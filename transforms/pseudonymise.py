@@ -24,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PSEUDONYM_HEX_LENGTH = 32  # 128-bit BLAKE2b digests as lowercase hex
 PSEUDONYM_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 #: raw_* columns per source table: what lands in the warehouse. Nothing else does.

@@ -118,10 +118,10 @@ def recorded_truth(con, cube: Cube, fp: str) -> pd.DataFrame | None:
 
 def base_rows(con, cube: Cube, release: str) -> pd.DataFrame:
     """A flow cube's base rows at a release's cut-off, from the warehouse as it is now."""
-    from transforms.cubes import cutoff_for, release_month
+    from transforms.cubes import release_params
     from transforms.warehouse import bound, sql_text
 
-    params = {"cutoff": cutoff_for(release), "udgivelse": release_month(release)}
+    params = release_params(release)
     sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), params)
     return con.execute(sql, used).df()
 

@@ -124,10 +124,72 @@ def _check_home(home: Path) -> None:
             return
 
 
+def home_dir(env: dict[str, str] | None = None) -> Path:
+    """LPSTAT_HOME, resolved (default ``./lpstat-data``)."""
+    env = os.environ if env is None else env
+    return Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+
+
+# --- settings read where they are used (each at that moment, never at import) ---------------
+
+#: PostgreSQL for Dagster's run storage (pipelines/instance.py); unset: SQLite under the home
+DAGSTER_PG_URL_ENV = "LPSTAT_DAGSTER_PG_URL"
+#: where a failed or blocked release is announced (pipelines/sensors.py)
+WEBHOOK_URL_ENV = "LPSTAT_WEBHOOK_URL"
+
+
+def dagster_pg_url(env: dict[str, str] | None = None) -> str | None:
+    """LPSTAT_DAGSTER_PG_URL, or None when it is unset or blank."""
+    env = os.environ if env is None else env
+    return (env.get(DAGSTER_PG_URL_ENV) or "").strip() or None
+
+
+def webhook_url(env: dict[str, str] | None = None) -> str | None:
+    """LPSTAT_WEBHOOK_URL, or None when it is unset or blank."""
+    env = os.environ if env is None else env
+    return (env.get(WEBHOOK_URL_ENV) or "").strip() or None
+
+
+#: LP work (HiGHS iterations, plus one per solve) the global suppressor may do on one cube
+#: before the checked search takes over; counted, so the choice is the same on any machine
+#: and at any load. FRAFVURD of the small demo (2026-09, 18,240 cells) takes 27,090 (25,020
+#: iterations in 2,070 solves; 22.9 CPU s), so this leaves room for some 20 of it.
+SUPPRESSION_BUDGET_WORK = 500_000
+#: seconds after which a global suppressor still running stops the run (a hang, not a choice)
+SUPPRESSION_SAFETY_SECONDS = 1800
+
+
+def suppression_budget_work(env: dict[str, str] | None = None) -> int:
+    """LPSTAT_SUPPRESSION_BUDGET_WORK: the global suppressor's LP work per cube (see
+    ``transforms.disclosure.guarded.global_pattern``; default SUPPRESSION_BUDGET_WORK)."""
+    env = os.environ if env is None else env
+    return int(env.get("LPSTAT_SUPPRESSION_BUDGET_WORK", str(SUPPRESSION_BUDGET_WORK)))
+
+
+def suppression_budget_seconds(env: dict[str, str] | None = None) -> float:
+    """LPSTAT_SUPPRESSION_BUDGET_SECONDS: a safety stop for a global suppressor that hangs
+    (default SUPPRESSION_SAFETY_SECONDS); it fails the run, it never chooses the method."""
+    env = os.environ if env is None else env
+    return float(env.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", str(SUPPRESSION_SAFETY_SECONDS)))
+
+
+def global_suppression_max_cells(env: dict[str, str] | None = None) -> int:
+    """LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS: larger linked systems go straight to the checked
+    search (default 5000)."""
+    env = os.environ if env is None else env
+    return int(env.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "5000"))
+
+
+def debug(env: dict[str, str] | None = None) -> bool:
+    """LPSTAT_DEBUG: show the traceback of an unexpected error."""
+    env = os.environ if env is None else env
+    return bool(env.get("LPSTAT_DEBUG"))
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read LPSTAT_* settings; refuse a non-demo store without a pseudonym key."""
     env = dict(os.environ if env is None else env)
-    home = Path(env.get("LPSTAT_HOME") or "./lpstat-data").resolve()
+    home = home_dir(env)
     _check_home(home)
     duckdb_memory_limit(env)  # a bad size stops here, not in a retried step
     source_url = env.get("LPSTAT_SOURCE_URL") or demo_store_url(home)

@@ -48,7 +48,8 @@ STOCK_SPECS = [
     description="The stock model of one release (status periods, then the student stock), in "
     "one transaction; the stock cubes read it.")
 def stock_model(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-    from transforms.cubes import build_stock, cutoff_for
+    from transforms.calendar import Release
+    from transforms.cubes import build_stock
 
     release = context.partition_key
     con = lpstat.warehouse()
@@ -61,7 +62,8 @@ def stock_model(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     yield dg.MaterializeResult(asset_key="status_perioder", metadata={
         "dagster/row_count": rows["status_perioder"], "status_dates": dates})
     yield dg.MaterializeResult(asset_key="elevbestand", metadata={
-        "dagster/row_count": rows["elevbestand"], "cutoff": cutoff_for(release).isoformat()})
+        "dagster/row_count": rows["elevbestand"],
+        "cutoff": Release.parse(release).cutoff.isoformat()})
 
 
 def _views_text(cube) -> str:
@@ -88,7 +90,8 @@ def _cube_asset(underemne: str):
                   "measures": ", ".join(m.caption for m in cube.measures)},
     )
     def _asset(context: dg.AssetExecutionContext, lpstat: LpstatResource):
-        from transforms.cubes import build_cells, cutoff_for, member_tables, use_stock
+        from transforms.calendar import Release
+        from transforms.cubes import build_cells, member_tables, use_stock
         from transforms.warehouse import store_partition
 
         release = context.partition_key
@@ -108,7 +111,7 @@ def _cube_asset(underemne: str):
         return dg.MaterializeResult(metadata={
             "dagster/row_count": len(cells), "non_empty_cells": nonzero,
             "groupings": len(cube.groupings),
-            "cutoff": cutoff_for(release).isoformat(),
+            "cutoff": Release.parse(release).cutoff.isoformat(),
             "cells_per_grouping": dg.MetadataValue.md(
                 "| grouping | cells |\n|---|---:|\n" + "\n".join(
                     f"| {g.replace('|', ' × ') or '(total)'} | {n:,} |"

@@ -43,12 +43,6 @@ SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.
                                      jitter=dg.Jitter.PLUS_MINUS)
 
 
-def _is_month(value: str | None) -> bool:
-    import re
-
-    return bool(value and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value))
-
-
 @dg.multi_asset(
     name="extract_source",
     specs=RAW_SPECS,
@@ -58,8 +52,8 @@ def _is_month(value: str | None) -> bool:
     "Retried with exponential backoff when the store does not answer.",
 )
 def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
+    from transforms.calendar import Release, is_release
     from transforms.extract import SourceError, SourceUnavailable
-    from transforms.cubes import cutoff_for
     from transforms.land import INCREMENTAL, land_source
 
     s = lpstat.settings()
@@ -67,7 +61,7 @@ def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     try:
         release = context.run.tags.get("dagster/partition")  # the run's release, if any
         stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id,
-                            cutoff=cutoff_for(release) if _is_month(release) else None)
+                            cutoff=Release.parse(release).cutoff if is_release(release) else None)
     except SourceUnavailable:
         raise  # transient: the RetryPolicy tries again
     except SourceError as exc:

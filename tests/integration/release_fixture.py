@@ -29,7 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from demo.generate import REASONS
 from transforms import catalog as c
+from transforms.calendar import FIRST_RELEASE, Release
 
 RELEASES = ("2026-09", "2026-10")
 
@@ -41,17 +43,16 @@ SKOLER = [  # (navn, institutionsnummer), ordered by number
     ("SOSU Fyn", "461410"),
     ("SOSU Østjylland", "751420"),
 ]
-AARSAGER = [  # afslagsbegrundelse.tekst by code, with (gyldig_fra, gyldig_til) months
-    ("Faglige forudsætninger", None, None),
-    ("Danskkundskaber", None, None),
-    ("Personlige kompetencer", None, None),
-    ("Ansøger udeblev fra samtale", None, None),
-    ("Ansøger trak ansøgningen eller takkede nej", None, None),
-    ("Andre ansøgere var bedre kvalificerede", None, None),
-    ("Ingen ledige lærepladser", None, "2023M12"),
-    ("Manglende børne- eller straffeattest", "2022M01", None),
-    ("Andet", None, None),
-]
+
+
+def _month(day: str | None) -> str | None:
+    return day and Release.of(dt.date.fromisoformat(day)).caption
+
+
+#: afslagsbegrundelse.tekst by code, with (gyldig_fra, gyldig_til) months (None: from the
+#: first release, or still valid), from the demo store's table
+AARSAGER = [(text, None if _month(fra) == FIRST_RELEASE.caption else _month(fra), _month(til))
+            for _, text, fra, til in REASONS]
 
 
 def _kommuner() -> list[tuple[str, str]]:

@@ -399,9 +399,10 @@ def _next_month() -> str:
 @pytest.mark.parametrize("month", ["current", "next", "2099-03"])
 def test_a_month_not_over_yet_is_a_usage_error(month, tmp_path):
     """Issue 19: was "unexpected error: DagsterUnknownPartitionError ... please report it"."""
-    from pipelines.cli import month_before
+    from transforms.calendar import Release
 
-    month = {"current": month_before(_next_month()), "next": _next_month()}.get(month, month)
+    month = {"current": str(Release.parse(_next_month()).previous()),
+             "next": _next_month()}.get(month, month)
     p = lpstat("run", "--release", month, home=tmp_path, timeout=30)
     assert p.returncode == USAGE, p.stderr
     assert "is not over yet" in p.stderr and "unexpected" not in p.stderr

@@ -14,7 +14,6 @@ from transforms.publish.dcat import (
     MONTHLY,
     media_type_for,
     period_start,
-    release_end,
     write_dcat,
 )
 from transforms.publish.tables import XLSX_NAME, view_csv_name
@@ -163,8 +162,6 @@ def test_deterministic_and_base_url(tmp_path, rdf):
 
 
 def test_helpers():
-    assert release_end("2026-02") == date(2026, 2, 28)
-    assert release_end("2024-02") == date(2024, 2, 29)
     assert period_start("2021M04") == date(2021, 4, 1)
     assert period_start("2021-04") == date(2021, 4, 1)
     assert period_start("2022K3") == date(2022, 7, 1)

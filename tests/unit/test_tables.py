@@ -31,10 +31,10 @@ from transforms.formats import danish_int, danish_pct
 from transforms.publish.tables import (
     ABOUT_SHEET,
     SOURCE_LINE,
+    XLSX_NAME,
     sheet_names,
     view_columns,
     view_csv_name,
-    write_cube_tables,
     write_view_csv,
     write_xlsx,
 )
@@ -468,6 +468,15 @@ def test_xlsx_is_deterministic(tmp_path, afsl):
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
     assert "2026-10-31T23:00:00Z" in core  # the cut-off, in UTC
+
+
+def write_cube_tables(folder, cube: Cube, published: pd.DataFrame, release: str,
+                      cutoff: datetime) -> list:
+    """Every ``<view>.csv`` and ``tabeller.xlsx`` of a cube, as the release writer writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [write_view_csv(folder / view_csv_name(v), cube, v, published) for v in cube.views]
+    paths.append(write_xlsx(folder / XLSX_NAME, cube, published, release, cutoff))
+    return paths
 
 
 def test_write_cube_tables(tmp_path):

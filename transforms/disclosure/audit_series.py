@@ -48,6 +48,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from transforms import catalog
+from transforms.calendar import Release, month_range
 from transforms.catalog import ATTRIBUTES, Cube
 from transforms.disclosure.audit import FAILED, PASSED, interval_ok, solve_system
 from transforms.disclosure.audit.frame import _covers, _iso, _num
@@ -98,13 +99,7 @@ def _first_month(keys: pd.DataFrame) -> str | None:
 
 def _months(first: str, release: str) -> list[str]:
     """first .. release month as 'YYYYMmm' captions."""
-    y, m = int(first[:4]), int(first[5:])
-    ry, rm = (int(x) for x in release.split("-"))
-    out = []
-    while (y, m) <= (ry, rm):
-        out.append(f"{y}M{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    return [r.caption for r in month_range(Release.from_caption(first), release)]
 
 
 def _period_months(level: str | None, caption: str | None, months: list[str]) -> tuple[int, int]:
@@ -328,8 +323,7 @@ class _Flow:
         return out
 
     def _r(self, ver) -> int:
-        y, m = ver.release.split("-")
-        return self.midx[f"{y}M{m}"]
+        return self.midx[Release.parse(ver.release).caption]
 
     def _span(self, lvl, cap, R: int) -> tuple[int, int]:
         a, e = _period_months(lvl, cap, self.months)

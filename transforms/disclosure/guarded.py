@@ -27,34 +27,27 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 
 import numpy as np
 import pandas as pd
 
+from transforms import settings
 from transforms.catalog import MAX_SMALL, Cube
 from transforms.disclosure.verdict import Verdict
 
 log = logging.getLogger(__name__)
-#: LP work (HiGHS iterations, plus one per solve) the global suppressor may do on one cube
-#: before the checked search takes over; counted, so the choice is the same on any machine
-#: and at any load. FRAFVURD of the small demo (2026-09, 18,240 cells) takes 27,090 (25,020
-#: iterations in 2,070 solves; 22.9 CPU s), so this leaves room for some 20 of it.
-WORK_BUDGET = 500_000
-#: seconds after which a global suppressor still running stops the run (a hang, not a choice)
-SAFETY_SECONDS = 1800
 
 
 def _budget() -> float:
-    return float(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_SECONDS", str(SAFETY_SECONDS)))
+    return settings.suppression_budget_seconds()
 
 
 def _work_budget() -> int:
-    return int(os.environ.get("LPSTAT_SUPPRESSION_BUDGET_WORK", str(WORK_BUDGET)))
+    return settings.suppression_budget_work()
 
 
 def _global_max_cells() -> int:
-    return int(os.environ.get("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "5000"))
+    return settings.global_suppression_max_cells()
 
 
 def system_size(cells: pd.DataFrame, cube: Cube) -> int:

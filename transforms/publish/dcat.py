@@ -13,13 +13,13 @@ resolves against it.
 
 from __future__ import annotations
 
-import calendar
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
+from transforms.calendar import Release, is_release, period_span
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
 
 NS = {
@@ -120,21 +120,14 @@ def period_start(period: str | date) -> date:
     if isinstance(period, date):
         return period
     text = str(period).strip()
-    if m := re.fullmatch(r"(\d{4})[M-](\d{1,2})(?:-\d{1,2})?", text):
+    try:
+        if is_release(text):
+            return Release.parse(text).first_day
         if text.count("-") == 2:
             return date.fromisoformat(text)
-        return date(int(m[1]), int(m[2]), 1)
-    if m := re.fullmatch(r"(\d{4})K([1-4])", text):
-        return date(int(m[1]), 3 * int(m[2]) - 2, 1)
-    if re.fullmatch(r"\d{4}", text):
-        return date(int(text), 1, 1)
-    raise ValueError(f"not a period: {period!r}")
-
-
-def release_end(release: str) -> date:
-    """Last day of the release month: ``2026-10`` → 2026-10-31."""
-    year, month = (int(x) for x in release.split("-"))
-    return date(year, month, calendar.monthrange(year, month)[1])
+        return period_span(text)[0].first_day
+    except ValueError:
+        raise ValueError(f"not a period: {period!r}") from None
 
 
 def _cube_by_id(cube_id: str) -> Cube:
@@ -173,7 +166,7 @@ def build_dcat(
     root = ET.Element(_q("rdf:RDF"))
     if base_url:
         root.set(f"{{{XML_NS}}}base", base_url)
-    end = release_end(release)
+    end = Release.parse(release).last_day
     cube_ids = list(cubes_files)  # the caller's order (catalogue order by convention)
 
     catalog = _node(root, "dcat:Catalog", "#catalog")

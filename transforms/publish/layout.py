@@ -23,16 +23,19 @@ import os
 import re
 from pathlib import Path
 
+from transforms.calendar import PATTERN, is_release
+
 MANIFEST = "manifest.json"
 VERSIONS = "versions"
 LATEST = "latest"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_VERSION = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.(\d+)$")
+_VERSION = re.compile(rf"({PATTERN})\.(\d+)")
 
 
-def is_month(name: str) -> bool:
-    """``name`` is a release month, ``YYYY-MM``."""
-    return bool(_MONTH.match(name))
+def parse_version(name: str) -> tuple[str, int] | None:
+    """``"2026-10.2"`` (a folder under ``versions/``) → ``("2026-10", 2)``; None for any
+    other name."""
+    m = _VERSION.fullmatch(name)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 def is_complete(folder: Path) -> bool:
@@ -44,13 +47,13 @@ def complete_releases(releases_dir: Path) -> list[str]:
     if not releases_dir.is_dir():
         return []
     return sorted(p.name for p in releases_dir.iterdir()
-                  if _MONTH.match(p.name) and is_complete(p))
+                  if is_release(p.name) and is_complete(p))
 
 
 def release_path(releases_dir: Path, month: str) -> Path | None:
     """The folder of the month's current version (symlinks resolved), or None."""
     p = releases_dir / month
-    return p.resolve() if _MONTH.match(month) and is_complete(p) else None
+    return p.resolve() if is_release(month) and is_complete(p) else None
 
 
 def latest(releases_dir: Path) -> str | None:
@@ -70,11 +73,11 @@ def published_versions(releases_dir: Path) -> list[tuple[str, int, Path]]:
     vdir = releases_dir / VERSIONS
     if vdir.is_dir():
         for p in vdir.iterdir():
-            m = _VERSION.match(p.name)
-            if m and not p.is_symlink() and is_complete(p):
-                out[p.resolve()] = (m.group(1), int(m.group(2)), p.resolve())
+            version = parse_version(p.name)
+            if version and not p.is_symlink() and is_complete(p):
+                out[p.resolve()] = (*version, p.resolve())
     for p in releases_dir.iterdir():
-        if _MONTH.match(p.name) and not p.is_symlink() and is_complete(p):
+        if is_release(p.name) and not p.is_symlink() and is_complete(p):
             out.setdefault(p.resolve(), (p.name, 0, p.resolve()))
     return sorted(out.values(), key=lambda t: (t[0], t[1]))
 
@@ -85,8 +88,7 @@ def version_numbers(releases_dir: Path) -> list[tuple[str, int]]:
     vdir = releases_dir / VERSIONS
     if not vdir.is_dir():
         return []
-    return sorted((m.group(1), int(m.group(2))) for m in map(_VERSION.match, os.listdir(vdir))
-                  if m)
+    return sorted(v for v in map(parse_version, os.listdir(vdir)) if v)
 
 
 def sha256_file(path: Path) -> str:

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.calendar import PATTERN, period_span
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
 from transforms.publish import layout
 from transforms.publish.layout import sha256_file  # noqa: F401  (the manifest's checksums)
@@ -220,13 +221,9 @@ def _period_end(row) -> str:
         v = row.get(col)
         return v if isinstance(v, str) else None
 
-    if caption("tid_maaned"):
-        return caption("tid_maaned").replace("M", "-")
-    if caption("tid_kvartal"):
-        y, q = caption("tid_kvartal").split("K")
-        return f"{y}-{int(q) * 3:02d}"
-    if caption("tid_aar"):
-        return f"{caption('tid_aar')}-12"
+    for col in _PERIOD_COLUMNS:  # the finest level the cell has
+        if caption(col):
+            return str(period_span(caption(col))[1])
     return "9999-99"
 
 
@@ -249,7 +246,7 @@ def publish_release(con, releases_dir: Path, release: str, extra: dict,
     written by :func:`write_release`; then the analysts' views over every release. Refuses
     a release that has not passed its audit. ``writers``: the format writers (default
     :func:`format_writers`)."""
-    from transforms.cubes import cutoff_for
+    from transforms.calendar import Release
     from transforms.disclosure.verdict import Verdict
     from transforms.warehouse import read_partition, source_counts
 
@@ -269,9 +266,9 @@ def publish_release(con, releases_dir: Path, release: str, extra: dict,
         "revisionskontrol": {"verdict": audit["verdict"]},
         "sources": source_counts(con),
     }
-    folder = write_release(releases_dir, release, cutoff_for(release), cubes, manifest_extra,
-                           audit, writers or format_writers(),
-                           previous_release(releases_dir, release))
+    cutoff = Release.parse(release).cutoff
+    folder = write_release(releases_dir, release, cutoff, cubes, manifest_extra, audit,
+                           writers or format_writers(), previous_release(releases_dir, release))
     from transforms.analyse import build_analysis_db  # analysts' SQL views over every release
 
     build_analysis_db(releases_dir.parent)
@@ -489,11 +486,11 @@ def _current_version(releases_dir: Path, month: str) -> int:
     p = releases_dir / month
     if not p.is_symlink():
         return 0 if p.is_dir() else -1
-    m = re.match(r"^(?:.*/)?\d{4}-\d{2}\.(\d+)$", os.readlink(p))
-    return int(m.group(1)) if m else -1
+    version = layout.parse_version(os.path.basename(os.readlink(p)))
+    return version[1] if version else -1
 
 
-_STALE = re.compile(r"^\.(?P<kind>tmp|old|latest)-(?:(?P<month>\d{4}-\d{2})-)?(?P<pid>\d+)"
+_STALE = re.compile(rf"^\.(?P<kind>tmp|old|latest)-(?:(?P<month>{PATTERN})-)?(?P<pid>\d+)"
                     r"(?:\.link)?$")
 
 

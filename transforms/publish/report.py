@@ -30,9 +30,9 @@ from typing import Any
 
 import pandas as pd
 
+from transforms.calendar import Release, period_span
 from transforms.catalog import ATTRIBUTES, CUBES, FIXED_MEMBERS, MAX_SMALL
 from transforms.formats import (
-    MONTHS_SHORT,
     copenhagen,
     danish_date,
     danish_int,
@@ -75,43 +75,15 @@ DROPOUT_COLOR = RISK_COLORS[HOEJ]
 # --- periods -------------------------------------------------------------------------------
 
 
-def _month(release: str) -> tuple[int, int]:
-    y, m = release.split("-")
-    return int(y), int(m)
-
-
-def _month_caption(y: int, m: int) -> str:
-    return f"{y}M{m:02d}"
-
-
-def _months_back(release: str, n: int) -> list[str]:
-    """The ``n`` months ending with the release month, oldest first."""
-    y, m = _month(release)
-    out = []
-    for _ in range(n):
-        out.append(_month_caption(y, m))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return out[::-1]
-
-
 def _short_month(caption: str) -> str:
-    y, m = caption.split("M")
-    return f"{MONTHS_SHORT[int(m) - 1]} {y[2:]}"
-
-
-def _quarter(release: str) -> str:
-    y, m = _month(release)
-    return f"{y}K{(m - 1) // 3 + 1}"
+    """``2026M10`` → ``okt 26`` (chart axes)."""
+    return Release.from_caption(caption).short_name
 
 
 def _period_key(caption: str) -> tuple[int, int]:
-    if "M" in caption:
-        y, m = caption.split("M")
-        return int(y), int(m)
-    if "K" in caption:
-        y, q = caption.split("K")
-        return int(y), int(q) * 3
-    return int(caption), 12
+    """Sorts Tid captions by the last month of their period."""
+    last = period_span(caption)[1]
+    return last.year, last.month
 
 
 
@@ -205,10 +177,11 @@ class _Report:
         self.prev = {u: PublishedCells(CUBES[u], prev_frames.get(u)) for u in CUBES}
         self.members = members or {}
         self.charts = Charts()
-        self.year, self.month_no = _month(release)
-        self.month = _month_caption(self.year, self.month_no)
-        self.quarter = _quarter(release)
-        self.months12 = _months_back(release, 12)
+        self.period = Release.parse(release)
+        self.year = self.period.year
+        self.month = self.period.caption
+        self.quarter = self.period.quarter_caption
+        self.months12 = [r.caption for r in self.period.back(12)]
 
     # -- helpers
     def _order(self, attr: str, found: list[str]) -> list[str]:
@@ -272,10 +245,7 @@ class _Report:
         n_appl = c.value([T_MD], "antal_ansoegere", tid_maaned=self.month)
         n_ytd = c.value([T_AAR], "antal_afslag", tid_aar=str(self.year))
         compare = []
-        prev_y, prev_m = (
-            (self.year, self.month_no - 1) if self.month_no > 1 else (self.year - 1, 12)
-        )
-        for other in (_month_caption(prev_y, prev_m), _month_caption(self.year - 1, self.month_no)):
+        for other in (self.period.previous().caption, self.period.shift(-12).caption):
             if not c.has([T_MD], tid_maaned=other):
                 continue
             n_other = c.value([T_MD], "antal_afslag", tid_maaned=other)

@@ -411,14 +411,3 @@ def _col_letter(index: int) -> str:
         letters = chr(65 + rem) + letters
     return letters
 
-
-def write_cube_tables(
-    folder: str | Path, cube: Cube, published: pd.DataFrame, release: str, cutoff: datetime
-) -> list[Path]:
-    """Convenience for the release writer: every ``<view>.csv`` and ``tabeller.xlsx`` of a
-    cube into its folder; returns the paths written (views in catalogue order, then xlsx)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [write_view_csv(folder / view_csv_name(v), cube, v, published) for v in cube.views]
-    paths.append(write_xlsx(folder / XLSX_NAME, cube, published, release, cutoff))
-    return paths
