@@ -1,6 +1,7 @@
 """The suppressor and the audit share no code (DESIGN.md section 2, and
 transforms/disclosure/README.md): the modules of one side import nothing of the other's, and
-both read only the catalogue, so a mistake in one cannot hide the same mistake in the other.
+both read only the catalogue and the calendar (declarations: what the cubes are, what a
+release month is), so a mistake in one cannot hide the same mistake in the other.
 ``guarded.py`` wires the two together and is neither side."""
 
 import ast
@@ -9,6 +10,10 @@ from pathlib import Path
 DISCLOSURE = Path(__file__).resolve().parents[2] / "transforms" / "disclosure"
 SUPPRESSOR = sorted((DISCLOSURE / "suppress").glob("*.py"))
 AUDIT = sorted((DISCLOSURE / "audit").glob("*.py")) + [DISCLOSURE / "audit_series.py"]
+
+
+#: what both sides may read: declarations, no disclosure logic
+SHARED = {"transforms.catalog", "transforms.calendar"}
 
 
 def _transforms_imports(path: Path) -> set[str]:
@@ -30,7 +35,7 @@ def _transforms_imports(path: Path) -> set[str]:
 def _outside(paths: list[Path], own: str) -> dict[str, list[str]]:
     return {p.relative_to(DISCLOSURE).as_posix(): bad for p in paths
             if (bad := sorted(m for m in _transforms_imports(p)
-                              if m != "transforms.catalog" and m != own
+                              if m not in SHARED and m != own
                               and not m.startswith(own + ".")))}
 
 
