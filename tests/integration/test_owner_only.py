@@ -4,6 +4,10 @@ its first byte, DuckDB's WAL and spill files included.
 ``lpstat run`` runs in a subprocess started with the permissive umask 022, as from a login
 shell; meanwhile the test lists the home every few milliseconds and records the mode of every
 file and folder the moment it sees it (the WAL exists only while landing and building).
+
+The release is an early month, 2021-09: the run lands only what was registered before its
+cut-off and its disclosure control is real (no stand-in), so a late month costs minutes more
+for the same files, folders and WAL (every cube's folder is written, the stock cubes' empty).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 
 LPSTAT = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "lpstat"
+RELEASE = "2021-09"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def test_nothing_under_the_home_is_readable_by_others_during_a_run(small_store, 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LPSTAT_")}
     env.update(LPSTAT_HOME=str(home), LPSTAT_SOURCE_URL=f"sqlite:///{small_store}",
                LPSTAT_PSEUDONYM_KEY="k")
-    proc = subprocess.Popen([str(LPSTAT), "run", "--release", "2026-10"], env=env,
+    proc = subprocess.Popen([str(LPSTAT), "run", "--release", RELEASE], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=lambda: os.umask(0o022))
     seen: dict[str, int] = {}
@@ -59,5 +64,6 @@ def test_nothing_under_the_home_is_readable_by_others_during_a_run(small_store, 
     _modes(home, seen)
     assert "warehouse.duckdb.wal" in seen  # the listing did catch the run at work
     assert "analyse.duckdb" in seen and any(p.endswith("cells.parquet") for p in seen)
+    assert (home / "releases" / RELEASE / "manifest.json").exists()
     open_to_others = {p: oct(m) for p, m in seen.items() if m & 0o077}
     assert not open_to_others
