@@ -5,9 +5,9 @@ its first byte, DuckDB's WAL and spill files included.
 shell; meanwhile the test lists the home every few milliseconds and records the mode of every
 file and folder the moment it sees it (the WAL exists only while landing and building).
 
-The release is an early month, 2021-09: the run lands only what was registered before its
-cut-off and its disclosure control is real (no stand-in), so a late month costs minutes more
-for the same files, folders and WAL (every cube's folder is written, the stock cubes' empty).
+The release is an early month, 2021-09: the run lands the whole store as any first run does,
+but its cubes and their disclosure control (real, no stand-in) cover only the months up to
+its cut-off, so a late month costs minutes more for the same files, folders and WAL (every cube's folder is written, the stock cubes' empty).
 """
 
 from __future__ import annotations
