@@ -347,6 +347,17 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store = store
+    handle = _handler(workers, request_timeout, max_body_bytes)
+    _add_routes(app, store, _authoriser(valid, bearer), handle, request_timeout)
+    _add_error_handlers(app)
+    app.add_middleware(
+        CaseInsensitivePaths, paths=[STATISTIK, SKEMA, UDGIVELSER, SWAGGER, HEALTH, "/swagger"]
+    )
+    return app
+
+
+def _authoriser(valid: list[bytes], bearer: HTTPBearer):
+    """The dependency that lets a request through only with one of the ``valid`` tokens."""
 
     # (a default, not Annotated: with postponed annotations FastAPI cannot see a local `bearer`)
     async def authorised(
@@ -362,8 +373,14 @@ def create_app(
                 401,
             )
 
+    return authorised
+
+
+def _handler(workers: ThreadPoolExecutor, request_timeout: float, max_body_bytes: int):
+    """``handle(request, fn)``: parse the body, run ``fn`` on it; work that ``fn`` hands back
+    (a function of the deadline) runs in the worker pool, bounded in time."""
+
     async def run(work):
-        """``work(deadline)`` in the worker pool, bounded in time."""
         deadline = time.monotonic() + request_timeout
         loop = asyncio.get_running_loop()
         try:
@@ -376,53 +393,7 @@ def create_app(
                 503,
             ) from None
 
-    # -- /statistik ---------------------------------------------------------------------------
-
-    def statistik(body: dict):
-        """Check the body; answer at once when the query is small, else hand back the work."""
-        omraade = _text(body, "område", required=True)
-        emne = _text(body, "emne", required=True)
-        underemne = _text(body, "underemne", required=True)
-        if "nøgletal" not in body:
-            raise ApiError("Feltet 'nøgletal' mangler.")
-        if "detaljering" not in body:
-            raise ApiError("Feltet 'detaljering' mangler (en liste, gerne tom).")
-        noegletal = _texts(body["nøgletal"], "nøgletal", MAX_NAMES, '["[Measures].[Antal afslag]"]')
-        detaljering = _texts(body["detaljering"], "detaljering", MAX_NAMES, '["[Tid].[År]"]')
-        filtre = _filters(body.get("filtre"))
-        indlejret = _flag(body, "indlejret")
-        tomme = _flag(body, "tomme_rækker")
-        fmt = _text(body, "formattering")
-        if fmt is not None and fmt.lower() != "json":
-            raise ApiError(f"Formatteringen '{fmt}' understøttes ikke. Brug 'json'.")
-        side = _whole(body, "side", 1, 0, None)
-        size = _whole(body, "side_størrelse", PAGE_SIZE, 1, PAGE_SIZE)
-        release = store.get(_release(body))
-
-        def answer(query, deadline: float) -> Response:
-            rows = release.answer(query, deadline)
-            start, stop = rows.page(side, size)
-            if indlejret:
-                return _json(rows.nested(start, stop))
-            return Response(rows.flat_json(start, stop), media_type=JSON_TYPE)
-
-        def resolve():
-            return release.resolve(omraade, emne, underemne, noegletal, detaljering, filtre, tomme)
-
-        if not release.loaded(omraade, emne, underemne):
-            return lambda deadline: answer(resolve(), deadline)  # loads the cube: in a worker
-        query = resolve()
-        if release.rows(query) <= INLINE_ROWS:
-            return answer(query, time.monotonic() + request_timeout)
-        return lambda deadline: answer(query, deadline)
-
-    def skema(body: dict) -> Response:
-        release = store.get(_release(body))
-        fields = [_text(body, f) for f in ("område", "emne", "underemne", "detalje")]
-        return _json(release.skema_answer(*fields))
-
     async def handle(request: Request, fn) -> Response:
-        """Parse the body, run ``fn`` on it; work it hands back runs in a worker, time-bounded."""
         try:
             body = _parse_object(await _read_body(request, max_body_bytes))
             out = fn(body)
@@ -431,6 +402,58 @@ def create_app(
             return _error(e.message, e.status)
         except Exception as exc:  # never a stack trace to the client; the log has it
             return _internal(request.url.path, exc)
+
+    return handle
+
+
+def _statistik(store: ReleaseStore, body: dict, request_timeout: float):
+    """Check a /statistik body; answer at once when the query is small, else hand back the
+    work (a function of the deadline) for a worker."""
+    omraade = _text(body, "område", required=True)
+    emne = _text(body, "emne", required=True)
+    underemne = _text(body, "underemne", required=True)
+    if "nøgletal" not in body:
+        raise ApiError("Feltet 'nøgletal' mangler.")
+    if "detaljering" not in body:
+        raise ApiError("Feltet 'detaljering' mangler (en liste, gerne tom).")
+    noegletal = _texts(body["nøgletal"], "nøgletal", MAX_NAMES, '["[Measures].[Antal afslag]"]')
+    detaljering = _texts(body["detaljering"], "detaljering", MAX_NAMES, '["[Tid].[År]"]')
+    filtre = _filters(body.get("filtre"))
+    indlejret = _flag(body, "indlejret")
+    tomme = _flag(body, "tomme_rækker")
+    fmt = _text(body, "formattering")
+    if fmt is not None and fmt.lower() != "json":
+        raise ApiError(f"Formatteringen '{fmt}' understøttes ikke. Brug 'json'.")
+    side = _whole(body, "side", 1, 0, None)
+    size = _whole(body, "side_størrelse", PAGE_SIZE, 1, PAGE_SIZE)
+    release = store.get(_release(body))
+
+    def answer(query, deadline: float) -> Response:
+        rows = release.answer(query, deadline)
+        start, stop = rows.page(side, size)
+        if indlejret:
+            return _json(rows.nested(start, stop))
+        return Response(rows.flat_json(start, stop), media_type=JSON_TYPE)
+
+    def resolve():
+        return release.resolve(omraade, emne, underemne, noegletal, detaljering, filtre, tomme)
+
+    if not release.loaded(omraade, emne, underemne):
+        return lambda deadline: answer(resolve(), deadline)  # loads the cube: in a worker
+    query = resolve()
+    if release.rows(query) <= INLINE_ROWS:
+        return answer(query, time.monotonic() + request_timeout)
+    return lambda deadline: answer(query, deadline)
+
+
+def _skema(store: ReleaseStore, body: dict) -> Response:
+    release = store.get(_release(body))
+    fields = [_text(body, f) for f in ("område", "emne", "underemne", "detalje")]
+    return _json(release.skema_answer(*fields))
+
+
+def _add_routes(app: FastAPI, store: ReleaseStore, authorised, handle, request_timeout: float):
+    """The contract's endpoints (section 5), with their OpenAPI description."""
 
     @app.post(
         STATISTIK,
@@ -450,7 +473,7 @@ def create_app(
         ),
     )
     async def post_statistik(request: Request) -> Response:
-        return await handle(request, statistik)
+        return await handle(request, lambda body: _statistik(store, body, request_timeout))
 
     @app.post(
         SKEMA,
@@ -465,7 +488,7 @@ def create_app(
         responses=_responses({}),
     )
     async def post_skema(request: Request) -> Response:
-        return await handle(request, skema)
+        return await handle(request, lambda body: _skema(store, body))
 
     @app.get(
         UDGIVELSER,
@@ -486,7 +509,9 @@ def create_app(
     async def health() -> Response:
         return _json({"status": "ok", "seneste_udgivelse": store.latest()})
 
-    # -- errors as {"fejl": ...} ------------------------------------------------------------------
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as ``{"fejl": ...}``: 4xx for the client's, 500 with a reference for ours."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -511,11 +536,6 @@ def create_app(
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         return _internal(request.url.path, exc)
-
-    app.add_middleware(
-        CaseInsensitivePaths, paths=[STATISTIK, SKEMA, UDGIVELSER, SWAGGER, HEALTH, "/swagger"]
-    )
-    return app
 
 
 # --- running it ----------------------------------------------------------------------------------
