@@ -209,74 +209,97 @@ def build_cells(con: duckdb.DuckDBPyConnection, cube: Cube, release: str) -> pd.
     con.execute(f"DROP TABLE {base}")
     groupings = list(cube.groupings)
     frames = []
-    levels = [None] if cube.kind == "flow" else ["M", "K", "Å"]
-    for level in levels:
+    for level in [None] if cube.kind == "flow" else ["M", "K", "Å"]:
         gs = [g for g in groupings if level is None or _time_level(g) == level]
-        if not gs:
-            continue
-        sets = []
-        for g in gs:
-            carried = [ATTRIBUTES[a].column for a in carried_attributes(g)]
-            if level is not None:
-                carried = ["statusdato"] + carried
-            sets.append("(" + ", ".join(carried) + ")")
-        in_sets = {ATTRIBUTES[a].column for g in gs for a in carried_attributes(g)}
-        grouping_cols = (["statusdato"] if level else []) + [c for c in attr_cols if c in in_sets]
-        gid_expr = "GROUPING(" + ", ".join(grouping_cols) + ")"
-        if level is None:
-            source = base + "_k"
+        if gs:
+            frames += _level_cells(con, cube, base, coded, level, gs, params)
+    return _in_catalogue_order(pd.concat(frames, ignore_index=True), cube, count_cols)
+
+
+def _level_cells(con, cube: Cube, base: str, coded, level: str | None, gs: list[str],
+                 params: dict) -> list[pd.DataFrame]:
+    """The cells of the groupings ``gs`` (of one time level of a stock cube, or all groupings
+    of a flow cube): one GROUPING SETS aggregate, then per grouping every combination of its
+    members (empty ones with 0) joined to it."""
+    measures = MEASURE_SQL[cube.underemne]
+    attr_cols = cube.columns
+    sets = []
+    for g in gs:
+        carried = [ATTRIBUTES[a].column for a in carried_attributes(g)]
+        if level is not None:
+            carried = ["statusdato"] + carried
+        sets.append("(" + ", ".join(carried) + ")")
+    in_sets = {ATTRIBUTES[a].column for g in gs for a in carried_attributes(g)}
+    grouping_cols = (["statusdato"] if level else []) + [c for c in attr_cols if c in in_sets]
+    gid_expr = "GROUPING(" + ", ".join(grouping_cols) + ")"
+    if level is None:
+        source = base + "_k"
+    else:
+        # Stock cells of this time level: the base rows of its status dates, with the
+        # period captions of that level.
+        source = (f"(SELECT {_non_time_cols(con, base + '_k')}, p.statusdato, p.tid_aar, "
+                  f"p.tid_kvartal, p.tid_maaned FROM {base}_k b JOIN status_perioder p "
+                  f"ON p.statusdato = b.statusdato AND p.niveau = '{level}')")
+    agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(grouping_cols)}, "
+               f"{gid_expr} AS _gid, "
+               + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
+               + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
+    con.execute(agg_sql)
+    _decode(con, "_agg_k", "_agg", coded)
+    n_agg = con.execute("SELECT count(*) FROM _agg").fetchall()[0][0]
+    matched = 0
+    frames = []
+    for g in gs:
+        df = _grouping_cells(con, cube, g, level, grouping_cols, params)
+        matched += int(df.pop("_fundet").sum())
+        df["_g"] = list(cube.groupings).index(g)
+        frames.append(df)
+    if matched != n_agg:
+        raise AssertionError(
+            f"{cube.underemne}: {n_agg - matched} aggregated cells have captions that are not "
+            "members of their attribute (a dimension member list is incomplete)")
+    return frames
+
+
+def _grouping_cells(con, cube: Cube, g: str, level: str | None, grouping_cols: list[str],
+                    params: dict) -> pd.DataFrame:
+    """One grouping's cells: its members' combinations LEFT JOIN the aggregate ``_agg``."""
+    glist = g.split("|") if g else []
+    gid = _gid(grouping_cols, set(carried_attributes(g)), level is not None)
+    time_filter = ""
+    if cube.underemne == "FRAFAFBRUD":
+        # the time members the mart keeps (sql/marts/cube_frafafbrud.sql): status dates whose
+        # six-month window has closed by the cut-off. Were the two to disagree, build_cells
+        # stops on aggregated cells without members (or publishes empty ones, the other way).
+        time_filter = ("AND CAST(statusdato + INTERVAL 6 MONTH AS DATE) <= "
+                       "last_day(CAST($udgivelse AS DATE))")
+    from_sql, sorts, refs = _members_sql(cube, glist, level, time_filter)
+    select_cols = []
+    join_on = [f"a._gid = {gid}"]
+    for col in (["statusdato"] if level else []) + cube.columns:
+        if col in refs:
+            select_cols.append(f"{refs[col]} AS {col}")
+            join_on.append(f"a.{col} = {refs[col]}")
         else:
-            # Stock cells of this time level: the base rows of its status dates, with the
-            # period captions of that level.
-            source = (f"(SELECT b.* EXCLUDE (statusdato), p.statusdato, p.tid_aar, p.tid_kvartal, "
-                      f"p.tid_maaned FROM {base}_k b JOIN status_perioder p "
-                      f"ON p.statusdato = b.statusdato AND p.niveau = '{level}')")
-            source = source.replace("b.* EXCLUDE (statusdato)", _non_time_cols(con, base + "_k"))
-        agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(grouping_cols)}, "
-                   f"{gid_expr} AS _gid, "
-                   + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
-                   + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
-        con.execute(agg_sql)
-        _decode(con, "_agg_k", "_agg", coded)
-        n_agg = con.execute("SELECT count(*) FROM _agg").fetchall()[0][0]
-        matched = 0
-        for g in gs:
-            glist = g.split("|") if g else []
-            carried = set(carried_attributes(g))
-            gid = _gid(grouping_cols, carried, level is not None)
-            time_filter = ""
-            if cube.underemne == "FRAFAFBRUD":
-                time_filter = ("AND CAST(statusdato + INTERVAL 6 MONTH AS DATE) <= "
-                               "last_day(CAST($udgivelse AS DATE))")
-            from_sql, sorts, refs = _members_sql(cube, glist, level, time_filter)
-            select_cols = []
-            join_on = [f"a._gid = {gid}"]
-            for col in (["statusdato"] if level else []) + attr_cols:
-                if col in refs:
-                    select_cols.append(f"{refs[col]} AS {col}")
-                    join_on.append(f"a.{col} = {refs[col]}")
-                else:
-                    select_cols.append(f"CAST(NULL AS VARCHAR) AS {col}")
-            if level is None:
-                select_cols.insert(0, "CAST(NULL AS DATE) AS statusdato")
-            sql = (f"SELECT ? AS gruppering, {', '.join(select_cols)}, "
-                   + ", ".join(f"coalesce(a.{c}, 0) AS {c}" for c in count_cols)
-                   + ", (a._gid IS NOT NULL) AS _fundet"
-                   + f" FROM {from_sql} LEFT JOIN _agg a ON {' AND '.join(join_on)}"
-                   + (f" ORDER BY {', '.join(sorts)}" if sorts else ""))
-            bind = [g]
-            if "$udgivelse" in sql:
-                sql = sql.replace("$udgivelse", "?")
-                bind.append(params["udgivelse"])
-            df = con.execute(sql, bind).df()
-            matched += int(df.pop("_fundet").sum())
-            df["_g"] = groupings.index(g)
-            frames.append(df)
-        if matched != n_agg:
-            raise AssertionError(
-                f"{cube.underemne}: {n_agg - matched} aggregated cells have captions that are not "
-                "members of their attribute (a dimension member list is incomplete)")
-    cells = pd.concat(frames, ignore_index=True)
+            select_cols.append(f"CAST(NULL AS VARCHAR) AS {col}")
+    if level is None:
+        select_cols.insert(0, "CAST(NULL AS DATE) AS statusdato")
+    sql = (f"SELECT ? AS gruppering, {', '.join(select_cols)}, "
+           + ", ".join(f"coalesce(a.{c}, 0) AS {c}" for c in MEASURE_SQL[cube.underemne])
+           + ", (a._gid IS NOT NULL) AS _fundet"
+           + f" FROM {from_sql} LEFT JOIN _agg a ON {' AND '.join(join_on)}"
+           + (f" ORDER BY {', '.join(sorts)}" if sorts else ""))
+    bind = [g]
+    if "$udgivelse" in sql:
+        sql = sql.replace("$udgivelse", "?")
+        bind.append(params["udgivelse"])
+    return con.execute(sql, bind).df()
+
+
+def _in_catalogue_order(cells: pd.DataFrame, cube: Cube, count_cols: list[str]) -> pd.DataFrame:
+    """Cells in the catalogue's grouping order (stock cubes by status date within it), with
+    the published column types."""
+    attr_cols = cube.columns
     cells["_ord"] = range(len(cells))
     sort_keys = ["_g"] + (["statusdato"] if cube.kind == "stock" else []) + ["_ord"]
     cells = cells.sort_values(sort_keys, kind="stable").drop(columns=["_g", "_ord"])
