@@ -492,41 +492,15 @@ class Release:
 
     def answer(self, q: Query, deadline: float | None = None) -> Answer:
         """The rows of a resolved query, from this release's cells only."""
-        cube = q.cube
-        named = list(q.detaljering) + [k for k, _ in q.filtre]
-        tid = [a for a in named if catalog.ATTRIBUTES[a].hierarchy == "Tid"]
-        if cube.kind == "stock" and not tid:
-            levels = ", ".join(
-                a for a in cube.attributes if catalog.ATTRIBUTES[a].hierarchy == "Tid"
-            )
-            raise ApiError(
-                f"{cube.underemne} er en bestandsopgørelse (elever på periodens sidste dag), og en "
-                f"bestand kan ikke summeres over tid. Angiv en tidsdetalje ({levels}) i "
-                "'detaljering' eller i 'filtre'."
-            )
-        key = _query_grouping(cube, named)
-        if key not in cube.groupings:
-            raise ApiError(
-                "Kombinationen af detaljer er ikke offentliggjort: "
-                f"{', '.join(dict.fromkeys(named))}. {_views_text(cube)}"
-            )
-        cells = self.cells(cube)
+        key = _published_grouping(q)
+        cells = self.cells(q.cube)
         keys = [_response_key(a) for a in q.detaljering]
         captions_out = [m.caption for m in q.measures]
         g = cells.grouping(key)
         if g is None or g.n == 0:
             nothing = (_NO_TEXT, _NO_TEXT, np.array([], dtype=np.int64))
             return Answer(keys, captions_out, [nothing] * (len(keys) + len(captions_out)), 0)
-
-        # the filters: a lookup table per attribute (its codes → wanted), AND across attributes
-        mask = None
-        for attr, members in q.filtre:
-            col = cells.columns[attr]
-            wanted = np.zeros(len(col.captions), dtype=bool)  # the last entry is code -1
-            wanted[[col.code_of[m] for m in members if m in col.code_of]] = True
-            hit = wanted[g.codes(attr)]
-            mask = hit if mask is None else mask & hit
-        sel = np.flatnonzero(mask) if mask is not None else None  # None: every row
+        sel = _filtered(cells, g, q.filtre)  # None: every row
         _check(deadline)
 
         # one output row per distinct combination of the detaljering captions, in member order
@@ -782,3 +756,40 @@ class ReleaseStore:
             for old in evictable[: max(0, len(self._loaded) - self.keep_loaded)]:
                 del self._loaded[old]  # least recently loaded first
         return release
+
+
+def _published_grouping(q: Query) -> str:
+    """The grouping that answers ``q`` (its attributes in detaljering and filtre together), or
+    the 400 that says why none does."""
+    cube = q.cube
+    named = list(q.detaljering) + [k for k, _ in q.filtre]
+    tid = [a for a in named if catalog.ATTRIBUTES[a].hierarchy == "Tid"]
+    if cube.kind == "stock" and not tid:
+        levels = ", ".join(
+            a for a in cube.attributes if catalog.ATTRIBUTES[a].hierarchy == "Tid"
+        )
+        raise ApiError(
+            f"{cube.underemne} er en bestandsopgørelse (elever på periodens sidste dag), og en "
+            f"bestand kan ikke summeres over tid. Angiv en tidsdetalje ({levels}) i "
+            "'detaljering' eller i 'filtre'."
+        )
+    key = _query_grouping(cube, named)
+    if key not in cube.groupings:
+        raise ApiError(
+            "Kombinationen af detaljer er ikke offentliggjort: "
+            f"{', '.join(dict.fromkeys(named))}. {_views_text(cube)}"
+        )
+    return key
+
+
+def _filtered(cells: CubeCells, g: Grouping, filtre) -> np.ndarray | None:
+    """The grouping's rows that pass the filters (a lookup table per attribute from its codes
+    to wanted, AND across attributes), or None when there are no filters."""
+    mask = None
+    for attr, members in filtre:
+        col = cells.columns[attr]
+        wanted = np.zeros(len(col.captions), dtype=bool)  # the last entry is code -1
+        wanted[[col.code_of[m] for m in members if m in col.code_of]] = True
+        hit = wanted[g.codes(attr)]
+        mask = hit if mask is None else mask & hit
+    return np.flatnonzero(mask) if mask is not None else None
