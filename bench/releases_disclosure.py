@@ -186,6 +186,14 @@ def series(args) -> int:
                 _emit(row, out)
             shutdown_workers()
         con.close()
+    _series_summary(rows, bad, args.scale)
+    for r in bad:
+        print(f"# NOT PASSED: {r['release']} {r['cube']}")
+    return 1 if bad else 0
+
+def _series_summary(rows: list[dict], bad: list[dict], scale: str) -> None:
+    """The series run's figures: secondary value share per cube both ways (with --compare),
+    and the disclosure step's seconds and how they grow over the releases."""
     step = {r["release"]: r["disclosure_seconds_release"] for r in rows
             if r["disclosure_seconds_release"] is not None}
     for u in sorted({r["cube"] for r in rows if "secondary_share_alone" in r}):
@@ -199,7 +207,7 @@ def series(args) -> int:
           f"{len(bad)} cubes not passing (own or series audit)")
     if step:
         last = max(step)
-        print(f"VALUE series_disclosure_seconds_last_{args.scale} {step[last]:.1f} s "
+        print(f"VALUE series_disclosure_seconds_last_{scale} {step[last]:.1f} s "
               f"({len(step)} releases of history)")
         xs = sorted(step)
         if len(xs) > 2:
@@ -208,9 +216,6 @@ def series(args) -> int:
             second_half = statistics.mean(step[x] for x in xs[k:])
             print(f"# disclosure step: mean {first_half:.1f} s over the first {k} releases, "
                   f"{second_half:.1f} s over the last {len(xs) - k}")
-    for r in bad:
-        print(f"# NOT PASSED: {r['release']} {r['cube']}")
-    return 1 if bad else 0
 
 
 if __name__ == "__main__":
