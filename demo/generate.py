@@ -1083,6 +1083,18 @@ class _Builder:
         secondary = np.where(has_secondary, secondary, -1)         # -1 NULL, -2 ''
         employee = self._employee(rng, virk)
 
+        virk_id, empty_text = self._afslag_dirty(n, primary, secondary, virk, edu, ts,
+                                                 r07_gone, r08_not_yet)
+
+        self.n_afslag = n
+        self.afslag = {"virk_id": virk_id, "edu": edu, "applicant": applicant, "kind": kind,
+                       "variant": variant, "primary": primary, "secondary": secondary, "ts": ts,
+                       "employee": employee, "empty": empty_text}
+        self.app = app
+
+    def _afslag_dirty(self, n, primary, secondary, virk, edu, ts, r07_gone, r08_not_yet):
+        """The refusals' dirty rows (one defect each, from ``rng_dirty``), made in place in
+        the code and time columns; returns the workplace ids and the empty-text marks."""
         d = _split_dirty(self.rng_dirty, n, DIRTY_KINDS["afslag"][:-1])
         r = self.rng_dirty
         primary[d["unknown_begrundelse"]] = r.integers(9, len(_REASON_CODES),
@@ -1112,12 +1124,7 @@ class _Builder:
         primary[stale] = np.where(r07_gone[stale], _R07, _R08)
         secondary[stale] = np.where(secondary[stale] == primary[stale], -1, secondary[stale])
         d["begrundelse_not_valid_then"] = stale
-
-        self.n_afslag = n
-        self.afslag = {"virk_id": virk_id, "edu": edu, "applicant": applicant, "kind": kind,
-                       "variant": variant, "primary": primary, "secondary": secondary, "ts": ts,
-                       "employee": employee, "empty": empty_text}
-        self.app = app
+        return virk_id, empty_text
 
     def _no_afslag(self) -> None:
         self.n_afslag = 0
