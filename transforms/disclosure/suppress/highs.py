@@ -76,18 +76,14 @@ def _solve(h: highspy.Highs) -> None:
 def _run(h: highspy.Highs) -> str:
     _solve(h)
     st = h.getModelStatus()
-    if st == highspy.HighsModelStatus.kOptimal:
-        return "optimal"
-    if st == highspy.HighsModelStatus.kUnbounded:
-        return "unbounded"
     bad = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
     if st in bad:
         # the attacker's LP always contains the true values; retry from scratch once
         h.clearSolver()
         _solve(h)
         st = h.getModelStatus()
-        if st == highspy.HighsModelStatus.kOptimal:
-            return "optimal"
-        if st == highspy.HighsModelStatus.kUnbounded:
-            return "unbounded"
+    if st == highspy.HighsModelStatus.kOptimal:
+        return "optimal"
+    if st == highspy.HighsModelStatus.kUnbounded:
+        return "unbounded"
     raise LPError(f"HiGHS: {h.modelStatusToString(st)}")
