@@ -305,9 +305,9 @@ def _land_table(con, feed: _Feed, table, run_id, cap: datetime) -> dict[str, int
     return {"read": counter["read"], "new": new, "quarantined": quarantined}
 
 
-#: what identifies a row of an incremental table: its key, for agreements (mutable, every
-#: version kept) its key and ``aendret``
 def _identity(table: str) -> tuple[str, ...]:
+    """What identifies a row of an incremental table: its key; for agreements (mutable, every
+    version kept) its key and ``aendret``."""
     return (TABLE_KEYS[table], "aendret") if table == "uddannelsesaftale" else (TABLE_KEYS[table],)
 
 

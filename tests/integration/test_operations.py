@@ -33,14 +33,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.operations_home import KEY, small_store_at
+from tests.operations_home import settings_for as _settings
 from tests.standins import passing_series_audit
 from transforms.catalog import MAX_SMALL
 from transforms.disclosure.protect import Methods
-from transforms.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CPH = ZoneInfo("Europe/Copenhagen")
-KEY = "operations-test-key"
 PARTITIONED = ("cubes", "disclosure", "release")
 
 
@@ -100,16 +100,7 @@ def _assets_only():
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory) -> Path:
-    from demo.generate import generate
-
-    path = tmp_path_factory.mktemp("store") / "laerepladsen.sqlite"
-    generate(path, scale="small", seed=5)
-    return path
-
-
-def _settings(home: Path, store: Path):
-    return load_settings({"LPSTAT_HOME": str(home), "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
-                          "LPSTAT_PSEUDONYM_KEY": KEY})
+    return small_store_at(tmp_path_factory.mktemp("store") / "laerepladsen.sqlite")
 
 
 def _resources(settings) -> dict:

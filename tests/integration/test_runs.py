@@ -21,10 +21,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.integration.test_operations import KEY, _settings, small_store  # noqa: F401
+from tests.operations_home import KEY, small_store_at
+from tests.operations_home import settings_for as _settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("2026-09", "2026-10")
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> Path:
+    return small_store_at(tmp_path_factory.mktemp("store") / "laerepladsen.sqlite")
 
 #: a child process that runs the real command line with the disclosure stand-in (a command
 #: line cannot be handed the methods: tests/standins.py)
