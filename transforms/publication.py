@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transforms.catalog import Cube
-from transforms.cubes import share_denominators
+from transforms.catalog import ATTRIBUTES, Cube, canonical
 
 
 def published_cells(cells: pd.DataFrame, pattern: pd.DataFrame, cube: Cube) -> pd.DataFrame:
@@ -51,3 +50,46 @@ def published_cells(cells: pd.DataFrame, pattern: pd.DataFrame, cube: Cube) -> p
     any_hidden = out[measure_cols].isna().any(axis=1)
     out["status"] = np.where(any_hidden, "diskretioneret", "publiceret")
     return out
+
+
+def share_denominators(cells: pd.DataFrame, cube: Cube) -> pd.Series | None:
+    """Row position of each cell's share denominator (same cell for within-cell shares).
+
+    The denominator of a cell is the cell of its grouping without the share's dropped
+    attributes that has the same values of the other attributes (and status date); -1 when
+    there is none, the last one when there are several. Values are matched column by column
+    as integer codes (missing matches missing), so a national cube takes milliseconds.
+    """
+    share = next((m for m in cube.measures if m.kind == "share"), None)
+    if share is None:
+        return None
+    if share.denominator_column:
+        return pd.Series(range(len(cells)), index=cells.index, dtype="int64")
+    drop = {canonical(a) for a in share.denominator_drops}
+    drop_cols = {ATTRIBUTES[a].column for a in drop}
+    keep_cols = [c for c in cube.columns if c not in drop_cols]
+    key_cols = (["statusdato"] if cube.kind == "stock" else []) + keep_cols
+    n = len(cells)
+    if n == 0:
+        # int64 also when the cube is empty (stock cubes before 2022): the positions index arrays.
+        return pd.Series([], index=cells.index, dtype="int64")
+    # the cell's values of the kept columns, as one code per row
+    rest = np.zeros(n, dtype="int64")
+    for c in key_cols:
+        codes, uniques = pd.factorize(cells[c])  # missing: -1
+        rest = pd.factorize(rest * (len(uniques) + 1) + (codes + 1))[0]
+    n_rest = int(rest.max()) + 1
+    # each row's grouping, and the grouping its denominator is in (worked out per grouping)
+    g_codes, groupings = pd.factorize(cells["gruppering"], use_na_sentinel=False)
+    position = {g: k for k, g in enumerate(groupings)}
+    target = np.array(
+        [position.get("|".join(a for a in (g.split("|") if g else []) if a not in drop), -1)
+         for g in groupings], dtype="int64")[g_codes]
+    own = g_codes * n_rest + rest
+    wanted = np.where(target >= 0, target * n_rest + rest, -1)
+    # the last row of each key, as a dict filled in row order keeps it
+    keys, from_end = np.unique(own[::-1], return_index=True)
+    last = n - 1 - from_end
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return pd.Series(np.where(keys[at] == wanted, last[at], -1), index=cells.index,
+                     dtype="int64")

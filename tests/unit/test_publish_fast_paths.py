@@ -19,7 +19,7 @@ import pytest
 
 from tests.unit.test_tables import make_published
 from transforms.catalog import AFSLAARS, FRAFAFBRUD, FRAFVURD
-from transforms.cubes import share_denominators
+from transforms.publication import share_denominators
 from transforms.formats import (
     danish_int,
     danish_pct,
