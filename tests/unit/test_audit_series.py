@@ -7,6 +7,7 @@ import pytest
 from transforms.catalog import AFSLAARS
 from tests.synth_cells import cells_from_records
 from transforms.disclosure.audit import PASSED, audit
+from transforms.disclosure.audit.series_points import SeriesPoints
 from transforms.disclosure.audit_series import SeriesVersion, audit_series
 from transforms.series import flow_truth
 
@@ -210,3 +211,81 @@ def test_stock_groupings_not_published_at_a_date_are_no_unknowns_there():
                         SeriesVersion("2026-03", "2026-03", p3b, t3)], FRAFVURD)
     pinned = {(c["gruppering"], c["lo"], c["hi"]) for c in res["cells"]}
     assert ("[Tid].[Måned]", 11, 11) in pinned
+
+
+def _verdicts(res) -> tuple:
+    return (res["verdict"], res["checked"], res["failed"],
+            sorted((c["udgivelse"], c["gruppering"], tuple(sorted(c["members"].items())))
+                   for c in res["cells"]))
+
+
+def test_carried_points_change_the_lps_not_the_verdicts():
+    """The checked search hands each series audit's points to the next one (SeriesPoints):
+    the same verdicts as an audit without them, on a failing and a passing series, with the
+    later audit withholding more of the same release (as the search's next round does); on
+    the same system again the carried points are used and no more LPs are solved."""
+    p09, t09 = _release(9, {"2026K1", "2026K3"})
+    v09 = SeriesVersion("2026-09", "2026-09", p09, t09)
+    open_, t10 = _release(10, {"2026K3", "2026K4"})  # K1 and the year published: a leak
+    closed, _ = _release(10, {"2026K1", "2026K3", "2026K4"})
+    hide = closed["tid_kvartal"].isna() | ~closed["gruppering"].str.contains("Kvartal")
+    closed.loc[hide, ["antal_afslag", "antal_ansoegere"]] = np.nan
+    points = SeriesPoints()
+    results = []
+    for p10 in (open_, closed, closed):  # each round withholds at least as much as the last
+        versions = [v09, SeriesVersion("2026-10", "2026-10", p10, t10)]
+        fresh = audit_series(versions, AFSLAARS)
+        carried = audit_series(versions, AFSLAARS, points=points)
+        assert _verdicts(carried) == _verdicts(fresh)
+        results.append((fresh, carried))
+    assert results[0][1]["verdict"] != PASSED and results[1][1]["verdict"] == PASSED
+    assert results[2][1]["hints_used"] > 0
+    # a point that does not fit the system is never used: the leak is still found with
+    # points carried from the passing series
+    leak = audit_series([v09, SeriesVersion("2026-10", "2026-10", open_, t10)], AFSLAARS,
+                        points=points)
+    assert _verdicts(leak) == _verdicts(results[0][0])
+
+
+def _many_places(last: int, hide_every: tuple[int, ...]):
+    """40 kommuner x 4 reasons, about 4 refusals a month each; cells of 1-3 applicants and
+    every k-th cell for k in ``hide_every`` withheld (no protection: the audit must fail)."""
+    kommuner = pd.read_csv("reference/kommuner.csv", dtype=str).head(40)
+    rng = np.random.default_rng(3)
+    reasons = ["Faglige forudsætninger", "Danskkundskaber", "Andet", "Personlige kompetencer"]
+    rows, ind = [], 0
+    for m in range(1, 11):
+        for k in kommuner.itertuples():
+            for p in reasons:
+                for _ in range(rng.poisson(4)):
+                    ind += 1
+                    if m <= last:
+                        rows.append({"tid_maaned": f"2026M{m:02d}", "kommune": k.kommune,
+                                     "region": k.region, "primaer_aarsag": p,
+                                     "individ": f"a{ind}"})
+    rec = pd.DataFrame(rows)
+    months = [f"2026M{m:02d}" for m in range(1, last + 1)]
+    cells = cells_from_records(rec, AFSLAARS, views=["v2"], members={"tid_maaned": months})
+    pub = cells.drop(columns=["n_individer"]).copy()
+    hide = cells["n_individer"].between(1, 3).to_numpy().copy()
+    for k in hide_every:
+        hide |= np.arange(len(pub)) % k == 0
+    for c in ("antal_afslag", "antal_ansoegere"):
+        pub[c] = pub[c].astype(float).where(~hide)
+    return pub, flow_truth(rec, AFSLAARS)
+
+
+def test_carried_points_save_lps_when_the_next_round_withholds_more():
+    """Components large enough that most values are decided by points, not exact LPs: the
+    second round, carrying the first round's points, reaches the same verdicts with fewer."""
+    p09, t09 = _many_places(9, (3,))
+    v09 = SeriesVersion("2026-09", "2026-09", p09, t09)
+    points = SeriesPoints()
+    for hide_every in ((3,), (3, 5)):  # the second round withholds more of the same release
+        p10, t10 = _many_places(10, hide_every)
+        versions = [v09, SeriesVersion("2026-10", "2026-10", p10, t10)]
+        fresh = audit_series(versions, AFSLAARS)
+        carried = audit_series(versions, AFSLAARS, points=points)
+        assert _verdicts(carried) == _verdicts(fresh) and fresh["failed"] > 0
+    assert carried["hints_used"] > 0
+    assert carried["lps"] < fresh["lps"]

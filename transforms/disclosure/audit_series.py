@@ -436,7 +436,7 @@ def _identities(b: _Builder) -> np.ndarray:
 
 
 def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | None = None,
-                 max_cells: int = 200, cache=None) -> dict:
+                 max_cells: int = 200, cache=None, points=None) -> dict:
     """Audit every withheld value of every version against all versions' published numbers.
 
     Returns ``{"cube", "verdict", "versions": [labels], "unknowns", "relations",
@@ -444,7 +444,10 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     values, at most max_cells], "consistency_errors", "metode"}``; each version's
     ``rows`` gets, per frame row, whether its count (and outcome) passed, for the checked
     search. ``cache`` (:class:`audit.ComponentCache`): components solved in an earlier series
-    audit that are exactly the same system are not solved again.
+    audit that are exactly the same system are not solved again. ``points``
+    (:class:`audit.series_points.SeriesPoints`): feasible points of the previous series audit
+    of the same release (the checked search's previous round), tried first as inner bounds,
+    and replaced by this audit's; verdicts do not depend on them.
     """
     b = _Builder()
     outcome = [m.column for m in cube.measures if m.kind == "count" and m.outcome
@@ -458,12 +461,16 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     known, objs, per_version = _published_and_withheld(N, versions, row_vars, cube, outcome,
                                                        errors)
     order = sorted(objs, key=lambda o: [(g, c) for c, g in o])
+    ident = _identities(b) if cache is not None or points is not None else None
     if cache is not None:
-        ident = _identities(b)
         cache.ident = lambda glob: ident[glob]
         cache.begin()
+    hints_for = (lambda glob: points.candidates(ident[glob])) if points else None
     res, info = solve_system(A, known, order, sorted(b.pairs), _SeriesReport(errors),
-                             workers=workers, cache=cache)
+                             workers=workers, cache=cache, hints_for=hints_for,
+                             keep_points=points is not None)
+    if points is not None:
+        points.keep(ident, info)
     cells, failed = _failures(versions, order, objs, res, per_version, cube, max_cells)
     verdict = PASSED if failed == 0 and not errors else FAILED
     return {"cube": cube.id, "verdict": verdict,
@@ -471,6 +478,7 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
             "unknowns": int(N), "relations": int(A.shape[0]),
             "checked": len(order), "failed": int(failed), "per_version": per_version,
             "cells": cells, "consistency_errors": errors[:50], "lps": info["lps"],
+            "hints_used": info["hints_used"],
             "components": {k: info[k] for k in ("components_reused", "components_solved",
                                                 "largest_solved")},
             "metode": METHOD}

@@ -54,12 +54,17 @@ class Methods:
 
 def _series_check(history: list, cube, release: str, truth: pd.DataFrame, audit_series,
                   cache=None):
-    """The series audit of a candidate frame together with every published version."""
+    """The series audit of a candidate frame together with every published version. Each
+    audit hands its feasible points to the next (the search's next round withholds more of
+    the same frame, so they stay feasible): verdicts do not depend on them, the LPs do."""
+    from transforms.disclosure.audit.series_points import SeriesPoints
     from transforms.disclosure.audit_series import SeriesVersion
+
+    points = SeriesPoints()
 
     def check(published: pd.DataFrame):
         cand = SeriesVersion(f"{release} (denne)", release, published, truth)
-        res = audit_series(history + [cand], cube, cache=cache)
+        res = audit_series(history + [cand], cube, cache=cache, points=points)
         res["rows"] = cand.rows
         failing = []
         for ver in history:

@@ -45,12 +45,19 @@ class Witnesses:
             hit = pos >= 0
             if hit.any():
                 parts.append((pos[hit], pts[:, hit]))
-        if not parts:
-            return []
-        out = []
-        for k in range(max(len(p) for _, p in parts)):
-            x = base.copy()
-            for pos, pts in parts:
-                x[pos] = pts[min(k, len(pts) - 1)]
-            out.append(x)
-        return out
+        return combine(base, parts)
+
+
+def combine(base: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Point k: ``base`` with every part's k-th point (its last where it has fewer) at its
+    positions; a part is (positions, points x positions). Parts are independent components
+    of one system, so combinations of their feasible points stay feasible."""
+    if not parts:
+        return []
+    out = []
+    for k in range(max(len(p) for _, p in parts)):
+        x = base.copy()
+        for pos, pts in parts:
+            x[pos] = pts[min(k, len(pts) - 1)]
+        out.append(x)
+    return out
