@@ -468,7 +468,8 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     hints_for = (lambda glob: points.candidates(ident[glob])) if points else None
     res, info = solve_system(A, known, order, sorted(b.pairs), _SeriesReport(errors),
                              workers=workers, cache=cache, hints_for=hints_for,
-                             keep_points=points is not None)
+                             keep_points=points is not None,
+                             max_point_values=None if points is None else points.max_values)
     if points is not None:
         points.keep(ident, info)
     cells, failed = _failures(versions, order, objs, res, per_version, cube, max_cells)

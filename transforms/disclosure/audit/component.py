@@ -59,7 +59,10 @@ class _Component:
         self.hi_lp = np.full(nt, np.nan)
         self.hi_unbounded = np.zeros(nt, dtype=bool)
         self.lp_count = 0
-        self.keep_points = False  # keep every feasible point recorded (for Witnesses)
+        self.keep_points = False  # keep the feasible points recorded (for carried points)
+        #: with keep_points, at most about this many numbers kept (None: every point); beyond
+        #: it every other point is dropped, so what is kept depends only on what was found
+        self.max_point_values: int | None = None
         self.points: list[np.ndarray] = []
         self.hints_used = 0
         # the full constraint matrix: equalities, then x[a] - x[e] ≤ 0
@@ -87,6 +90,15 @@ class _Component:
         np.maximum(self.bmax, v, out=self.bmax)
         if self.keep_points:
             self.points.append(x)
+            self._thin()
+
+    def _thin(self) -> None:
+        """Every other kept point dropped while more than twice the cap are kept."""
+        if self.max_point_values is None:
+            return
+        cap = max(16, self.max_point_values // max(1, self.n))
+        while len(self.points) > 2 * cap:
+            self.points = self.points[::2]
 
     def use_hints(self, xs) -> None:
         """Record the candidate points that are feasible here (relations within
@@ -172,6 +184,7 @@ class _Component:
                                                   [not exact_mode] * 2)):
                 lo_lp, hi_lp, unb, amin, bmax, lps, pts = out
                 self.points.extend(pts)
+                self._thin()
                 self.lo_lp[half] = lo_lp[half]
                 self.hi_lp[half] = hi_lp[half]
                 self.hi_unbounded[half] = unb[half]

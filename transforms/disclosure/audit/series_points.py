@@ -35,10 +35,10 @@ class SeriesPoints:
     the LPs needed to reach them (and the reported inner bounds) change.
     """
 
-    #: points kept per block at the most (evenly spread over those found, deterministic)
-    MAX_POINTS = 400
-
-    def __init__(self) -> None:
+    def __init__(self, max_values: int = 6_000_000) -> None:
+        #: numbers kept per component at the most, about (48 MB of float64): a component of
+        #: 70,000 unknowns keeps some 85 points, one of 8,000 some 750
+        self.max_values = max_values
         self.ids = np.zeros(0, dtype=np.uint64)  # sorted identities with a known value
         self.vals = np.zeros(0)
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted ids, points x ids)
@@ -58,8 +58,6 @@ class SeriesPoints:
         blocks = []
         for glob, pts in info["blocks"]:
             pts = np.asarray(pts, dtype=float)
-            if len(pts) > self.MAX_POINTS:
-                pts = pts[np.linspace(0, len(pts) - 1, self.MAX_POINTS).round().astype(int)]
             bid = ident[glob]
             o = np.argsort(bid, kind="stable")
             blocks.append((bid[o], pts[:, o]))
