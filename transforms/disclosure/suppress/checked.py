@@ -29,7 +29,8 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
     withheld count (``bad``) or outcome (``bad_out``) it finds unprotected, and every
     relation such a cell sits in gets one more withheld term, the cheapest published one
     (greedy set cover, as in the propagation pass); a cell named a second time gets every
-    term of its relations withheld (parents included). Where a
+    term of its relations withheld (parents included); a cell named while it is published
+    (the series audit does that) is withheld itself. Where a
     round's relations have no published term left, the round widens to the relations of
     the cells those relations hold. Withholding only grows, so the search ends; it stops with
     a RuntimeError only when nothing is left to withhold.
@@ -68,15 +69,33 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
         qs = np.unique(s.row_var[np.flatnonzero(bad)])
         if s.layers == 2:
             qs = np.r_[qs, s.n + np.unique(s.row_var[np.flatnonzero(bad_out)])]
+        named = _withhold_named(s, wh, qs)
+        qs = qs[~np.isin(qs, named)]  # the rest: withheld already, or locked
         again = np.zeros(len(wh), dtype=bool)
         again[qs] = seen[qs]
         seen[qs] = True
-        added = _withhold_around(s, A, wh, qs, again, rank)
+        added = len(named) + (_withhold_around(s, A, wh, qs, again, rank) if len(qs) else 0)
         if not added:
             raise RuntimeError("suppression could not protect every withheld cell "
                                f"({int(bad.sum() + bad_out.sum())} still open)")
         stats["checked_added"] = stats.get("checked_added", 0) + added
     raise RuntimeError(f"suppression did not converge in {max_rounds} checked rounds")
+
+
+def _withhold_named(s: System, wh: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Quantities the checker names while they are published (the series audit names a cell
+    of this release whose publication, next to an earlier release's, pins a withheld one:
+    this year's running total beside last month's, say) are withheld themselves: no other
+    term of their relations can hide a difference of two published numbers. Locked ones
+    (published before with the same truth) are not: they are public already. Returns those
+    withheld."""
+    named = qs[~wh[qs]]
+    if getattr(s, "locked", None) is not None:
+        named = named[~s.locked[named]]
+    if len(named):
+        wh[named] = True
+        _close(s, wh)
+    return named
 
 
 def _apply_prior(s: System, wh: np.ndarray, locked: np.ndarray | None,
