@@ -330,6 +330,7 @@ class SeriesSearch:
         rows = result.get("rows", {})
         bad |= ~rows.get("count_ok", np.ones(len(self.cells), bool))
         bad_out |= ~rows.get("outcome_ok", np.ones(len(self.cells), bool))
+        beside = self._published_beside(published, bad | bad_out)
         for frame, idx, outcome in failing:  # open cells of earlier versions
             places = set(_nontime_key(frame.iloc[idx], self.cube))
             spans = _months_of(frame.iloc[idx])
@@ -338,7 +339,30 @@ class SeriesSearch:
             hit = self.place.isin(places).to_numpy() & ~self.locked
             hit &= np.array([a <= hi and b >= lo for a, b in self.span], dtype=bool)
             (bad_out if outcome else bad)[hit] = True
-        return passed, result, bad, bad_out
+        return passed, result, bad | beside, bad_out
+
+    def _published_beside(self, published: pd.DataFrame, open_: np.ndarray) -> np.ndarray:
+        """This release's published cells, not locked, at the place of an open cell of this
+        release and over a period that overlaps its period: the running year and the total
+        over time above a new month's cell, say. Next to an earlier release's value of the
+        same place (the year or total a month ago), such a cell gives the difference away,
+        and no withheld term around the open cell hides a difference of two published
+        numbers; the checked search withholds these cells themselves."""
+        out = np.zeros(len(self.cells), dtype=bool)
+        if not open_.any():
+            return out
+        value = pd.to_numeric(published[self.cube.value_column], errors="coerce").to_numpy()
+        candidates = ~np.isnan(value) & ~self.locked
+        reach: dict[str, tuple[str, str]] = {}
+        for i in np.flatnonzero(open_):
+            a, b = self.span[i]
+            lo, hi = reach.get(self.place.iat[i], (a, b))
+            reach[self.place.iat[i]] = (min(lo, a), max(hi, b))
+        for i in np.flatnonzero(candidates & self.place.isin(reach).to_numpy()):
+            lo, hi = reach[self.place.iat[i]]
+            a, b = self.span[i]
+            out[i] = a <= hi and b >= lo
+        return out
 
 
 def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch, *,
