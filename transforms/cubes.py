@@ -330,8 +330,8 @@ def _encode(con: duckdb.DuckDBPyConnection, base: str, cols: list[str]) -> list[
     Why: the GROUPING SETS aggregation hashes every key of every row once per grouping set,
     and for a DISTINCT measure it also keeps a hash table of (keys, individual) per set. On
     caption strings and 32-character pseudonyms that costs about twice the CPU time of the same
-    aggregation on integers (AFSLAARS at 10x national scale: 15.2 s against 7.2 s of CPU), while
-    coding and decoding cost under a second. A NULL is coded like any other value.
+    aggregation on integers (measured at 10x national scale), while coding and decoding cost
+    little. A NULL is coded like any other value.
     """
     for c in cols:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _d_{c} AS SELECT v AS {c}, "

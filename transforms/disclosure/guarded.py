@@ -2,10 +2,9 @@
 
 The global suppressor (:func:`suppress.suppress`) loses the least information (its LP repair
 picks the cheapest protecting move over the whole linked system) but its own LP checks grow
-too slow on the large linked flow cube: AFSLAARS on the small demo store (37,560 cells, most
-of them empty quarter x municipality x reason combinations) did not finish in 15 minutes,
-and took 319 s for release 2022-06 (10,440 cells), while FRAFVURD (18,895 cells, but in
-per-date systems of a few hundred) takes 10-20 s. So:
+too slow on the large linked flow cube (one system over every quarter x municipality x reason
+combination, most of them empty), while the stock cubes split into per-date systems of a few
+hundred cells (the measurements: transforms/disclosure/README.md). So:
 
 1. Cubes whose largest linked system (:func:`system_size`) has at most
    ``LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS`` cells (default 5,000) get the global suppressor,

@@ -73,8 +73,8 @@ earlier audit of the same frame (the checked search audits a growing pattern rou
 round; a point stays feasible when more is withheld). Each is checked against this system's
 relations and bounds and, where it holds, recorded before the seed like any other point:
 inner bounds only, so verdicts do not depend on them. Goal rounds then run only where at
-least ``ROUND_MIN_GAIN`` values are still undecided. On the national AFSLAARS cube the
-search's second audit went from 15.8 s to 2.8 s this way.
+least ``ROUND_MIN_GAIN`` values are still undecided, so a later round of the search costs a
+fraction of the first (measured in transforms/disclosure/README.md).
 
 Independent LPs (those of one round; two fixed halves of a large exact phase) run in up to
 ``workers`` processes (default 2); the LPs solved are the same for any number of workers, so
