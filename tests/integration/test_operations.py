@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.operations_home import KEY, small_store_at
-from tests.operations_home import settings_for as _settings
+from tests.demo_store import KEY, small_store_at
+from tests.demo_store import settings_for as _settings
 from tests.standins import passing_series_audit
 from transforms.catalog import MAX_SMALL
 from transforms.disclosure.protect import Methods

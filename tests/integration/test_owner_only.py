@@ -20,17 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_store import small_store_at
+
 LPSTAT = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "lpstat"
 RELEASE = "2021-09"
 
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory) -> Path:
-    from demo.generate import generate
-
-    path = tmp_path_factory.mktemp("store") / "store.sqlite"
-    generate(path, scale="small", seed=7)
-    return path
+    return small_store_at(tmp_path_factory.mktemp("store") / "store.sqlite", seed=7)
 
 
 def _modes(home: Path, seen: dict[str, int]) -> None:

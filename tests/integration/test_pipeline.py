@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from tests.demo_store import small_store_at
 from transforms.catalog import CUBES, MAX_SMALL
 from transforms.settings import load_settings
 
@@ -38,11 +39,7 @@ def _build(home: Path, store: Path, releases=RELEASES) -> None:
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory) -> Path:
-    from demo.generate import generate
-
-    path = tmp_path_factory.mktemp("store") / "laerepladsen.sqlite"
-    generate(path, scale="small", seed=7)
-    return path
+    return small_store_at(tmp_path_factory.mktemp("store") / "laerepladsen.sqlite", seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.demo_store import small_store_at
 from tests.standins import disclosure_methods, primary_only
 from transforms.disclosure.protect import Methods
 
@@ -33,11 +35,7 @@ STG = "stg_laerepladsen__"
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    from demo.generate import generate
-
-    path = tmp_path_factory.mktemp("store") / "laerepladsen.sqlite"
-    generate(path, scale="small", seed=11)
-    return path
+    return small_store_at(tmp_path_factory.mktemp("store") / "laerepladsen.sqlite", seed=11)
 
 
 @pytest.fixture(scope="module")

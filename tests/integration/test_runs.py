@@ -21,8 +21,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.operations_home import KEY, small_store_at
-from tests.operations_home import settings_for as _settings
+from tests.demo_store import KEY, small_store_at
+from tests.demo_store import settings_for as _settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("2026-09", "2026-10")

@@ -1,5 +1,6 @@
-"""What the operations tests (tests/integration/test_operations.py, test_runs.py) build on:
-the small demo store (seed 5) read with a non-demo pseudonym key, and its settings."""
+"""Small demo stores for the integration tests, and the settings the operations tests
+(tests/integration/test_operations.py, test_runs.py) read them with: a non-demo pseudonym
+key."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from transforms.settings import load_settings
 KEY = "operations-test-key"
 
 
-def small_store_at(path: Path) -> Path:
-    """The small demo store (seed 5) written to ``path``."""
+def small_store_at(path: Path, seed: int = 5) -> Path:
+    """The small demo store (``seed``; the operations tests use 5) written to ``path``."""
     from demo.generate import generate
 
-    generate(path, scale="small", seed=5)
+    generate(path, scale="small", seed=seed)
     return path
 
 
