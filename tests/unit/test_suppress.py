@@ -561,3 +561,47 @@ def test_pattern_costs_no_more_than_the_propagation_method():
         sec = (p["aarsag"] == "sekundær").to_numpy()
         assert sec.sum() > 0
     assert cheaper >= 3
+
+
+def test_one_protection_where_the_propagation_pass_adds_nothing(monkeypatch):
+    """Where the propagation pass never adds a cell, the run with it is step for step the
+    repair alone's: the suppressor runs one protection, not two, and its pattern is the one
+    the two runs would give (the cheaper, ties to the repair alone). Where the pass adds
+    cells, both run."""
+    import transforms.disclosure.suppress.global_method as S
+    from transforms.disclosure.suppress.passes import _primary
+    from transforms.disclosure.suppress.system import build_system
+
+    calls = []
+    protect = S._protect
+
+    def counting(s, wh, stats, propagation=True):
+        calls.append(propagation)
+        return protect(s, wh, stats, propagation=propagation)
+
+    monkeypatch.setattr(S, "_protect", counting)
+    seen = {"one": 0, "two": 0}
+    # the pass adds cells on the linked seeds, none on the month view alone or seed 7
+    for seed, views in ((0, ["v1", "v4"]), (3, ["v1", "v4"]), (7, ["v1", "v4"]),
+                        (2, ["v1"]), (5, ["v1"])):
+        cells = cells_from_records(_risk_records(seed, n=60 + 40 * seed), FRAFVURD,
+                                   views=views)
+        s = build_system(cells, FRAFVURD)
+        wh0, _, _ = _primary(s)
+        alone = protect(s, wh0.copy(), {}, propagation=False)
+        with_pass: dict = {}
+        via_pass = protect(s, wh0.copy(), with_pass, propagation=True)
+        cheaper = (via_pass if S._secondary_cost(s, via_pass, wh0)
+                   < S._secondary_cost(s, alone, wh0) - 1e-9 else alone)
+        calls.clear()
+        stats: dict = {}
+        wh, _, _ = S._pattern(s, stats)
+        assert np.array_equal(wh, cheaper)
+        if with_pass["propagation"] == 0:
+            seen["one"] += 1
+            assert calls == [True] and np.array_equal(alone, via_pass)
+            assert stats["propagation_pass"] is False
+        else:
+            seen["two"] += 1
+            assert sorted(calls) == [False, True]
+    assert seen["one"] and seen["two"], seen

@@ -42,7 +42,6 @@ class SeriesPoints:
         self.ids = np.zeros(0, dtype=np.uint64)  # sorted identities with a known value
         self.vals = np.zeros(0)
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted ids, points x ids)
-        self.last: dict = {}
 
     def __bool__(self) -> bool:
         return bool(self.blocks)
@@ -62,7 +61,6 @@ class SeriesPoints:
             o = np.argsort(bid, kind="stable")
             blocks.append((bid[o], pts[:, o]))
         self.blocks = blocks
-        self.last = {"lps": info["lps"], "hints_used": info["hints_used"]}
 
     def candidates(self, ids: np.ndarray) -> list[np.ndarray]:
         """Candidate points over the unknowns with identities ``ids`` (see the class)."""

@@ -67,23 +67,42 @@ def _pattern(s: System, stats: dict | None = None) -> tuple[np.ndarray, np.ndarr
     cube's, 144 secondary cells of 1,000 or more, where the repair alone withholds 0.47 %
     and 3). The repair's moves are cheapest over the whole linked system. Both are kept as
     candidates because neither is cheaper on every table; the cost compared is the
-    suppressor's own (``weight`` of the secondary cells), ties go to the repair alone."""
+    suppressor's own (``weight`` of the secondary cells), ties go to the repair alone. The run
+    with the propagation pass goes first; where the pass never adds a cell it was the repair
+    alone's run, step for step, and that one is not run again."""
     stats = {} if stats is None else stats
     wh0, prim, prim_out = _primary(s)
     if not s.n:
         return wh0.copy(), prim, prim_out
+    # With the propagation pass first: where that pass never adds a cell, every step of the
+    # run is the one the repair alone takes (same local passes, checks and repairs), so its
+    # pattern is the repair alone's and the second run is skipped (ties go to the repair
+    # alone anyway). That is the common case on sparse tables, where it halved the time.
+    runs: dict[bool, tuple | RuntimeError] = {}
+    st: dict = {}
+    try:
+        runs[True] = (_protect(s, wh0.copy(), st, propagation=True), st)
+    except RuntimeError as exc:
+        runs[True] = exc
+    if st.get("propagation", 0) == 0:
+        runs[False] = runs.pop(True)
+    else:
+        st = {}
+        try:
+            runs[False] = (_protect(s, wh0.copy(), st, propagation=False), st)
+        except RuntimeError as exc:
+            runs[False] = exc
     best = None
     for propagation in (False, True):
-        st: dict = {}
-        try:
-            wh = _protect(s, wh0.copy(), st, propagation=propagation)
-        except RuntimeError:
-            if propagation and best is None:
-                raise
+        run = runs.get(propagation)
+        if run is None or isinstance(run, RuntimeError):
             continue
+        wh, st = run
         cost = _secondary_cost(s, wh, wh0)
         if best is None or cost < best[0] - TOL:
             best = (cost, wh, st, propagation)
+    if best is None:
+        raise runs[True] if isinstance(runs.get(True), RuntimeError) else runs[False]
     cost, wh, st, propagation = best
     stats.update(st)
     stats["propagation_pass"] = propagation
