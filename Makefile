@@ -17,7 +17,7 @@ demo: setup
 	$(BIN)/lpstat demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 serve: setup
 	$(BIN)/lpstat serve

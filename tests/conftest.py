@@ -1,5 +1,9 @@
 """Shared fixtures. PostgreSQL tests use the real server on 127.0.0.1:5432 (or
-LPSTAT_TEST_POSTGRES_URL) and are skipped, saying why, where it does not answer."""
+LPSTAT_TEST_POSTGRES_URL) and are skipped, saying why, where it does not answer.
+
+`make test` runs the suite on every core with pytest-xdist, a module per worker
+(``--dist loadfile``: module fixtures are built once). The modules that take longest are
+collected first, so that no worker starts one of them at the end while the others idle."""
 
 from __future__ import annotations
 
@@ -7,6 +11,19 @@ import os
 import uuid
 
 import pytest
+
+#: the slowest modules, slowest first (`pytest --durations`, session 9: the bench harness
+#: 210 s, the instance runs 40-60 s per test, the pipeline and series modules' fixtures 40-65 s)
+SLOW_FIRST = ("test_bench_smoke.py", "test_runs.py", "test_pipeline.py",
+              "test_series_disclosure.py", "test_dagster_ui.py", "test_postgres_pipeline.py",
+              "test_operations.py", "test_disclosure_real.py", "test_quality_checks.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slowest modules first; otherwise the collection order (a stable sort)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 PG_URL = os.environ.get("LPSTAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
