@@ -17,7 +17,7 @@ demo: setup
 	$(BIN)/lpstat demo
 
 test: setup
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 serve: setup
 	$(BIN)/lpstat serve

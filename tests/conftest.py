@@ -3,7 +3,9 @@ LPSTAT_TEST_POSTGRES_URL) and are skipped, saying why, where it does not answer.
 
 `make test` runs the suite on every core with pytest-xdist, a module per worker
 (``--dist loadfile``: module fixtures are built once). The modules that take longest are
-collected first, so that no worker starts one of them at the end while the others idle."""
+collected first, so that no worker starts one of them at the end while the others idle;
+``--no-loadscope-reorder`` keeps that order (xdist would otherwise hand out the modules with
+the most tests first, and the one-test bench harness, 150-230 s, last)."""
 
 from __future__ import annotations
 
