@@ -74,35 +74,27 @@ def _pattern(s: System, stats: dict | None = None) -> tuple[np.ndarray, np.ndarr
     wh0, prim, prim_out = _primary(s)
     if not s.n:
         return wh0.copy(), prim, prim_out
-    # With the propagation pass first: where that pass never adds a cell, every step of the
-    # run is the one the repair alone takes (same local passes, checks and repairs), so its
-    # pattern is the repair alone's and the second run is skipped (ties go to the repair
-    # alone anyway). That is the common case on sparse tables, where it halved the time.
-    runs: dict[bool, tuple | RuntimeError] = {}
-    st: dict = {}
-    try:
-        runs[True] = (_protect(s, wh0.copy(), st, propagation=True), st)
-    except RuntimeError as exc:
-        runs[True] = exc
-    if st.get("propagation", 0) == 0:
-        runs[False] = runs.pop(True)
-    else:
-        st = {}
+    def attempt(propagation: bool):
+        st: dict = {}
         try:
-            runs[False] = (_protect(s, wh0.copy(), st, propagation=False), st)
+            return _protect(s, wh0.copy(), st, propagation=propagation), st
         except RuntimeError as exc:
-            runs[False] = exc
+            return exc, st
+
+    with_pass, st_pass = attempt(True)
+    if st_pass.get("propagation", 0) == 0:  # it was the repair alone's run
+        candidates = [(False, with_pass, st_pass)]
+    else:
+        candidates = [(False, *attempt(False)), (True, with_pass, st_pass)]
     best = None
-    for propagation in (False, True):
-        run = runs.get(propagation)
-        if run is None or isinstance(run, RuntimeError):
+    for propagation, wh, st in candidates:
+        if isinstance(wh, RuntimeError):
             continue
-        wh, st = run
         cost = _secondary_cost(s, wh, wh0)
         if best is None or cost < best[0] - TOL:
             best = (cost, wh, st, propagation)
-    if best is None:
-        raise runs[True] if isinstance(runs.get(True), RuntimeError) else runs[False]
+    if best is None:  # every run failed, the one with the pass among them
+        raise with_pass
     cost, wh, st, propagation = best
     stats.update(st)
     stats["propagation_pass"] = propagation
