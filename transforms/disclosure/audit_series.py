@@ -436,7 +436,7 @@ def _identities(b: _Builder) -> np.ndarray:
 
 
 def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | None = None,
-                 max_cells: int = 200, cache=None, points=None) -> dict:
+                 max_cells: int = 200, cache=None, points=None, chain=None) -> dict:
     """Audit every withheld value of every version against all versions' published numbers.
 
     Returns ``{"cube", "verdict", "versions": [labels], "unknowns", "relations",
@@ -447,8 +447,17 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     audit that are exactly the same system are not solved again. ``points``
     (:class:`audit.series_points.SeriesPoints`): feasible points of the previous series audit
     of the same release (the checked search's previous round), tried first as inner bounds,
-    and replaced by this audit's; verdicts do not depend on them.
+    and replaced by this audit's; verdicts do not depend on them. ``chain``
+    (:class:`audit_chain.ChainStore`, flow cubes): reach the verdict one release at a time
+    from the state after the versions before (``audit_chain``), solving the whole union only
+    where a release adds more than its new month; the result then says so in
+    ``inkrementel``.
     """
+    if chain is not None and cube.kind == "flow":
+        from transforms.disclosure.audit_chain import audit_chain
+
+        return audit_chain(versions, cube, chain, audit_series, workers=workers,
+                           max_cells=max_cells, cache=cache, points=points)
     b = _Builder()
     outcome = [m.column for m in cube.measures if m.kind == "count" and m.outcome
                and m.additive and m.column != cube.value_column]
@@ -621,10 +630,15 @@ def _failures(versions: list[SeriesVersion], order: list, objs: dict, res: list[
     cells, failed = [], 0
     for ver in versions:
         ver.rows = {"count_ok": np.ones(len(ver.frame), bool),
-                    "outcome_ok": np.ones(len(ver.frame), bool)}
+                    "outcome_ok": np.ones(len(ver.frame), bool),
+                    "zero": np.zeros(len(ver.frame), bool)}
     for k, obj in enumerate(order):
         r = res[k]
         if r["ok"]:
+            if r["hi_bound"] == 0:  # proved [0, 0]: what the chain (audit_chain) carries
+                for vi, i, label in objs[obj]:
+                    if label == cube.value_column:
+                        versions[vi].rows["zero"][i] = True
             continue
         failed += 1
         for vi, i, label in objs[obj]:

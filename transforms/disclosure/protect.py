@@ -53,7 +53,7 @@ class Methods:
 
 
 def _series_check(history: list, cube, release: str, truth: pd.DataFrame, audit_series,
-                  cache=None):
+                  cache=None, chain=None):
     """The series audit of a candidate frame together with every published version. Each
     audit hands its feasible points to the next (the search's next round withholds more of
     the same frame, so they stay feasible): verdicts do not depend on them, the LPs do."""
@@ -64,7 +64,7 @@ def _series_check(history: list, cube, release: str, truth: pd.DataFrame, audit_
 
     def check(published: pd.DataFrame):
         cand = SeriesVersion(f"{release} (denne)", release, published, truth)
-        res = audit_series(history + [cand], cube, cache=cache, points=points)
+        res = audit_series(history + [cand], cube, cache=cache, points=points, chain=chain)
         res["rows"] = cand.rows
         failing = []
         for ver in history:
@@ -121,12 +121,15 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
         truth = candidate_truth(con, cube, release, cells)
         prev = _previous_frame(releases_dir, release, cube, read_published)
         cache = load_component_cache(con, cube)
+        chain = load_chain(con, cube)
         search = SeriesSearch(cells, cube,
-                              _series_check(hist, cube, release, truth, m.audit_series, cache),
+                              _series_check(hist, cube, release, truth, m.audit_series, cache,
+                                            chain),
                               previous=prev)
         pattern, method, verdict, series = series_pattern(
             cells, cube, m.audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
         save_component_cache(con, cube, cache)
+        save_chain(con, cube, chain, series)
         c = series.get("components", {})
         series["komponenter"] = {"genbrugt": c.get("components_reused", 0),
                                  "loest": c.get("components_solved", 0),
@@ -142,6 +145,8 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
         entry["serie"] = {k: series[k] for k in (
             "verdict", "versions", "unknowns", "relations", "checked", "failed",
             "per_version", "cells", "consistency_errors", "metode", "komponenter")}
+        if "inkrementel" in series:
+            entry["serie"]["inkrementel"] = series["inkrementel"]
         entry["serie"]["uden_sandhed"] = missing
         if not Verdict.of(series).passed:
             entry["verdict"] = FAILED
@@ -197,6 +202,44 @@ def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
         con.execute("DELETE FROM serie_komponenter WHERE terning = ?", [cube.underemne])
         if keep:
             con.executemany("INSERT INTO serie_komponenter VALUES (?, ?, ?)", keep)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def load_chain(con: duckdb.DuckDBPyConnection, cube):
+    """The series audit's chain states of this cube (warehouse ``serie_kaede``):
+    :class:`audit_chain.ChainStore`. None for stock cubes (their series audit reuses whole
+    status dates through the component cache instead)."""
+    from transforms.disclosure.audit_chain import ChainStore
+
+    if cube.kind != "flow":
+        return None
+    con.execute("CREATE TABLE IF NOT EXISTS serie_kaede (terning VARCHAR, digest VARCHAR, "
+                "nuller JSON, PRIMARY KEY (terning, digest))")
+    rows = con.execute("SELECT digest, nuller FROM serie_kaede WHERE terning = ?",
+                       [cube.underemne]).fetchall()
+    return ChainStore({d: json.loads(z) for d, z in rows})
+
+
+def save_chain(con: duckdb.DuckDBPyConnection, cube, chain, series: dict | None) -> None:
+    """Keep the chain state the release's final series audit ended with (the next month
+    starts from it) and the one it started from (a re-run of this month starts there); the
+    rest go. Nothing changes where the final audit did not pass."""
+    if chain is None or series is None or series.get("verdict") is None:
+        return
+    from transforms.disclosure.audit import PASSED
+
+    if series["verdict"] != PASSED or not series.get("digests"):
+        return
+    keep = [d for d in series["digests"][-2:] if d in chain.entries]
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM serie_kaede WHERE terning = ?", [cube.underemne])
+        con.executemany("INSERT INTO serie_kaede VALUES (?, ?, ?)",
+                        [(cube.underemne, d, json.dumps(chain.entries[d], ensure_ascii=False))
+                         for d in keep])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -1,0 +1,189 @@
+"""The series audit one release at a time (audit_chain) against the whole union's audit.
+
+The chain's claim (transforms/disclosure/audit_chain.py): where a release adds nothing but its
+new month, the union's feasible set is the earlier union times the new month's system, so every
+earlier verdict stands and the new release's verdicts follow from its month alone. These tests
+build series of releases with random data and random patterns and compare, release by release,
+every verdict the chain reaches with the verdicts of the whole union solved at once.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.synth_cells import cells_from_records
+from transforms.catalog import AFSLAARS
+from transforms.disclosure.audit import PASSED
+from transforms.disclosure.audit_chain import ChainStore, NotAStep, step
+from transforms.disclosure.audit_series import SeriesVersion, audit_series
+from transforms.series import flow_truth
+
+KOMMUNER = {"København": "Region Hovedstaden", "Aarhus": "Region Midtjylland",
+            "Odense": "Region Syddanmark"}
+REASONS = ["Ansøger trak ansøgningen eller takkede nej", "Andet", "Manglende kvalifikationer"]
+
+
+def _month(k: int) -> str:  # k = 0 → 2025M11
+    y, m = divmod(2025 * 12 + 10 + k, 12)
+    return f"{y}M{m + 1:02d}"
+
+
+def _records(rng, n_months: int, late: dict | None = None) -> list[pd.DataFrame]:
+    """Per month its refusals (Poisson counts per kommune and reason)."""
+    out = []
+    ind = 0
+    for k in range(n_months):
+        rows = []
+        for kom, reg in KOMMUNER.items():
+            for r in REASONS:
+                for _ in range(int(rng.poisson(rng.choice([0.3, 1.5, 4.0])))):
+                    ind += 1
+                    rows.append({"tid_maaned": _month(k), "kommune": kom, "region": reg,
+                                 "primaer_aarsag": r, "individ": f"i{ind}"})
+        out.append(pd.DataFrame(rows, columns=["tid_maaned", "kommune", "region",
+                                                "primaer_aarsag", "individ"]))
+    return out
+
+
+def _cells(recs: list[pd.DataFrame], upto: int):
+    rec = pd.concat(recs[:upto + 1], ignore_index=True)
+    months = [_month(k) for k in range(upto + 1)]
+    cells = cells_from_records(rec, AFSLAARS, views=["v2"],
+                               members={"tid_maaned": months, "kommune": list(KOMMUNER),
+                                        "primaer_aarsag": REASONS,
+                                        "_geo": [{"kommune": k, "region": r}
+                                                 for k, r in KOMMUNER.items()]})
+    return cells, flow_truth(rec, AFSLAARS)
+
+
+def _key(frame: pd.DataFrame) -> pd.Series:
+    cols = ["gruppering", "tid_kvartal", "tid_aar", "kommune", "region", "primaer_aarsag"]
+    return frame[cols].astype(object).where(frame[cols].notna(), "").astype(str).agg(
+        "|".join, axis=1)
+
+
+def _publish(cells: pd.DataFrame, hide: np.ndarray) -> pd.DataFrame:
+    pub = cells.drop(columns=["n_individer"]).copy()
+    for c in ("antal_afslag", "antal_ansoegere"):
+        pub[c] = pub[c].astype(float).where(~hide)
+    return pub
+
+
+def _pattern(rng, cells: pd.DataFrame, prev: pd.DataFrame | None, month: str,
+             p_publish: float, follow: bool = True) -> np.ndarray:
+    """A random pattern that adds only its month (when ``follow``): periods that ended keep
+    the previous release's status, running periods are published only where the previous
+    release published them; zeros and cells of 1-3 individuals are withheld."""
+    v = cells["antal_afslag"].to_numpy()
+    hide = (v == 0) | cells["n_individer"].between(1, 3).to_numpy()
+    hide |= rng.random(len(cells)) > p_publish
+    if prev is not None and follow:
+        before = dict(zip(_key(prev), np.isnan(prev["antal_afslag"].to_numpy(float))))
+        k = _key(cells)
+        q = f"{month[:4]}K{(int(month[5:]) - 1) // 3 + 1}"
+        for i, key in enumerate(k):
+            if key not in before:
+                continue
+            tq, ta = cells["tid_kvartal"].iat[i], cells["tid_aar"].iat[i]
+            tq, ta = (None if pd.isna(tq) else tq), (None if pd.isna(ta) else ta)
+            running = (tq is None and ta is None) or tq == q or (tq is None and ta == month[:4])
+            if running:
+                hide[i] |= before[key]
+            else:
+                hide[i] = before[key]
+    return hide
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_each_step_gives_the_whole_unions_verdicts(seed):
+    """Release by release: wherever the union before passed, the chain's verdict on the new
+    release equals the whole union's, value by value, and the whole union finds every earlier
+    value still protected."""
+    rng = np.random.default_rng(seed)
+    n = 7
+    recs = _records(rng, n)
+    versions: list[SeriesVersion] = []
+    prev_pub = None
+    steps = 0
+    for k in range(n):
+        month = _month(k)
+        release = f"{month[:4]}-{month[5:]}"
+        cells, truth = _cells(recs, k)
+        for attempt in range(3):
+            p = (0.9, 0.6, 0.0)[attempt]
+            pub = _publish(cells, _pattern(rng, cells, prev_pub, month, p))
+            ver = SeriesVersion(release, release, pub, truth)
+            whole = audit_series(versions + [ver], AFSLAARS)
+            want = ver.rows["count_ok"].copy()
+            want_old = [o.rows["count_ok"].copy() for o in versions]
+            if versions:
+                zeros = ChainStore()
+                base = audit_series(versions, AFSLAARS, chain=zeros)
+                assert base["verdict"] == PASSED
+                from transforms.disclosure.audit_chain import prefix_digests
+                z = zeros.get(prefix_digests(versions, AFSLAARS)[-1])
+                assert z is not None
+                got = step(versions[-1], z, ver, AFSLAARS)
+                steps += 1
+                assert np.array_equal(got.ok, want), (seed, k, attempt,
+                                                      np.flatnonzero(got.ok != want))
+                for old in want_old:  # every earlier value keeps its verdict: passed
+                    assert old.all()
+            if whole["verdict"] == PASSED:
+                break
+        assert whole["verdict"] == PASSED, "withholding every running cell must pass"
+        versions.append(ver)
+        prev_pub = pub
+    assert steps >= n - 1
+
+
+def test_the_chain_gives_the_whole_unions_result_and_says_how():
+    """audit_series with a chain: the same verdict and failing values as without it, one step
+    per release after the first, and a second call starts from the state the first left."""
+    rng = np.random.default_rng(11)
+    n = 6
+    recs = _records(rng, n)
+    versions, prev_pub = [], None
+    for k in range(n):
+        month = _month(k)
+        release = f"{month[:4]}-{month[5:]}"
+        cells, truth = _cells(recs, k)
+        pub = _publish(cells, _pattern(rng, cells, prev_pub, month, 0.0))
+        versions.append(SeriesVersion(release, release, pub, truth))
+        prev_pub = pub
+    chain = ChainStore()
+    res = audit_series(versions, AFSLAARS, chain=chain)
+    whole = audit_series(versions, AFSLAARS)
+    assert res["verdict"] == whole["verdict"] == PASSED
+    assert res["inkrementel"]["trin"] == n - 1 and res["inkrementel"]["fuld_revision"] == []
+    # the next release starts from the state the chain ended with: one step
+    again = audit_series(versions, AFSLAARS, chain=ChainStore(dict(chain.entries)))
+    assert again["inkrementel"]["trin"] == 1
+
+
+def test_a_late_registration_or_a_link_is_not_a_step():
+    rng = np.random.default_rng(3)
+    recs = _records(rng, 3)
+    c1, t1 = _cells(recs, 1)
+    p1 = _publish(c1, _pattern(rng, c1, None, _month(1), 0.7))
+    v1 = SeriesVersion("2025-12", "2025-12", p1, t1)
+    # a late registration: a refusal of November registered after the December release
+    late = [r.copy() for r in recs]
+    late[0] = pd.concat([late[0], pd.DataFrame([{"tid_maaned": _month(0), "kommune": "Aarhus",
+                                                 "region": "Region Midtjylland",
+                                                 "primaer_aarsag": "Andet",
+                                                 "individ": "late"}])], ignore_index=True)
+    c2, t2 = _cells(late, 2)
+    p2 = _publish(c2, _pattern(rng, c2, p1, _month(2), 0.0))
+    with pytest.raises(NotAStep, match="sen registrering"):
+        step(v1, set(), SeriesVersion("2026-01", "2026-01", p2, t2), AFSLAARS)
+    # a total over time published where the previous release withheld it
+    c2, t2 = _cells(recs, 2)
+    hide = _pattern(rng, c2, p1, _month(2), 0.0)
+    prev_hidden = set(_key(p1)[np.isnan(p1["antal_afslag"].to_numpy(float))])
+    total = (c2["gruppering"] == "").to_numpy() & _key(c2).isin(prev_hidden).to_numpy()
+    if not total.any():
+        pytest.skip("the grand total was published in the first release")
+    hide[total] = False
+    with pytest.raises(NotAStep, match="forgænger"):
+        step(v1, set(), SeriesVersion("2026-01", "2026-01", _publish(c2, hide), t2), AFSLAARS)
