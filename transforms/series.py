@@ -76,10 +76,17 @@ def fingerprint(published: pd.DataFrame, cube: Cube) -> str:
     cols = ["gruppering"] + (["statusdato"] if cube.kind == "stock" else []) + cube.columns
     counts = [m.column for m in cube.measures if m.kind == "count"]
     for c in cols:
-        vals = published[c].to_numpy(dtype=object) if c in published.columns else []
-        h.update(("\x1e".join("" if v is None or (isinstance(v, float) and np.isnan(v))
-                              else str(v)[:10] if c == "statusdato" else str(v)
-                              for v in vals)).encode())
+        if c not in published.columns:
+            h.update(b"\x1d")
+            continue
+        # vectorised (a generator over the values took 15 % of a release's disclosure step
+        # at 30 releases of history): missing → "", dates by their first 10 characters
+        col = pd.Series(published[c].to_numpy(dtype=object), dtype=object)
+        text = col.astype(str)
+        if c == "statusdato":
+            text = text.str[:10]
+        text = text.where(col.notna().to_numpy(), "")
+        h.update("\x1e".join(text.tolist()).encode())
         h.update(b"\x1d")
     for c in counts:
         x = pd.to_numeric(published[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
