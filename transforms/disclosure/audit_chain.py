@@ -62,6 +62,12 @@ from transforms.catalog import Cube
 from transforms.disclosure.audit import FAILED, PASSED, solve_system
 from transforms.disclosure.audit.frame import _num
 
+METHOD_STOCK = (
+    " Revisionen går frem én udgivelse ad gangen: hver statusdato er sit eget system, så kun "
+    "de statusdatoer, hvor den nye udgivelse ikke er identisk med den forrige (celler, tal og "
+    "sandhed), løses igen, over alle versioner."
+)
+
 METHOD_STEP = (
     " Revisionen går frem én udgivelse ad gangen, hvor den nye udgivelse kun tilføjer sin "
     "nye måned (ingen sen registrering, løbende perioder offentliggjort kun hvor perioden til "
@@ -111,21 +117,29 @@ def _keys(ver, cube: Cube) -> pd.DataFrame:
     return got
 
 
+def _outcomes(cube: Cube) -> list[str]:
+    """The additive outcome counts the audit protects beside the value (FRAFAFBRUD)."""
+    return [m.column for m in cube.measures if m.kind == "count" and m.outcome and m.additive
+            and m.column != cube.value_column]
+
+
 def _truth_rows(ver) -> pd.DataFrame:
-    """The version's truth as sorted (unit, G, X, v) rows with v ≠ 0."""
+    """The version's truth as sorted (unit, G, X, v[, o]) rows with a value ≠ 0."""
     t = ver.truth
     if t is None or not len(t):
         t = pd.DataFrame({"unit": [], "G": [], "X": [], "v": []})
-    t = t[["unit", "G", "X", "v"]]
-    t = t[t["v"].astype(np.int64) != 0].astype({"v": np.int64, "unit": str, "G": str, "X": str})
+    vc = [c for c in ("v", "o") if c in t.columns]
+    t = t[["unit", "G", "X"] + vc].astype({**{c: np.int64 for c in vc}, "unit": str, "G": str,
+                                           "X": str})
+    t = t[(t[vc] != 0).any(axis=1)]
     return t.sort_values(["unit", "G", "X"]).reset_index(drop=True)
 
 
-def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Whether two :func:`_truth_rows` frames hold the same rows (empty ones included)."""
-    if len(a) != len(b):
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame, cols) -> bool:
+    """Whether two frames hold the same rows in the same order (empty ones included)."""
+    if len(a) != len(b) or any((c in a.columns) != (c in b.columns) for c in cols):
         return False
-    return all(np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in ("unit", "G", "X", "v"))
+    return all(np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in cols if c in a.columns)
 
 
 def version_digest(ver, cube: Cube) -> str:
@@ -136,21 +150,28 @@ def version_digest(ver, cube: Cube) -> str:
         return got
     f = ver.frame
     h = hashlib.sha256(str(Release.parse(ver.release)).encode())
-    cols = ["gruppering"] + [c for c in cube.columns if c in f.columns]
+    cols = ["gruppering"] + (["statusdato"] if cube.kind == "stock" else []) + [
+        c for c in cube.columns if c in f.columns]
     # the rows in a canonical order (by their captions), each column as text, missing → ""
     text = {}
     for c in cols:
         col = pd.Series(f[c].to_numpy(dtype=object), dtype=object)
-        text[c] = col.astype(str).where(col.notna().to_numpy(), "").to_numpy(dtype=object)
+        t = col.astype(str)
+        if c == "statusdato":  # a date or a timestamp at midnight: the day
+            t = t.str[:10]
+        text[c] = t.where(col.notna().to_numpy(), "").to_numpy(dtype=object)
     order = np.lexsort([text[c] for c in reversed(cols)]) if len(f) else np.zeros(0, int)
     for c in cols:
         h.update((c + "\x1f" + "\x1e".join(text[c][order].tolist())).encode() + b"\x1d")
-    val = _num(f[cube.value_column]) if len(f) else np.zeros(0)
-    h.update(np.where(np.isnan(val), -1, val)[order].astype(np.int64).tobytes())
+    for m in [cube.value_column] + _outcomes(cube):
+        val = _num(f[m]) if len(f) else np.zeros(0)
+        h.update(np.where(np.isnan(val), -1, val)[order].astype(np.int64).tobytes())
     t = _truth_rows(ver)
     for c in ("unit", "G", "X"):
         h.update("\x1e".join(t[c]).encode() + b"\x1d")
-    h.update(t["v"].to_numpy(np.int64).tobytes())
+    for c in ("v", "o"):
+        if c in t.columns:
+            h.update(t[c].to_numpy(np.int64).tobytes())
     ver._chain_digest = h.hexdigest()
     return ver._chain_digest
 
@@ -220,7 +241,7 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
         raise NotAStep("andre grupperinger eller medlemmer")
     tr, tp = _truth_rows(R), _truth_rows(P)
     tr_old = tr[tr["unit"] != M.caption].reset_index(drop=True)
-    if not _same_rows(tr_old, tp):
+    if not _same_rows(tr_old, tp, ("unit", "G", "X", "v")):
         raise NotAStep("sandheden for tidligere måneder er ændret (sen registrering)")
     key_cols = ["G", "X", "tid", "tcap"]
     pidx = pd.MultiIndex.from_frame(kp[key_cols])
@@ -325,6 +346,8 @@ def audit_chain(versions: list, cube: Cube, chain: ChainStore, full, *,
     ``inkrementel`` saying how it was reached."""
     from transforms.disclosure.audit_series import METHOD
 
+    if cube.kind == "stock":
+        return _audit_stock_chain(versions, cube, chain, full, workers, max_cells, full_kw)
     digs = prefix_digests(versions, cube)
     n = len(versions)
     if n < 2:
@@ -395,6 +418,151 @@ def audit_chain(versions: list, cube: Cube, chain: ChainStore, full, *,
             "metode": METHOD + METHOD_STEP, "digests": digs}
 
 
+# --- stock cubes: a status date at a time ------------------------------------------------------
+
+
+def _stock_rows(ver, cube: Cube):
+    """The version's cells sorted by (status date, G, X), with their published values (-1
+    where withheld), and the truth the same way; each with the slice per status date."""
+    got = getattr(ver, "_chain_stock", None)
+    if got is None:
+        from transforms.disclosure.audit_series import frame_keys
+
+        k = frame_keys(ver.frame, cube)
+        df = pd.DataFrame({"unit": k["unit"].astype(str).to_numpy(),
+                           "G": k["G"].astype(str).to_numpy(), "X": k["X"].astype(str).to_numpy()})
+        for j, m in enumerate([cube.value_column] + _outcomes(cube)):
+            v = _num(ver.frame[m]) if len(ver.frame) else np.zeros(0)
+            df[f"v{j}"] = np.where(np.isnan(v), -1, v).astype(np.int64)
+        df["row"] = np.arange(len(df))
+        df = df.sort_values(["unit", "G", "X"], kind="stable").reset_index(drop=True)
+        got = (df, _slices(df["unit"].to_numpy()), _truth_rows(ver))
+        got = got + (_slices(got[2]["unit"].to_numpy()),)
+        ver._chain_stock = got
+    return got
+
+
+def _slices(units: np.ndarray) -> dict:
+    if not len(units):
+        return {}
+    cut = np.flatnonzero(units[1:] != units[:-1]) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [len(units)]])
+    return {units[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+
+
+def _changed_dates(P, R, cube: Cube) -> set:
+    """The status dates at which R's cells (keys, published values) or truth are not
+    exactly P's: where R can add an equation to the union. At every other date R's system is
+    P's, so the union there is what it was."""
+    dp, sp_, tp, tsp = _stock_rows(P, cube)
+    dr, sr, tr, tsr = _stock_rows(R, cube)
+    cols = [c for c in dr.columns if c not in ("unit", "row")]
+    tcols = [c for c in tr.columns if c != "unit"]
+    out = set()
+    for u, (a, b) in sr.items():
+        if u not in sp_:
+            out.add(u)
+            continue
+        c, d = sp_[u]
+        if not _same_rows(dr.iloc[a:b], dp.iloc[c:d], cols):
+            out.add(u)
+            continue
+        ta, tb = tsr.get(u, (0, 0))
+        tc, td = tsp.get(u, (0, 0))
+        if not _same_rows(tr.iloc[ta:tb], tp.iloc[tc:td], tcols):
+            out.add(u)
+    return out
+
+
+def _at_dates(ver, cube: Cube, dates: set):
+    """The version restricted to the status dates ``dates`` (its frame rows and truth), and
+    the rows of the original frame it kept."""
+    from transforms.disclosure.audit_series import SeriesVersion
+
+    df, _, tr, _ = _stock_rows(ver, cube)
+    keep = np.sort(df["row"].to_numpy()[df["unit"].isin(dates).to_numpy()])
+    truth = ver.truth
+    if truth is not None and len(truth):
+        truth = truth[truth["unit"].astype(str).isin(dates).to_numpy()].reset_index(drop=True)
+    sub = SeriesVersion(ver.label, ver.release, ver.frame.iloc[keep].reset_index(drop=True),
+                        truth)
+    return sub, keep
+
+
+def _stock_step(versions: list, cube: Cube, full, workers, max_cells, kw) -> tuple[dict, int]:
+    """The union of ``versions`` given that the union of all but the last passed: the whole
+    union's audit over the status dates where the last version differs from the one before.
+    Marks every version's rows; returns the audit's result and the number of dates."""
+    P, R = versions[-2], versions[-1]
+    dates = _changed_dates(P, R, cube)
+    subs, kept = [], []
+    for ver in versions:
+        sub, keep = _at_dates(ver, cube, dates)
+        if len(keep):
+            subs.append(sub)
+            kept.append((ver, sub, keep))
+    for ver in versions:
+        ver.rows = {"count_ok": np.ones(len(ver.frame), bool),
+                    "outcome_ok": np.ones(len(ver.frame), bool),
+                    "zero": np.zeros(len(ver.frame), bool)}
+    if subs:
+        res = full(subs, cube, workers=workers, max_cells=max_cells, **kw)
+        for ver, sub, keep in kept:
+            for key in ("count_ok", "outcome_ok"):
+                ver.rows[key][keep] = sub.rows[key]
+    else:
+        res = {"verdict": PASSED, "unknowns": 0, "relations": 0, "failed": 0, "cells": [],
+               "consistency_errors": [], "lps": 0, "hints_used": 0, "checked": 0,
+               "components": {"components_reused": 0, "components_solved": 0,
+                              "largest_solved": 0}}
+    per_version = {}
+    for ver in versions:
+        v = _num(ver.frame[cube.value_column]) if len(ver.frame) else np.zeros(0)
+        per_version[ver.label] = {"withheld": int(np.isnan(v).sum()),
+                                  "failed": int((~ver.rows["count_ok"]).sum()
+                                                + (~ver.rows["outcome_ok"]).sum())}
+    res = {**res, "versions": [v.label for v in versions], "per_version": per_version}
+    return res, len(dates)
+
+
+def _audit_stock_chain(versions, cube, chain, full, workers, max_cells, full_kw) -> dict:
+    """The series audit of a stock cube from the state after all versions but the last:
+    only the status dates the last version changes are solved (each status date is a system
+    of its own, contract 2.2); without a state, the chain is replayed from the first version
+    the same way."""
+    from transforms.disclosure.audit_series import METHOD
+
+    digs = prefix_digests(versions, cube)
+    n = len(versions)
+    start = next((k for k in range(n - 1, 0, -1) if digs[k - 1] in chain.entries), 0)
+    if start == 0:
+        head = _full(versions[:1], cube, chain, digs, full, workers, max_cells,
+                     full_kw if n == 1 else {})
+        if n == 1 or head["verdict"] != PASSED:
+            return head if n == 1 else _full(versions, cube, chain, digs, full, workers,
+                                             max_cells, full_kw)
+        start = 1
+    chain.get(digs[start - 1])
+    steps, dates = 0, 0
+    for j in range(start, n):
+        res, nd = _stock_step(versions[:j + 1], cube, full, workers, max_cells,
+                              full_kw if j == n - 1 else {})
+        steps += 1
+        dates += nd
+        if res["verdict"] != PASSED:
+            if j < n - 1:  # a published version that fails: the whole union says where
+                return _full(versions, cube, chain, digs, full, workers, max_cells, full_kw)
+            break
+        chain.put(digs[j], set())
+    res["inkrementel"] = {"fra": versions[start - 1].label, "trin": steps, "statusdatoer": dates,
+                          "fuld_revision": []}
+    res["digests"] = digs
+    res["metode"] = METHOD + METHOD_STOCK
+    res["cube"] = cube.id
+    return res
+
+
 def _full(versions, cube, chain, digs, full, workers, max_cells, kw) -> dict:
     """The whole union's audit of ``versions``; where it passes, the chain's state after it."""
     res = full(versions, cube, workers=workers, max_cells=max_cells, **kw)
@@ -402,7 +570,9 @@ def _full(versions, cube, chain, digs, full, workers, max_cells, kw) -> dict:
     if res["verdict"] == PASSED:
         last = versions[-1]
         zero = last.rows.get("zero")
-        if zero is not None:
+        if cube.kind == "stock":
+            chain.put(digs[len(versions) - 1], set())
+        elif zero is not None:
             k = _keys(last, cube)
             chain.put(digs[len(versions) - 1],
                       {key for key, f in zip(zip(k["G"], k["X"], k["tid"], k["tcap"]), zero)

@@ -453,7 +453,7 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     where a release adds more than its new month; the result then says so in
     ``inkrementel``.
     """
-    if chain is not None and cube.kind == "flow":
+    if chain is not None:
         from transforms.disclosure.audit_chain import audit_chain
 
         return audit_chain(versions, cube, chain, audit_series, workers=workers,

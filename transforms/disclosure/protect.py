@@ -210,12 +210,9 @@ def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
 
 def load_chain(con: duckdb.DuckDBPyConnection, cube):
     """The series audit's chain states of this cube (warehouse ``serie_kaede``):
-    :class:`audit_chain.ChainStore`. None for stock cubes (their series audit reuses whole
-    status dates through the component cache instead)."""
+    :class:`audit_chain.ChainStore`."""
     from transforms.disclosure.audit_chain import ChainStore
 
-    if cube.kind != "flow":
-        return None
     con.execute("CREATE TABLE IF NOT EXISTS serie_kaede (terning VARCHAR, digest VARCHAR, "
                 "nuller JSON, PRIMARY KEY (terning, digest))")
     rows = con.execute("SELECT digest, nuller FROM serie_kaede WHERE terning = ?",
