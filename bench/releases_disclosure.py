@@ -14,8 +14,10 @@ With ``--series`` it builds the releases in order on one home as the monthly run
 (``protect_release`` with the releases folder, then ``publish_release``): every release's
 disclosure control then follows the published history and passes the series audit of
 everything published so far. Per release and cube it prints the seconds of the whole
-disclosure step, the versions the series audit covered, its unknowns and relations (how the
-union grows per release), and the information loss (secondary cells and their value share)
+disclosure step, the versions the series audit covered, the unknowns and relations it solved
+(by steps, ``audit_chain``: the new month's system; where a release is audited as a whole
+union: the union's, which grows per release), how it went (``series_by_steps``), and the
+information loss (secondary cells and their value share)
 next to what the release's own pattern alone (``guarded_pattern``, no series) would lose
 (``--compare``; costs a second suppression per cube; on a ``--home`` built before, it
 reads the series figures of the months already published from their ``audit.json`` and
@@ -171,7 +173,8 @@ def series(args) -> int:
                        "verdict": c["verdict"], "series_verdict": s.get("verdict"),
                        "versions": len(s.get("versions", [])), "unknowns": s.get("unknowns"),
                        "relations": s.get("relations"),
-                       "components": s.get("komponenter"), "secondary": loss["sekundaere"],
+                       "components": s.get("komponenter"),
+                       "series_by_steps": s.get("inkrementel"), "secondary": loss["sekundaere"],
                        "secondary_share": loss["sekundaer_andel"],
                        "disclosure_seconds_release": None if step != step else round(step, 2)}
                 if args.compare:
