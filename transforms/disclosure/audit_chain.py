@@ -190,9 +190,19 @@ def version_digest(ver, cube: Cube) -> str:
     return ver._chain_digest
 
 
+#: changes whenever what a kept state means changes (the rule, the steps): states kept under
+#: another value are not found, and the chain replays
+STATE_VERSION = "1"
+
+
 def prefix_digests(versions: list, cube: Cube) -> list[str]:
-    """Digest of versions[:k+1] for every k."""
-    out, h = [], hashlib.sha256(cube.id.encode())
+    """Digest of versions[:k+1] for every k (with the rule's parameters and
+    ``STATE_VERSION``: a state is valid only for the rule it was proved under)."""
+    from transforms import catalog
+
+    out = []
+    h = hashlib.sha256(f"{cube.id}|{catalog.PROTECTION_UPPER}|{catalog.PROTECTION_WIDTH}|"
+                       f"{STATE_VERSION}".encode())
     for ver in versions:
         h.update(version_digest(ver, cube).encode())
         out.append(h.copy().hexdigest())
@@ -494,8 +504,11 @@ def _at_dates(ver, cube: Cube, dates: set):
     the rows of the original frame it kept."""
     from transforms.disclosure.audit_series import SeriesVersion
 
-    df, _, tr, _ = _stock_rows(ver, cube)
-    keep = np.sort(df["row"].to_numpy()[df["unit"].isin(dates).to_numpy()])
+    units = getattr(ver, "_chain_units", None)
+    if units is None:  # the status dates alone (the whole keys are built for P and R only)
+        units = ver._chain_units = np.array(_texts(ver.frame["statusdato"], 10) if len(ver.frame)
+                                            else [], dtype=object)
+    keep = np.flatnonzero(np.isin(units, np.array(sorted(dates), dtype=object)))
     truth = ver.truth
     if truth is not None and len(truth):
         truth = truth[truth["unit"].astype(str).isin(dates).to_numpy()].reset_index(drop=True)
