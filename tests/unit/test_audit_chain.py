@@ -247,3 +247,41 @@ def test_stock_chain_gives_the_whole_unions_verdicts(seed):
             break
         versions = upto
     assert steps >= 3 and len(versions) >= 3
+
+
+def test_a_rerun_that_reproduces_the_latest_version_changes_nothing():
+    """The same month built again with the same data: the union is what it was, so the
+    chain decides without solving; a re-run that publishes one more cell is solved (as a
+    whole union, since it is not the next month), with the whole union's verdict."""
+    rng = np.random.default_rng(5)
+    recs = _records(rng, 3)
+    versions, prev_pub = [], None
+    for k in range(3):
+        month = _month(k)
+        release = f"{month[:4]}-{month[5:]}"
+        cells, truth = _cells(recs, k)
+        for p in (0.9, 0.6, 0.0):  # the first pattern that passes with the versions before
+            pub = _publish(cells, _pattern(rng, cells, prev_pub, month, p))
+            ver = SeriesVersion(release, release, pub, truth)
+            if audit_series(versions + [ver], AFSLAARS)["verdict"] == PASSED:
+                break
+        versions.append(ver)
+        prev_pub = pub
+    chain = ChainStore()
+    assert audit_series(versions, AFSLAARS, chain=chain)["verdict"] == PASSED
+    last = versions[-1]
+    again = SeriesVersion(last.label + " (igen)", last.release, last.frame.copy(), last.truth)
+    res = audit_series(versions + [again], AFSLAARS, chain=chain)
+    assert res["verdict"] == PASSED and res["inkrementel"]["uaendret"] is True
+    assert res["lps"] == 0 and again.rows["count_ok"].all()
+    # one withheld cell published: another version of the month, audited as a whole union
+    other = last.frame.copy()
+    i = int(np.flatnonzero(np.isnan(other["antal_afslag"].to_numpy(float))
+                           & (cells["antal_afslag"].to_numpy() > 0))[0])
+    other.loc[other.index[i], "antal_afslag"] = float(cells["antal_afslag"].iat[i])
+    res = audit_series(versions + [SeriesVersion("x", last.release, other, last.truth)],
+                       AFSLAARS, chain=chain)
+    assert "uaendret" not in res["inkrementel"]
+    whole = audit_series(versions + [SeriesVersion("x", last.release, other, last.truth)],
+                         AFSLAARS)
+    assert res["verdict"] == whole["verdict"]
