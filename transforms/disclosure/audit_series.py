@@ -448,10 +448,10 @@ def audit_series(versions: list[SeriesVersion], cube: Cube, *, workers: int | No
     (:class:`audit.series_points.SeriesPoints`): feasible points of the previous series audit
     of the same release (the checked search's previous round), tried first as inner bounds,
     and replaced by this audit's; verdicts do not depend on them. ``chain``
-    (:class:`audit_chain.ChainStore`, flow cubes): reach the verdict one release at a time
-    from the state after the versions before (``audit_chain``), solving the whole union only
-    where a release adds more than its new month; the result then says so in
-    ``inkrementel``.
+    (:class:`audit_chain.ChainStore`): reach the verdict one release at a time from the state
+    after the versions before (``audit_chain``: a flow cube's new month, a stock cube's
+    changed status dates), solving the whole union only where a release adds more than that;
+    the result says how in ``inkrementel``.
     """
     if chain is not None:
         from transforms.disclosure.audit_chain import audit_chain
