@@ -246,7 +246,7 @@ class NotAStep(Exception):
 @dataclass
 class StepResult:
     ok: np.ndarray          # per row of R: its withheld value passed (True for published rows)
-    lo: list                # per failing row: (row, lo, hi)
+    fails: list             # per failing row: (row, lo, hi)
     zeros: set              # R's withheld cells proved [0, 0]
     errors: list
     unknowns: int
@@ -303,8 +303,7 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
         elif keys_r[i] in zeros_p:
             zeros.add(keys_r[i])
     # 3. running periods: predecessor + z, published only after a published predecessor
-    starts = np.array([not has_pred[i] for i in range(n)]) & run
-    for i in np.flatnonzero(starts):
+    for i in np.flatnonzero(run & ~has_pred):
         if not _begins_at(kr["tid"].iat[i], kr["tcap"].iat[i], M):
             raise NotAStep("en løbende periode uden forgænger")
     if (run & has_pred & pub_r & ~pub_p).any():
@@ -427,22 +426,21 @@ def audit_chain(versions: list, cube: Cube, chain: ChainStore, full, *,
     for ver in versions[:-1]:
         ver.rows = {"count_ok": np.ones(len(ver.frame), bool),
                     "outcome_ok": np.ones(len(ver.frame), bool)}
-    per_version = {v.label: {"withheld": int(np.isnan(_num(v.frame[cube.value_column])).sum())
-                             if len(v.frame) else 0, "failed": 0} for v in versions}
-    per_version[R.label]["failed"] = len(last.lo)
+    per_version = {v.label: {"withheld": _withheld(v, cube), "failed": 0} for v in versions}
+    per_version[R.label]["failed"] = len(last.fails)
     cells = []
-    for i, lo, hi in last.lo[:max_cells]:
+    for i, lo, hi in last.fails[:max_cells]:
         row = R.frame.iloc[i]
         cells.append({"udgivelse": R.label, "gruppering": row["gruppering"], "statusdato": None,
                       "members": {c: row[c] for c in cube.columns
                                   if c in row.index and row[c] is not None
                                   and not (isinstance(row[c], float) and np.isnan(row[c]))},
                       "measure": cube.value_column, "lo": lo, "hi": hi})
-    verdict = PASSED if not last.lo and not last.errors else FAILED
+    verdict = PASSED if not last.fails and not last.errors else FAILED
     return {"cube": cube.id, "verdict": verdict, "versions": [v.label for v in versions],
             "unknowns": last.unknowns, "relations": last.relations,
             "checked": sum(p["withheld"] for p in per_version.values()),
-            "failed": len(last.lo), "per_version": per_version, "cells": cells,
+            "failed": len(last.fails), "per_version": per_version, "cells": cells,
             "consistency_errors": last.errors[:50], "lps": lps, "hints_used": 0,
             "components": {"components_reused": 0, "components_solved": 0,
                            "largest_solved": 0},
@@ -554,8 +552,7 @@ def _stock_step(versions: list, cube: Cube, full, workers, max_cells, kw) -> tup
                               "largest_solved": 0}}
     per_version = {}
     for ver in versions:
-        v = _num(ver.frame[cube.value_column]) if len(ver.frame) else np.zeros(0)
-        per_version[ver.label] = {"withheld": int(np.isnan(v).sum()),
+        per_version[ver.label] = {"withheld": _withheld(ver, cube),
                                   "failed": int((~ver.rows["count_ok"]).sum()
                                                 + (~ver.rows["outcome_ok"]).sum())}
     res = {**res, "versions": [v.label for v in versions], "per_version": per_version}
@@ -599,6 +596,11 @@ def _audit_stock_chain(versions, cube, chain, full, workers, max_cells, full_kw)
     return res
 
 
+def _withheld(ver, cube: Cube) -> int:
+    """How many values of the version's value column are withheld."""
+    return int(np.isnan(_num(ver.frame[cube.value_column])).sum()) if len(ver.frame) else 0
+
+
 def _unchanged(versions, cube, chain, digs) -> dict:
     """The last version is the one before it, cell for cell and truth for truth (the same
     release month): every value stands as the union before it decided (passed)."""
@@ -609,8 +611,7 @@ def _unchanged(versions, cube, chain, digs) -> dict:
     for ver in versions:
         ver.rows = {"count_ok": np.ones(len(ver.frame), bool),
                     "outcome_ok": np.ones(len(ver.frame), bool)}
-        v = _num(ver.frame[cube.value_column]) if len(ver.frame) else np.zeros(0)
-        per_version[ver.label] = {"withheld": int(np.isnan(v).sum()), "failed": 0}
+        per_version[ver.label] = {"withheld": _withheld(ver, cube), "failed": 0}
     return {"cube": cube.id, "verdict": PASSED, "versions": [v.label for v in versions],
             "unknowns": 0, "relations": 0,
             "checked": sum(p["withheld"] for p in per_version.values()), "failed": 0,
