@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -741,6 +742,39 @@ def test_values_determined_by_implied_bounds_need_no_lp(monkeypatch):
         assert one(res, g(U, P), uddannelse="U1", primaer_aarsag=f"Årsag {j}") == (0, 0, True)
     assert one(res, g(U), uddannelse="U1") == (0, 0, True)
     assert res["failed"] == 3 and res["exact"] == res["checked"] == 7
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_probes_agree_with_exact_lps(seed, monkeypatch):
+    """The exact phase's probes (a goal as a bound, the seed LP re-solved) only add points:
+    with no goal rounds, so that every undecided value reaches the exact phase, the verdicts
+    are those of exact LPs for every value (failing ones included), and every interval
+    reported still lies between the exact one's inner and outer bounds."""
+    import transforms.disclosure.audit.component as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 10**9)  # no goal rounds
+    found = []
+    real = audit_module._Component._record
+
+    def record(self, x):
+        found.append(sys._getframe(1).f_code.co_name)
+        return real(self, x)
+
+    monkeypatch.setattr(audit_module._Component, "_record", record)
+    pub = three_way(seed, share=0.6)
+    fast = audit(pub, AFSLAARS, workers=1)
+    assert found.count("_probe") > 5  # points found by probes
+    monkeypatch.setattr(audit_module._Component, "_probe", lambda *a: None)
+    plain = audit(pub, AFSLAARS, workers=1)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    assert _verdicts(fast) == _verdicts(plain) == _verdicts(exact)
+    assert fast["failed"] == exact["failed"] > 0
+    big = 10**9
+    for c, x in zip(fast["cells"], exact["cells"]):
+        assert c["lo_bound"] <= x["lo"] <= c["lo"]
+        assert c["hi"] <= (x["hi"] if x["hi"] is not None else big) <= (
+            c["hi_bound"] if c["hi_bound"] is not None else big)
 
 
 # --- points carried from one audit to the next (the checked search's rounds) ------------------

@@ -64,7 +64,12 @@ value and the exact interval computed where it is cheap or needed:
    basis (primal simplex) with only the objective changed, one side at a time and only as
    many as the verdict needs: first the side whose goal would prove the value, the other
    only if it is still open, none where points found by earlier exact LPs already decide
-   it. Every value of a small component (≤ ``EXACT_MAX_VARS`` unknowns) gets both sides
+   it. Before them, a value that is one unknown whose goal lies well inside its outer
+   bound (at most half of it) gets a *probe*: the goal imposed as a bound and a copy of
+   the seed LP re-solved by dual simplex, as a branch-and-bound node is; a point found
+   that way is recorded like any other (inner bounds only), so it can only save the exact
+   LPs, never change a verdict (the empty cells of a sparse cube, which can reach 4 but
+   no goal round lifted, cost a few pivots each instead of an LP to their maximum). Every value of a small component (≤ ``EXACT_MAX_VARS`` unknowns) gets both sides
    (its exact interval). ``exact=True`` computes every interval exactly (slow on national
    cubes).
 

@@ -198,8 +198,9 @@ class _Component:
         re-solving the model hot with only the objective changed.
 
         ``decide_only``: only as many sides as the verdict needs: none where the points found
-        so far (by the LPs of earlier targets too) already decide it, else first the side
-        whose goal (:func:`_goal`) would prove it, the other side only if still open."""
+        so far (by the LPs of earlier targets too) already decide it, else first a *probe*
+        (:meth:`_probe`) for a value that is one unknown, then the side whose goal
+        (:func:`_goal`) would prove it, the other side only if still open."""
         T = self.T
         n = self.n
         cur = np.arange(n, dtype=np.int32)  # the seed's costs (all ones) are to be cleared
@@ -210,6 +211,7 @@ class _Component:
             idx = idx.astype(np.int32)
             h.changeColsCost(len(idx), idx, cost.astype(float))
             cur = idx
+            h.setOptionValue("simplex_strategy", 4)  # primal: only the costs changed
             h.run()
             self.lp_count += 1
             st = _status(h)
@@ -223,11 +225,14 @@ class _Component:
                 return st, float(h.getInfo().objective_function_value)
             return st, None
 
+        hp = self._prober(h) if decide_only else None  # before any cost changes h's basis
         for t in todo:
             idx = T.indices[T.indptr[t]:T.indptr[t + 1]]
             coef = T.data[T.indptr[t]:T.indptr[t + 1]]
             c = self.consts[t]
             if decide_only:
+                if len(idx) == 1 and self._states([t])[0][4] is None:
+                    self._probe(hp, t, int(idx[0]), float(coef[0]), c)
                 self._decide_sides(t, run, idx, coef, c)
                 continue
             if np.isnan(self.lo_lp[t]):
@@ -248,6 +253,54 @@ class _Component:
                         self.hi_lp[t] = -obj + c
                     elif st == "unbounded":
                         self.hi_unbounded[t] = True
+
+    def _prober(self, h: highspy.Highs) -> highspy.Highs:
+        """The model the probes re-solve: the seed LP (costs all ones) from the seed's basis,
+        a copy of its own so that the exact LPs' cost changes do not move it."""
+        hp = _highs()
+        _pass(hp, self.M, np.ones(self.n), self.lb, self.ub, self.rlo, self.rhi)
+        _primal_hot(hp)
+        hp.setBasis(h.getBasis())
+        return hp
+
+    def _probe(self, hp: highspy.Highs, t: int, j: int, coef: float, c: float) -> None:
+        """A feasible point where target ``t`` (``coef * x_j + c``) reaches the goal that
+        would prove it (:func:`_goal`), if there is one: the goal imposed as a bound on
+        ``x_j`` and the seed LP re-solved by dual simplex from its current basis, as a
+        branch-and-bound node is: the costs do not change, so the basis stays dual feasible
+        and a few pivots repair it, where the exact LP walks all the way to the value's
+        maximum. The point is recorded (an inner bound, like any other) and the bound
+        restored; where no such point exists nothing is concluded and the exact sides decide,
+        as without the probe. Only for goals well inside the value's outer bound (``U`` at
+        least twice the goal): a goal at the edge of the feasible set is as far for the
+        probe as for the exact LP, which gives the exact value too.
+
+        Measured on the audit of a published pattern (AFSLAARS, one process per half as in
+        a release): small demo store 2022-10 (7,295 withheld values, 2,189 undecided after
+        the goal rounds, nearly all empty cells that can reach their outer bound of 4-55):
+        18.5 s and 35 CPU s, where the exact LPs alone took 52.8 s and 99 CPU s; national
+        2026-10 (17,417 values, 177 undecided, most of them goals at the outer bound): 34.8 s
+        against 33.3 s, the same within the noise. The same verdicts both ways."""
+        (L, a, b, U, _), = self._states([t])
+        g = _goal(L, a, b, U)
+        if g is None or g[0] < 0 or U is None or U < 2 * g[1]:
+            return
+        x = (g[1] - c) / coef  # x_j where the value is at its goal
+        lb, ub = self.lb[j], self.ub[j]
+        if coef > 0:  # the value up: x_j at least x
+            if x > ub + TOL:
+                return
+            hp.changeColBounds(j, max(lb, x), ub)
+        else:  # the value up: x_j at most x
+            if x < lb - TOL:
+                return
+            hp.changeColBounds(j, lb, min(ub, x))
+        hp.setOptionValue("simplex_strategy", 1)  # dual simplex
+        hp.run()
+        self.lp_count += 1
+        if _status(hp) == "optimal":
+            self._record(np.asarray(hp.getSolution().col_value, dtype=float))
+        hp.changeColBounds(j, lb, ub)
 
     def _decide_sides(self, t: int, run, idx, coef, c: float) -> None:
         """Exact sides of target t until its verdict is decided (see :meth:`_exact`)."""
