@@ -777,6 +777,30 @@ def test_probes_agree_with_exact_lps(seed, monkeypatch):
             c["hi_bound"] if c["hi_bound"] is not None else big)
 
 
+def test_goal_rounds_find_points_where_the_system_has_rays(monkeypatch):
+    """Where no published number bounds an unknown, a goal LP pushing along that ray is
+    unbounded and gives no point; the goal LPs run in a box that holds the seed point, so a
+    round still proves values (before: none, and an exact LP each)."""
+    import scipy.sparse as sp
+
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit.pool import _Pool
+
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 1)
+    n = 6  # two withheld totals over two withheld cells each, nothing published above them
+    A = sp.csr_matrix(np.array([[1, 1, -1, 0, 0, 0], [0, 0, 0, 1, 1, -1]], dtype=float))
+    comp = audit_module._Component(A, np.zeros(2), np.zeros((0, 2), dtype=np.int64),
+                                   np.zeros(n), np.full(n, np.inf), sp.identity(n, format="csr"),
+                                   np.zeros(n))
+    assert comp._seed() is not None
+    assert all(s[4] is None for s in comp._states())  # the seed (all 0) decides nothing
+    comp._goal_rounds(_Pool(1))
+    assert comp.lp_count > 1
+    L, a, b, U = comp.rounded()
+    assert (b >= catalog.PROTECTION_UPPER).all() and np.isinf(U).all()
+    assert all(s[4] is True for s in comp._states())
+
+
 # --- points carried from one audit to the next (the checked search's rounds) ------------------
 
 
