@@ -1,6 +1,6 @@
 """Soak test (issue 19): many releases in a row with random kills and random dirty rows.
 
-    python -m bench.soak --releases 50            # the issue's run (about 45 s per release)
+    python -m bench.soak --releases 50            # the issue's run (60-470 s per release on the small store here, 2022-2024)
     python -m bench.soak --releases 3 --seed 7    # a short one
 
 Each round picks the next release month, plants a few random dirty rows in the (SQLite) demo

@@ -55,7 +55,9 @@ value and the exact interval computed where it is cheap or needed:
    undecided value toward the side (up or down) that would prove it, scaled by the distance
    to that goal, with deterministic pseudo-random weights per LP so that values competing for
    the same margin win in different rounds; rounds stop when one decides fewer than
-   ``ROUND_MIN_GAIN`` values. The extreme points these LPs find also make many intervals
+   ``ROUND_MIN_GAIN`` values. Where the system has rays (unknowns no published number
+   bounds), the goal LPs run in a box that holds the seed point, or they would be
+   unbounded and find nothing. The extreme points these LPs find also make many intervals
    exact on the way (a value at its outer bound in some point). The seed and the goal LPs
    are solved by the interior point method with crossover to a vertex (about 4x faster than
    simplex on a national cube, whose many ties make simplex pivot degenerately; simplex

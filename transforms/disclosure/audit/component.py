@@ -372,7 +372,6 @@ class _Component:
             if rnd > 0 and before - after < ROUND_MIN_GAIN:
                 return
 
-
     def _goal_box(self, goal: np.ndarray) -> np.ndarray:
         """Upper bounds for the goal LPs: an unknown without a finite one gets twice the
         largest of the seed point's values, the goals and the finite bounds (plus 4). The
