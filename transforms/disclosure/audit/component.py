@@ -65,6 +65,7 @@ class _Component:
         self.max_point_values: int | None = None
         self.points: list[np.ndarray] = []
         self.hints_used = 0
+        self.seed_top = 0.0  # the seed point's largest value (the goal LPs' box)
         # the full constraint matrix: equalities, then x[a] - x[e] ≤ 0
         ni = len(ineq)
         Ain = sp.csr_matrix(
@@ -227,14 +228,20 @@ class _Component:
                 return st, float(h.getInfo().objective_function_value)
             return st, None
 
-        hp = self._prober(h) if decide_only else None  # before any cost changes h's basis
+        seed_basis = h.getBasis() if decide_only else None  # before any cost change moves it
+        hp = None  # the probes' model, built at the first probe
         for t in todo:
             idx = T.indices[T.indptr[t]:T.indptr[t + 1]]
             coef = T.data[T.indptr[t]:T.indptr[t + 1]]
             c = self.consts[t]
             if decide_only:
-                if len(idx) == 1 and self._states([t])[0][4] is None:
-                    self._probe(hp, t, int(idx[0]), float(coef[0]), c)
+                state = self._states([t])[0]
+                if len(idx) == 1 and state[4] is None:
+                    g = _goal(*state[:4])
+                    if g is not None and g[0] > 0 and state[3] is not None \
+                            and state[3] >= 2 * g[1]:
+                        hp = hp or self._prober(seed_basis)
+                        self._probe(hp, int(idx[0]), float(coef[0]), c, g[1])
                 self._decide_sides(t, run, idx, coef, c)
                 continue
             if np.isnan(self.lo_lp[t]):
@@ -256,26 +263,26 @@ class _Component:
                     elif st == "unbounded":
                         self.hi_unbounded[t] = True
 
-    def _prober(self, h: highspy.Highs) -> highspy.Highs:
+    def _prober(self, basis) -> highspy.Highs:
         """The model the probes re-solve: the seed LP (costs all ones) from the seed's basis,
         a copy of its own so that the exact LPs' cost changes do not move it."""
         hp = _highs()
         _pass(hp, self.M, np.ones(self.n), self.lb, self.ub, self.rlo, self.rhi)
         _primal_hot(hp)
-        hp.setBasis(h.getBasis())
+        hp.setBasis(basis)
         return hp
 
-    def _probe(self, hp: highspy.Highs, t: int, j: int, coef: float, c: float) -> None:
-        """A feasible point where target ``t`` (``coef * x_j + c``) reaches the goal that
-        would prove it (:func:`_goal`), if there is one: the goal imposed as a bound on
+    def _probe(self, hp: highspy.Highs, j: int, coef: float, c: float, goal: float) -> None:
+        """A feasible point where a target ``coef * x_j + c`` reaches ``goal``, the value
+        that would prove it (:func:`_goal`), if there is one: the goal imposed as a bound on
         ``x_j`` and the seed LP re-solved by dual simplex from its current basis, as a
         branch-and-bound node is: the costs do not change, so the basis stays dual feasible
         and a few pivots repair it, where the exact LP walks all the way to the value's
         maximum. The point is recorded (an inner bound, like any other) and the bound
         restored; where no such point exists nothing is concluded and the exact sides decide,
-        as without the probe. Only for goals well inside the value's outer bound (``U`` at
-        least twice the goal): a goal at the edge of the feasible set is as far for the
-        probe as for the exact LP, which gives the exact value too.
+        as without the probe. :meth:`_exact` probes only goals well inside the value's
+        outer bound (``U`` at least twice the goal): a goal at the edge of the feasible set is
+        as far for the probe as for the exact LP, which gives the exact value too.
 
         Measured on the audit of a published pattern (AFSLAARS, one process per half as in
         a release): small demo store 2022-10 (7,295 withheld values, 2,189 undecided after
@@ -283,11 +290,7 @@ class _Component:
         18.5 s and 35 CPU s, where the exact LPs alone took 52.8 s and 99 CPU s; national
         2026-10 (17,417 values, 177 undecided, most of them goals at the outer bound): 34.8 s
         against 33.3 s, the same within the noise. The same verdicts both ways."""
-        (L, a, b, U, _), = self._states([t])
-        g = _goal(L, a, b, U)
-        if g is None or g[0] < 0 or U is None or U < 2 * g[1]:
-            return
-        x = (g[1] - c) / coef  # x_j where the value is at its goal
+        x = (goal - c) / coef  # x_j where the value is at its goal
         lb, ub = self.lb[j], self.ub[j]
         if coef > 0:  # the value up: x_j at least x
             if x > ub + TOL:
@@ -385,7 +388,7 @@ class _Component:
         if not inf.any():
             return self.ub
         finite = self.ub[~inf]
-        top = max(getattr(self, "seed_top", 0.0), float(goal.max(initial=0.0)),
+        top = max(self.seed_top, float(goal.max(initial=0.0)),
                   float(finite.max(initial=0.0)), 1.0)
         return np.where(inf, 2.0 * top + 4.0, self.ub)
 
