@@ -104,7 +104,7 @@ def run_range(settings, first: str, last: str, *, instance=None, out=None, err=N
         definitions = _definitions()
         for i, month in enumerate(months):
             outcome = session.build(month, with_ingest=(i == 0), definitions=definitions,
-                                    resources=resources)
+                                    resources=resources, land_through=months[-1])
             result, seconds = outcome.result, outcome.seconds
             if result.success:
                 print(f"  {month}  {_summary(result, settings, month, seconds)}", file=out,

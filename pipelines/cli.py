@@ -33,14 +33,16 @@ def _err(msg: str) -> None:
 
 
 def materialize(settings, release: str, with_ingest: bool = True,
-                progress: bool | None = None, session=None, resources: dict | None = None) -> bool:
+                progress: bool | None = None, session=None, resources: dict | None = None,
+                land_through: str | None = None) -> bool:
     """Build one release as a run of ``monthly_release`` in the persistent Dagster instance
     (pipelines/runs.py); print a line per step and, on failure, what failed and why.
 
     ``session``: the command's :class:`pipelines.runs.Session` (several releases in one
     command); without one, a session for this release alone. ``progress``: a live progress
     line on stderr (``None``: when stderr is a terminal). ``resources``: Dagster resources in
-    place of the definitions' (tests: a stand-in ``disclosure``).
+    place of the definitions' (tests: a stand-in ``disclosure``). ``land_through``: the
+    newest month this run's landing serves (:meth:`pipelines.runs.Session.build`).
     """
     if with_ingest:  # a store that cannot be opened: say so at once, not after retries
         from transforms.extract import SourceConnection, SourceError
@@ -66,7 +68,8 @@ def materialize(settings, release: str, with_ingest: bool = True,
         except WarehouseBusy as exc:
             _err(str(exc))
             return False
-    outcome = session.build(release, with_ingest=with_ingest, resources=resources)
+    outcome = session.build(release, with_ingest=with_ingest, resources=resources,
+                            land_through=land_through)
     if outcome.success:
         return True
     result = outcome.result
@@ -129,13 +132,14 @@ def cmd_demo(args) -> int:
         _err("the store has no refusals, so no month is complete yet.")
         return EXIT_FAILED
     latest = Release.newest_complete(last)
-    months = [str(latest.previous()), str(latest)]
+    months = [str(latest.previous()), str(latest)]  # names, as folders and partitions
     from pipelines.runs import Session, WarehouseBusy, dagster_hint, summary_lines
 
     try:
         with Session(settings, "lpstat demo", verbose=args.verbose, wait=args.wait) as session:
             for i, m in enumerate(months):
-                if not materialize(settings, m, with_ingest=(i == 0), session=session):
+                if not materialize(settings, m, with_ingest=(i == 0), session=session,
+                                   land_through=months[-1]):
                     return EXIT_FAILED
     except WarehouseBusy as exc:
         _err(str(exc))
@@ -143,7 +147,7 @@ def cmd_demo(args) -> int:
     rel = settings.releases_dir
     print()
     print(*summary_lines(session, session.outcomes[-1]), sep="\n")
-    print(f"  report:    {rel / latest / 'rapport.html'}  (revisions since {months[0]}: "
+    print(f"  report:    {rel / months[-1] / 'rapport.html'}  (revisions since {months[0]}: "
           "revisions.csv beside it)")
     print(f"  data:      {settings.warehouse_path}, {settings.home / 'analyse.duckdb'} "
           "(SQL over every release: lpstat sql \"SHOW TABLES\")")

@@ -200,6 +200,25 @@ class Outcome:
         return [c for s in self.steps.values() for c in s.checks]
 
 
+def checks_summary(checks: list[tuple]) -> str:
+    """The console's word on a run's checks: how many passed, and which warned or failed by
+    name ("1 FAILED (watermarks_current)"), so that nobody has to open the log to learn it.
+    ``checks``: (asset, check, passed, severity) as the event handler records them."""
+    def named(found):  # "a, b x2"
+        names = [c[1] for c in found]
+        return ", ".join(n + (f" x{names.count(n)}" if names.count(n) > 1 else "")
+                         for n in dict.fromkeys(names))
+
+    warned = [c for c in checks if not c[2] and c[3] != "ERROR"]
+    failed = [c for c in checks if not c[2] and c[3] == "ERROR"]
+    text = f"{sum(bool(c[2]) for c in checks)} passed"
+    if warned:
+        text += f", {len(warned)} warning{'s' if len(warned) > 1 else ''} ({named(warned)})"
+    if failed:
+        text += f", {len(failed)} FAILED ({named(failed)})"
+    return text
+
+
 def _value(v):
     return getattr(v, "value", v)
 
@@ -367,10 +386,12 @@ class Session:
 
     # one run
     def build(self, release: str, with_ingest: bool = True, resources: dict | None = None,
-              definitions=None) -> Outcome:
+              definitions=None, land_through: str | None = None) -> Outcome:
         """Run ``monthly_release`` for ``release`` (without ingest: only the partitioned
         groups) in the instance; print a line per asset step as it finishes. ``resources``:
-        in place of the definitions' (tests: a stand-in ``disclosure``)."""
+        in place of the definitions' (tests: a stand-in ``disclosure``). ``land_through``:
+        the newest month that this run's landing serves (a command that lands once for
+        several months), whose cut-off then caps the watermarks (``TAG_LAND_THROUGH``)."""
         job, selection = _job_and_selection(with_ingest, definitions, resources)
         run_id, self._next_run_id = self._next_run_id, str(uuid.uuid4())
         update_holder(self.home, run_id=run_id, release=release)
@@ -379,6 +400,10 @@ class Session:
                 TAG_LOG: str(self.log_path), "dagster/max_retries": "0",
                 # the Runs page's "Launched by": who ran which command
                 "user": f"{_user()} ({self.command.split(' --')[0]})"}
+        if with_ingest and land_through and land_through != release:
+            from pipelines.assets.ingest import TAG_LAND_THROUGH
+
+            tags[TAG_LAND_THROUGH] = land_through
         steps: dict[str, StepLine] = {}
         self.log(f"=== {self.command}: release {release}, run {run_id}")
         if not self.quiet_steps:
@@ -409,17 +434,7 @@ class Session:
         outcome = Outcome(release, run_id, bool(result.success), seconds, steps, result)
         check_steps = [s for s in steps.values() if s.checks and not s.materialized]
         if check_steps and not self.quiet_steps:
-            checks = [c for s in check_steps for c in s.checks]
-            warned = [c for c in checks if not c[2] and c[3] != "ERROR"]
-            failed = [c for c in checks if not c[2] and c[3] == "ERROR"]
-            text = f"{sum(c[2] for c in checks)} passed"
-            if warned:
-                names = [c[1] for c in warned]
-                text += f", {len(warned)} warning{'s' if len(warned) > 1 else ''} (" + ", ".join(
-                    n + (f" x{names.count(n)}" if names.count(n) > 1 else "")
-                    for n in dict.fromkeys(names)) + ")"
-            if failed:
-                text += f", {len(failed)} FAILED"
+            text = checks_summary([c for s in check_steps for c in s.checks])
             self.console.line(_row(f"quality checks ({len(check_steps)} steps)",
                                    sum(s.seconds for s in check_steps), text))
         self.outcomes.append(outcome)

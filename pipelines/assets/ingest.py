@@ -43,6 +43,15 @@ SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.
                                      jitter=dg.Jitter.PLUS_MINUS)
 
 
+#: run tag: the release month whose cut-off caps the landing's watermarks when one landing
+#: serves several releases (``lpstat demo``, ``lpstat run --from --to`` land once, in the
+#: first month's run, and build the later months on it). The landing reads every row up to
+#: the store's clock either way; capped at the first month's cut-off, the watermarks would
+#: lag every later month's cut-off, and its ``watermarks_current`` check would report
+#: registrations missing that were in fact landed.
+TAG_LAND_THROUGH = "lpstat/land_through"
+
+
 @dg.multi_asset(
     name="extract_source",
     specs=RAW_SPECS,
@@ -59,7 +68,10 @@ def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
     s = lpstat.settings()
     con = lpstat.warehouse()
     try:
-        release = context.run.tags.get("dagster/partition")  # the run's release, if any
+        # The newest release month the command builds on this landing (a demo or backfill
+        # lands once, for every month it builds), else the run's own release, if any.
+        release = (context.run.tags.get(TAG_LAND_THROUGH)
+                   or context.run.tags.get("dagster/partition"))
         stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id,
                             cutoff=Release.parse(release).cutoff if is_release(release) else None)
     except SourceUnavailable:

@@ -203,3 +203,55 @@ def test_wait_queues_behind_the_holder(tmp_path, small_store):
     assert code == 0, err
     assert "waiting for run first-run" in out
     assert (home / "releases" / "2026-10" / "manifest.json").exists()
+
+
+def test_demo_on_an_existing_store_builds_its_two_latest_releases_and_says_where(tmp_path,
+                                                                                small_store):
+    """`lpstat demo` to its end: a store that is not the demo default is used as it is (no
+    store generated), the two latest complete months are built oldest first on one landing,
+    every quality check passes for both (the landing serves the newer month too, so its
+    watermarks do not lag that month's cut-off), and the summary names files that exist.
+    (Its summary once joined a path and a Release: exit 1 after both were published.)"""
+    from pipelines.instance import open_instance
+    from transforms.calendar import Release
+    from transforms.extract import latest_registration_day
+
+    latest = Release.newest_complete(latest_registration_day(f"sqlite:///{small_store}"))
+    months = [str(latest.previous()), str(latest)]
+    home = tmp_path / "home"
+    p = _child(["demo"], home, small_store)
+    code = p.wait(timeout=600)
+    out, err = p.communicate()
+    assert code == 0, err
+    assert "unexpected error" not in err and "Traceback" not in err
+    assert "Generating the demo store" not in out
+    assert out.index(f"Building release {months[0]}") < out.index(f"Building release {months[1]}")
+    assert f"Release {months[1]} published" in out
+    assert "FAILED" not in out and "warning" not in out, out
+    report = next(line.split()[1] for line in out.splitlines()
+                  if line.strip().startswith("report:"))
+    assert Path(report) == home / "releases" / months[1] / "rapport.html"
+    assert Path(report).is_file()
+    assert "lpstat serve" in out and len(out.splitlines()) <= 30, out
+    with open_instance(home) as instance:
+        runs = instance.get_runs()
+        assert sorted((r.tags["dagster/partition"], r.tags["lpstat/command"], r.status)
+                      for r in runs) == [(m, "lpstat demo", dg.DagsterRunStatus.SUCCESS)
+                                         for m in months]
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("udgivelse"), "watermarks_current"), limit=10)
+        statuses = [h.status.value for h in history]
+        assert statuses.count("SUCCEEDED") == 2 and "FAILED" not in statuses, statuses
+
+
+def test_the_console_names_the_checks_that_warned_or_failed():
+    from pipelines.runs import checks_summary
+
+    checks = [("udgivelse", "audit_passed", True, "ERROR"),
+              ("udgivelse", "watermarks_current", False, "ERROR"),
+              ("raw_afslag", "watermark_advanced", False, "WARN"),
+              ("raw_frafaldsvurdering", "watermark_advanced", False, "WARN"),
+              ("cube_afslaars", "margins_add_up", True, "ERROR")]
+    assert checks_summary(checks) == ("2 passed, 2 warnings (watermark_advanced x2), "
+                                      "1 FAILED (watermarks_current)")
+    assert checks_summary(checks[:1]) == "1 passed"
