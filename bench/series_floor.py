@@ -60,14 +60,15 @@ def _frame(con, table: str, release: Release) -> pd.DataFrame:
 def floor(con, release: Release) -> dict:
     """The floor and the release's actual secondary value (see the module docstring)."""
     true = _frame(con, "cube_afslaars", release)
-    pub = con.execute("SELECT _nr, status FROM pub_afslaars WHERE udgivelse = ?",
-                      [str(release)]).df()
+    # withheld: the count is (a row's status is 'diskretioneret' also where only its share is)
+    pub = con.execute("SELECT _nr, antal_afslag IS NULL AS withheld FROM pub_afslaars "
+                      "WHERE udgivelse = ?", [str(release)]).df()
     true = true.merge(pub, on="_nr", how="left", validate="one_to_one")
     value = true["antal_afslag"].to_numpy(np.int64)
     n = true["n_individer"].to_numpy(np.int64)
     nonempty = value > 0
     primary = nonempty & (n >= 1) & (n <= MAX_SMALL)
-    withheld = true["status"].to_numpy(object) != "publiceret"
+    withheld = true["withheld"].to_numpy(bool)
     secondary = withheld & nonempty & ~primary
     total = int(value[nonempty].sum())
 
@@ -86,9 +87,9 @@ def floor(con, release: Release) -> dict:
         running |= (tid == "[Tid].[År]") & (cap == m.year_caption)
 
     prev = _frame(con, "pub_afslaars", m.previous())
-    published_before = set(zip(prev["gruppering"][prev["status"] == "publiceret"],
-                               prev["place"][prev["status"] == "publiceret"],
-                               prev["caption"][prev["status"] == "publiceret"]))
+    shown = prev["antal_afslag"].notna()
+    published_before = set(zip(prev["gruppering"][shown], prev["place"][shown],
+                               prev["caption"][shown]))
     places = set(true["place"][increment & primary])
     keys = list(zip(true["gruppering"], true["place"], cap))
     at_primary = true["place"].isin(places).to_numpy()
