@@ -45,7 +45,13 @@ PLACE = ["uddannelse", "region", "kommune", "sektor", "primaer_aarsag", "sekunda
 TIME = {"[Tid].[År]": "tid_aar", "[Tid].[Kvartal]": "tid_kvartal", "[Tid].[Måned]": "tid_maaned"}
 
 
+#: the only tables read: the true cells and the published ones (identifiers from this list only)
+TABLES = ("cube_afslaars", "pub_afslaars")
+
+
 def _frame(con, table: str, release: Release) -> pd.DataFrame:
+    if table not in TABLES:
+        raise ValueError(f"not a table this script reads: {table!r}")
     df = con.execute(f"SELECT * FROM {table} WHERE udgivelse = ?", [str(release)]).df()
     parts = df["gruppering"].str.split("|")
     df["tid"] = parts.map(lambda ps: next((p for p in ps if p in TIME), None))
