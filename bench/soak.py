@@ -2,6 +2,12 @@
 
     python -m bench.soak --releases 50            # the run (60-470 s per release on the small store here, 2022-2024)
     python -m bench.soak --releases 3 --seed 7    # a short one
+    python -m bench.soak --releases 50 --home H --resume   # go on after the last finished release
+
+With ``--home H`` the store and the soak's state (plants, store counts, kills, the random
+generator) are kept in ``H.soak/`` beside the home and saved after every finished release, so a
+soak longer than one sitting goes on where it stopped; a release cut off in the middle is
+planted again (a few more dirty rows) and run again, as after a kill.
 
 Each round picks the next release month, plants a few random dirty rows in the (SQLite) demo
 store (a CPR number or a name in a code column, a refusal stamped in the future, a refusal
@@ -255,22 +261,59 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first", default="2022-09", help="first release month")
     ap.add_argument("--kill-rate", type=float, default=0.5)
     ap.add_argument("--home", type=Path, help="keep the home here (default: a temp folder)")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on with the soak whose --home this is (its store and state lie "
+                         "beside the home, in <home>.soak/), after the last release it finished")
     args = ap.parse_args(argv)
+    if args.resume and not args.home:
+        ap.error("--resume needs the --home of the soak to go on with")
     rng = random.Random(args.seed)
     from demo.generate import generate
 
-    work = Path(tempfile.mkdtemp(prefix="lpstat-soak-"))
+    # With --home, the store and the state sit beside it, so that a soak too long for one
+    # sitting can go on later (--resume) with the same store, plants and random sequence.
+    work = (args.home.parent / (args.home.name + ".soak")) if args.home else \
+        Path(tempfile.mkdtemp(prefix="lpstat-soak-"))
     home = args.home or work / "home"
     store = work / "store.sqlite"
-    generate(store, scale="small", seed=args.seed)
-    _without_key_constraint(store)
-    months = _months(args.first, args.releases)
+    state_file = work / "state.json"
     planted: set[str] = set()
     kills = {"landing": 0, "disclosure": 0, "writing": 0}
     missed = 0  # kills planned at a point the run never reached (the run went through)
     store_rows: dict[str, int] = {}
-    start = time.monotonic()
+    done = 0
+    elapsed = 0.0
+    if args.resume:
+        state = json.loads(state_file.read_text())
+        if state["first"] != args.first or state["seed"] != args.seed:
+            ap.error(f"{state_file} is a soak from {state['first']} with seed {state['seed']}")
+        planted, kills, missed = set(state["planted"]), state["kills"], state["missed"]
+        store_rows, done, elapsed = state["store_rows"], state["done"], state["elapsed"]
+        v, internal, gauss = state["rng"]
+        rng.setstate((v, tuple(internal), gauss))
+        print(f"resuming after {done} releases ({elapsed:.0f} s so far)", flush=True)
+    else:
+        if args.home and work.exists():
+            ap.error(f"{work} exists: pass --resume to go on with that soak, or remove it")
+        work.mkdir(parents=True, exist_ok=True)
+        generate(store, scale="small", seed=args.seed)
+        _without_key_constraint(store)
+    months = _months(args.first, args.releases)
+    if done > len(months):
+        ap.error(f"this soak has already done {done} releases")
+
+    def save() -> None:
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({
+            "first": args.first, "seed": args.seed, "done": i, "planted": sorted(planted),
+            "kills": kills, "missed": missed, "store_rows": store_rows,
+            "elapsed": time.monotonic() - start, "rng": rng.getstate()}))
+        os.replace(tmp, state_file)
+
+    start = time.monotonic() - elapsed
     for i, month in enumerate(months, 1):
+        if i <= done:
+            continue
         dirty = _plant(store, rng, month, planted)
         with sqlite3.connect(store) as c:
             store_rows[month] = c.execute("SELECT count(*) FROM afslag").fetchone()[0]
@@ -292,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             print(f"release {month} failed (exit {code})", file=sys.stderr)
             return 1
+        if args.home:
+            save()
         if i % CHECK_EVERY == 0 and i < len(months):  # so that a long soak cut short still says
             found = _check(home, months[:i], planted, store_rows)
             print(f"    checked after {i} releases: "
