@@ -765,7 +765,7 @@ def test_probes_agree_with_exact_lps(seed, monkeypatch):
     pub = three_way(seed, share=0.6)
     fast = audit(pub, AFSLAARS, workers=1)
     assert found.count("_probe") > 5  # points found by probes
-    monkeypatch.setattr(audit_module._Component, "_probe", lambda *a: None)
+    monkeypatch.setattr(audit_module._Component, "_probe", lambda *a: 0)
     plain = audit(pub, AFSLAARS, workers=1)
     exact = audit(pub, AFSLAARS, workers=1, exact=True)
     assert _verdicts(fast) == _verdicts(plain) == _verdicts(exact)
@@ -775,6 +775,48 @@ def test_probes_agree_with_exact_lps(seed, monkeypatch):
         assert c["lo_bound"] <= x["lo"] <= c["lo"]
         assert c["hi"] <= (x["hi"] if x["hi"] is not None else big) <= (
             c["hi_bound"] if c["hi_bound"] is not None else big)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_probes_stop_where_they_cost_more_than_exact_lps(seed, monkeypatch):
+    """Probes are weighed by simplex iterations against the exact LPs of the same exact
+    phase: where a probe takes more than twice an exact LP's iterations on average, no
+    probe runs after the first ``PROBE_TRIAL`` (national AFSLAARS: 887 against 150); where
+    probes are cheap, every eligible value is probed. Either way the verdicts are the exact
+    ones."""
+    import transforms.disclosure.audit.component as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 10**9)  # no goal rounds
+    monkeypatch.setattr(audit_module, "EXACT_SPLIT_MIN", 10**9)  # one exact phase
+    monkeypatch.setattr(audit_module, "PROBE_TRIAL", 2)
+    real = audit_module._Component._probe
+    calls = []
+
+    def priced(its):
+        def probe(self, *a):
+            calls.append(real(self, *a))
+            return its
+        return probe
+
+    pub = three_way(seed, share=0.6)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    monkeypatch.setattr(audit_module._Component, "_probe", priced(0))
+    cheap = audit(pub, AFSLAARS, workers=1)
+    n_cheap = len(calls)
+    calls.clear()
+    monkeypatch.setattr(audit_module._Component, "_probe", priced(10**6))
+    dear = audit(pub, AFSLAARS, workers=1)
+    assert n_cheap >= 5
+    assert 2 <= len(calls) < n_cheap  # the trial (and probes before any exact LP ran)
+    assert _verdicts(cheap) == _verdicts(dear) == _verdicts(exact)
+    monkeypatch.setattr(audit_module, "PROBE_TRIAL", 8)
+    assert audit_module._probe_pays({"probes": 8, "probe_its": 8 * 887, "exact_lps": 10,
+                                     "exact_its": 1500}) is False
+    assert audit_module._probe_pays({"probes": 8, "probe_its": 8 * 300, "exact_lps": 10,
+                                     "exact_its": 1500}) is True
+    assert audit_module._probe_pays({"probes": 3, "probe_its": 10**6, "exact_lps": 10,
+                                     "exact_its": 10}) is True  # still in its trial
 
 
 def test_goal_rounds_find_points_where_the_system_has_rays(monkeypatch):
