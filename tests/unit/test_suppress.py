@@ -521,6 +521,55 @@ def test_checked_search_keeps_what_earlier_releases_published():
     assert p.loc[(cells["n_individer"] <= 3).to_numpy(), "undertrykt"].all()
 
 
+def test_series_search_withholds_the_running_cells_beside_a_small_new_month():
+    """Contract 3.7's floor: where the release month's count at a place is small (1-3), the
+    running cells there (year and quarter to date, total over time) whose previous version
+    was published and differs from it by exactly that count would give it away; the search
+    withholds them from the start (forced), and no others: not where the month's count is
+    large, nor where the previous versions were withheld, nor on a re-run (difference 0)."""
+    from transforms.disclosure.guarded import SeriesSearch
+
+    ssh, ssa = "Social- og sundhedshjælper", "Social- og sundhedsassistent"
+    counts = {(ssh, "R1"): (20, 20, 2), (ssa, "R1"): (30, 30, 10),
+              (ssh, "R2"): (15, 9, 2), (ssa, "R2"): (25, 25, 5)}
+    months = ["2024M01", "2024M02", "2024M03"]
+    rows = [{"tid_maaned": m, "uddannelse": u, "primaer_aarsag": r}
+            for (u, r), per in counts.items() for m, k in zip(months, per) for _ in range(k)]
+    rec = pd.DataFrame(rows)
+    rec["individ"] = np.arange(len(rec))
+    members = {"uddannelse": [ssh, ssa], "primaer_aarsag": ["R1", "R2"]}
+    cells = cells_from_records(rec, AFSLAARS, ["v1"], {**members, "tid_maaned": months})
+    before = rec[rec["tid_maaned"] < "2024M03"]
+    prev = cells_from_records(before, AFSLAARS, ["v1"], {**members, "tid_maaned": months[:2]})
+    col = AFSLAARS.value_column
+    prev[col] = prev[col].astype(float)
+    inner = prev["gruppering"].str.endswith("[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]")
+    running = inner & ~prev["gruppering"].str.startswith("[Tid].[Måned]")
+    withheld = running & (prev["uddannelse"] == ssh) & (prev["primaer_aarsag"] == "R2")
+    assert withheld.sum() == 3
+    prev.loc[withheld, col] = np.nan  # (SSH, R2) ran withheld in the previous release
+
+    forced = SeriesSearch(cells, AFSLAARS, None, previous=prev).forced
+    got = cells.loc[forced]
+    # (SSH, R1): the new rule; (SSH, R2): withheld before (held as before, whatever changed)
+    assert sorted(zip(got["uddannelse"], got["primaer_aarsag"], got["gruppering"])) == sorted(
+        (ssh, r, g) for r in ("R1", "R2") for g in (
+            "[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]",
+            "[Tid].[År]|[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]",
+            "[Tid].[Kvartal]|[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]"))
+    assert got.loc[got["primaer_aarsag"] == "R1", col].tolist() == [42, 42, 42]
+    # without the small count in March the running cells of (SSH, R1) are free
+    big = pd.concat([rec, rec[(rec["tid_maaned"] == "2024M03") & (rec["uddannelse"] == ssh)
+                              & (rec["primaer_aarsag"] == "R1")]], ignore_index=True)
+    big["individ"] = np.arange(len(big))
+    cells_big = cells_from_records(big, AFSLAARS, ["v1"], {**members, "tid_maaned": months})
+    forced_big = SeriesSearch(cells_big, AFSLAARS, None, previous=prev).forced
+    assert set(cells_big.loc[forced_big, "primaer_aarsag"]) == {"R2"}
+
+    rerun = SeriesSearch(cells, AFSLAARS, None, previous=cells).forced
+    assert not rerun.any()
+
+
 # --- the cost of the pattern (issue 18) -------------------------------------------------
 
 

@@ -310,6 +310,31 @@ class SeriesSearch:
             small = (n_ind >= 1) & (n_ind <= MAX_SMALL)  # never published, whatever came before
             self.locked = same & ~np.isnan(pub_val) & (true_now > 0) & ~small
             self.forced = same & np.isnan(pub_val)
+            if cube.kind == "flow":
+                self.forced |= self._beside_increments(true_now, pub_val, has, small)
+
+    def _beside_increments(self, true_now, pub_val, has, small) -> np.ndarray:
+        """Running cells that any pattern must withhold (the floor of contract 3.7,
+        ``bench/series_floor.py``): at the place of a small count over the release month
+        alone (a primary cell: the month's, or the quarter's that the month opens), each cell over a period running into the month whose
+        previous version was published and differs from it by exactly that count. Published
+        beside its previous version it would give the small count away, so the series audit
+        would name it in a later round; withheld from the start, the search needs one round
+        less and its partners are chosen with it."""
+        ends = [b for _, b in self.span if b != "9999M99"]
+        if not ends:
+            return np.zeros(len(self.cells), dtype=bool)
+        month = max(a for a, _ in self.span if a)  # the newest month any cell starts in
+        start = np.array([a for a, _ in self.span], dtype=object)
+        end = np.array([b for _, b in self.span], dtype=object)
+        place = self.place.to_numpy()
+        primary = (start == month) & small  # the month's cell, or the quarter it opens
+        increment = dict(zip(place[primary], true_now[primary]))
+        if not increment:
+            return np.zeros(len(self.cells), dtype=bool)
+        running = (start < month) & (end >= month)
+        inc = np.array([increment.get(k, np.nan) for k in place], dtype=float)
+        return running & has & ~np.isnan(pub_val) & (true_now - pub_val == inc)
 
     def held(self, pattern: pd.DataFrame) -> pd.DataFrame:
         """A pattern held to the previous publication: forced cells withheld, locked cells
