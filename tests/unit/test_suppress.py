@@ -543,7 +543,8 @@ def test_series_search_withholds_the_running_cells_beside_a_small_new_month():
     prev = cells_from_records(before, AFSLAARS, ["v1"], {**members, "tid_maaned": months[:2]})
     col = AFSLAARS.value_column
     prev[col] = prev[col].astype(float)
-    inner = prev["gruppering"].str.endswith("[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]")
+    pair = "[Uddannelse].[Uddannelse]|[Afslagsårsag].[Primær årsag]"
+    inner = prev["gruppering"].str.endswith(pair)
     running = inner & ~prev["gruppering"].str.startswith("[Tid].[Måned]")
     withheld = running & (prev["uddannelse"] == ssh) & (prev["primaer_aarsag"] == "R2")
     assert withheld.sum() == 3

@@ -316,15 +316,17 @@ class SeriesSearch:
     def _beside_increments(self, true_now, pub_val, has, small) -> np.ndarray:
         """Running cells that any pattern must withhold (the floor of contract 3.7,
         ``bench/series_floor.py``): at the place of a small count over the release month
-        alone (a primary cell: the month's, or the quarter's that the month opens), each cell over a period running into the month whose
-        previous version was published and differs from it by exactly that count. Published
-        beside its previous version it would give the small count away, so the series audit
-        would name it in a later round; withheld from the start, the search needs one round
-        less and its partners are chosen with it."""
-        ends = [b for _, b in self.span if b != "9999M99"]
-        if not ends:
+        alone (a primary cell: the month's, or the quarter's that the month opens), each cell
+        over a period running into the month whose previous version was published and
+        differs from it by exactly that count. Published beside its previous version it would
+        give the small count away, so the series audit would name it some rounds in; forced
+        from the first round, its partners are chosen with everything else (national AFSLAARS
+        2026-10: 6 rounds instead of 9, and less value withheld: transforms/disclosure/
+        README.md, *The series*)."""
+        starts = [a for a, _ in self.span if a]
+        if not starts:
             return np.zeros(len(self.cells), dtype=bool)
-        month = max(a for a, _ in self.span if a)  # the newest month any cell starts in
+        month = max(starts)  # the release month: the newest month any cell starts in
         start = np.array([a for a, _ in self.span], dtype=object)
         end = np.array([b for _, b in self.span], dtype=object)
         place = self.place.to_numpy()
