@@ -316,18 +316,34 @@ def test_each_release_is_found_by_its_published_cells(built):
         con.close()
 
 
-def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path):
-    """Re-running the latest month on the same home follows its own published pattern."""
+def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypatch):
+    """Re-running the latest month on the same home follows its own published pattern, and
+    audits none of its cubes again: each frame is the one the first run audited, and its
+    result comes from the warehouse's audit memo (transforms/disclosure/audit/memo.py)."""
+    import functools
+
     from transforms.catalog import CUBES
+    from transforms.disclosure import audit as audit_pkg
     from transforms.disclosure.protect import protect_release
     from transforms.warehouse import connect
 
+    real, calls = audit_pkg.audit, []
+
+    @functools.wraps(real)  # the same name: the memo's digest names the audit function
+    def counted(*a, **k):
+        calls.append(a[1].underemne)
+        return real(*a, **k)
+
+    monkeypatch.setattr(audit_pkg, "audit", counted)
     home = built["series"]["home"]
+    first = built["series"]["audits"]["2021-07"]
     con = connect(home / "warehouse.duckdb")
     try:
         before = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? "
                                  "ORDER BY _nr", ["2021-07"]).df() for u in CUBES}
         stored = con.execute("SELECT count(*) FROM serie_komponenter").fetchall()[0][0]
+        kept = dict(con.execute("SELECT terning, udgivelse FROM audit_memo "
+                                "WHERE udgivelse = '2021-07'").fetchall())
         rerun = protect_release(con, "2021-07", releases_dir=home / "releases")
         after = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? "
                                 "ORDER BY _nr", ["2021-07"]).df() for u in CUBES}
@@ -335,6 +351,11 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path):
         con.close()
     for u in CUBES:
         pd.testing.assert_frame_equal(before[u], after[u])
+    assert sorted(kept) == sorted(CUBES)  # every cube's passing audit was kept ...
+    assert calls == []  # ... and answered the re-run: no cube audited again
+    for u in CUBES:
+        for k in ("verdict", "withheld", "checked", "failed", "exact", "cells"):
+            assert rerun["cubes"][u][k] == first["cubes"][u][k], (u, k)
     # the same system as the release's own final series audit: every component kept from
     # it (the warehouse keeps those of 64 unknowns or more) is reused, none solved again
     reused = sum(c["serie"]["komponenter"]["genbrugt"] for c in rerun["cubes"].values())

@@ -10,6 +10,7 @@ what this leaves in the warehouse (``transforms.publish.release.publish_release`
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from transforms.catalog import CUBES
 from transforms.disclosure.verdict import FAILED, Verdict
 from transforms.publication import published_cells
 from transforms.warehouse import read_partition, store_partition
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,13 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
     from transforms.series import candidate_truth, history, read_published, record_truth
 
     cells = read_partition(con, f"cube_{u.lower()}", release)
+    memo = load_audit_memo(con, cube)
+    own_audit = memo.wrap(m.audit)  # a re-run's unchanged frame is not audited again
     hist, missing = (history(con, releases_dir, cube) if releases_dir is not None
                      else ([], []))
     if releases_dir is None:
         pattern, method, verdict = guarded_pattern(
-            cells, cube, m.audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+            cells, cube, own_audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
         series = None
     else:
         truth = candidate_truth(con, cube, release, cells)
@@ -127,7 +132,7 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
                                             chain),
                               previous=prev)
         pattern, method, verdict, series = series_pattern(
-            cells, cube, m.audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+            cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
         save_component_cache(con, cube, cache)
         save_chain(con, cube, chain, series)
         c = series.get("components", {})
@@ -136,6 +141,9 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
                                  "stoerste_loeste": c.get("largest_solved", 0)}
     published = published_cells(cells, pattern, cube)
     store_partition(con, f"pub_{u.lower()}", release, published)
+    save_audit_memo(con, cube, release, memo, published, m.audit)
+    if memo.hits:
+        log.info("%s: %d own audit(s) of an unchanged frame reused", cube.underemne, memo.hits)
     loss = information_loss(cells, pattern["undertrykt"].to_numpy(bool)
                             if len(pattern) else np.zeros(0, bool), cube)
     record_information_loss(con, release, cube, loss)
@@ -176,6 +184,42 @@ def recorded_information_loss(con: duckdb.DuckDBPyConnection, release: str) -> d
 
 
 _KEEP_TARGETS = 2000
+
+
+def load_audit_memo(con: duckdb.DuckDBPyConnection, cube):
+    """The passing own audits of this cube's newest releases (warehouse ``audit_memo``):
+    :class:`audit.memo.AuditMemo`."""
+    from transforms.disclosure.audit.memo import AuditMemo
+
+    con.execute("CREATE TABLE IF NOT EXISTS audit_memo (terning VARCHAR, udgivelse VARCHAR, "
+                "digest VARCHAR, resultat JSON, PRIMARY KEY (terning, udgivelse))")
+    rows = con.execute("SELECT digest, resultat FROM audit_memo WHERE terning = ?",
+                       [cube.underemne]).fetchall()
+    return AuditMemo({d: json.loads(r) for d, r in rows})
+
+
+def save_audit_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo,
+                    published: pd.DataFrame, audit_fn) -> None:
+    """Keep the own audit of the frame this release publishes (where it passed), for a
+    re-run; only the newest ``memo.KEEP_MONTHS`` release months of the cube stay."""
+    from transforms.disclosure.audit.memo import KEEP_MONTHS, frame_digest
+
+    digest = frame_digest(published, cube, audit_fn, outcome_of_withheld=False, exact=False)
+    result = memo.entries.get(digest) if digest is not None else None
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM audit_memo WHERE terning = ? AND udgivelse = ?",
+                    [cube.underemne, release])
+        if result is not None:
+            con.execute("INSERT INTO audit_memo VALUES (?, ?, ?, ?)",
+                        [cube.underemne, release, digest, json.dumps(result, ensure_ascii=False)])
+        con.execute("DELETE FROM audit_memo WHERE terning = ? AND udgivelse NOT IN (SELECT "
+                    "udgivelse FROM audit_memo WHERE terning = ? ORDER BY udgivelse DESC "
+                    "LIMIT ?)", [cube.underemne, cube.underemne, KEEP_MONTHS])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
