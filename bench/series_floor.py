@@ -21,6 +21,12 @@ that no late registration at the place blurs the difference). Their summed value
 yet). It is a lower bound only: the primary increments' partners, the running cells' partners
 in their own tables and the increments that are not cells of any view add more.
 
+The disclosure step forces the same cells from its first round
+(``transforms/disclosure/guarded.py``, ``SeriesSearch._beside_increments``). This script
+computes them again on its own, from the warehouse's tables and the calendar, rather than
+calling that method: it is the check that no forced cell was published (it exits 1 if one
+was), and a check that shares the code it checks proves nothing.
+
 Measured on the national demo (seed 1, release 2026-10 on a home that holds 2026-09):
 ``bench/RESULTS.md``.
 """

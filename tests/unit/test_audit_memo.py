@@ -83,3 +83,26 @@ def test_the_digest_names_the_function_the_cube_and_every_column():
     assert d != frame_digest(flipped, AFSLAARS, audit)
     reordered = pub.iloc[::-1].reset_index(drop=True)  # row positions are in the result
     assert d != frame_digest(reordered, AFSLAARS, audit)
+
+
+def test_only_the_real_audit_is_memoised():
+    """A stand-in may answer the same frame differently on each call (a test's stub that is
+    told to fail the next run): it is never answered from the memo."""
+    verdicts = iter(["bestået", "ikke bestået"])
+
+    def stand_in(published, cube, **kw):
+        return {"cube": cube.id, "verdict": next(verdicts), "cells": []}
+
+    memo = AuditMemo()
+    memoised = memo.wrap(stand_in)
+    pub = _rectangle()
+    assert memoised(pub, AFSLAARS)["verdict"] == "bestået"
+    assert memoised(pub, AFSLAARS)["verdict"] == "ikke bestået"
+    assert memo.entries == {} and memo.hits == 0
+
+    class Stub:  # a callable object has no __qualname__ of its own
+        def __call__(self, published, cube, **kw):
+            return {"cube": cube.id, "verdict": "bestået", "cells": []}
+
+    assert memo.wrap(Stub())(pub, AFSLAARS)["verdict"] == "bestået"
+    assert frame_digest(pub, AFSLAARS, Stub()) != frame_digest(pub, AFSLAARS, audit)

@@ -331,11 +331,12 @@ class SeriesSearch:
         end = np.array([b for _, b in self.span], dtype=object)
         place = self.place.to_numpy()
         primary = (start == month) & small  # the month's cell, or the quarter it opens
-        increment = dict(zip(place[primary], true_now[primary]))
-        if not increment:
+        if not primary.any():
             return np.zeros(len(self.cells), dtype=bool)
+        increment = pd.Series(true_now[primary], index=place[primary])
+        increment = increment[~increment.index.duplicated(keep="last")]  # as a dict kept it
         running = (start < month) & (end >= month)
-        inc = np.array([increment.get(k, np.nan) for k in place], dtype=float)
+        inc = self.place.map(increment).to_numpy(dtype=float)
         return running & has & ~np.isnan(pub_val) & (true_now - pub_val == inc)
 
     def held(self, pattern: pd.DataFrame) -> pd.DataFrame:
