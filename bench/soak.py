@@ -1,6 +1,7 @@
 """Soak test (issue 19): many releases in a row with random kills and random dirty rows.
 
-    python -m bench.soak --releases 50            # the issue's run (60-470 s per release on the small store here, 2022-2024)
+    python -m bench.soak --releases 50            # the issue's run: 2021-04 to 2025-05, about 75 minutes
+    python -m bench.soak --releases 50 --first 2022-09   # later months (2024-2026 take 140-300 s each)
     python -m bench.soak --releases 3 --seed 7    # a short one
     python -m bench.soak --releases 50 --home H --resume   # go on after the last finished release
 
@@ -255,10 +256,13 @@ def _check(home: Path, months: list[str], planted: set[str],
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transforms.calendar import FIRST_RELEASE
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--releases", type=int, default=50)
     ap.add_argument("--seed", type=int, default=19)
-    ap.add_argument("--first", default="2022-09", help="first release month")
+    ap.add_argument("--first", default=str(FIRST_RELEASE),
+                    help=f"first release month (default: the series' first, {FIRST_RELEASE})")
     ap.add_argument("--kill-rate", type=float, default=0.5)
     ap.add_argument("--home", type=Path, help="keep the home here (default: a temp folder)")
     ap.add_argument("--resume", action="store_true",

@@ -47,13 +47,23 @@ def flow_truth(base: pd.DataFrame, cube: Cube) -> pd.DataFrame:
             agg = base.groupby(["tid_maaned"] + cols, dropna=False).size().reset_index(name="v")
         else:
             agg = pd.DataFrame(columns=["tid_maaned"] + cols + ["v"])
-        x = (agg[cols].astype(str).agg(SEP.join, axis=1) if cols and len(agg)
+        x = (_joined_text(agg, cols) if cols and len(agg)
              else pd.Series([""] * len(agg), dtype=object))
         parts.append(pd.DataFrame({"unit": agg["tid_maaned"].astype(str).to_numpy(),
                                    "G": "|".join(G), "X": x.to_numpy(),
                                    "v": agg["v"].astype("int64").to_numpy()}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["unit", "G", "X", "v"])
+
+
+def _joined_text(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Per row the columns' text (``astype(str)``) joined by ``SEP``: what
+    ``frame[cols].astype(str).agg(SEP.join, axis=1)`` gives, column by column instead of row
+    by row (that took 4.3 s of a national AFSLAARS release's 13 s re-run)."""
+    x = frame[cols[0]].astype(str).astype(object)
+    for c in cols[1:]:
+        x = x + SEP + frame[c].astype(str).astype(object)
+    return x
 
 
 def stock_truth(cells: pd.DataFrame, cube: Cube) -> pd.DataFrame:
