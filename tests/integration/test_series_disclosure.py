@@ -319,7 +319,8 @@ def test_each_release_is_found_by_its_published_cells(built):
 def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypatch):
     """Re-running the latest month on the same home follows its own published pattern, and
     audits none of its cubes again: each frame is the one the first run audited, and its
-    result comes from the warehouse's audit memo (transforms/disclosure/audit/memo.py)."""
+    result comes from the warehouse's audit memo (transforms/disclosure/audit/memo.py), as
+    the global suppressor's pattern of the same cells comes from its (guarded.PatternMemo)."""
     import functools
 
     from transforms.catalog import CUBES
@@ -335,6 +336,16 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypat
         return real(*a, **k)
 
     monkeypatch.setattr(audit_pkg, "audit", counted)
+
+    def no_process(*a, **k):
+        raise AssertionError("the global suppressor ran again")
+
+    from types import SimpleNamespace
+
+    from transforms.disclosure import guarded
+
+    # nor is any cube's global suppression run again (guarded.PatternMemo)
+    monkeypatch.setattr(guarded, "mp", SimpleNamespace(get_context=no_process))
     home = built["series"]["home"]
     first = built["series"]["audits"]["2021-07"]
     con = connect(home / "warehouse.duckdb")

@@ -474,6 +474,54 @@ def test_the_global_suppressors_budget_is_counted_work_not_time(monkeypatch):
     assert global_pattern(cells, AFSLAARS, 60, suppress_fn=fails) is None
 
 
+def test_the_global_suppressors_outcome_is_kept_for_a_rerun(monkeypatch):
+    """A re-run's unchanged cells are not suppressed again: the outcome (a pattern, or over
+    the work budget) comes back from the warehouse's suppression_memo, the same frame, with
+    no suppressor process started; changed cells, another budget or a stand-in suppressor
+    are computed."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from transforms.disclosure import guarded
+    from transforms.disclosure.guarded import PatternMemo, global_pattern
+    from transforms.disclosure.protect import load_pattern_memo, save_pattern_memo
+    from transforms.disclosure.suppress import highs
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    highs.WORK.update(done=0, limit=None)
+    suppress(cells, AFSLAARS)
+    need = highs.WORK["done"]
+    memo = PatternMemo()
+    first = global_pattern(cells, AFSLAARS, 60, work=need, memo=memo)
+    assert global_pattern(cells, AFSLAARS, 60, work=need - 1, memo=memo) is None
+    assert memo.hits == 0 and len(memo.entries) == 2
+    con = duckdb.connect()
+    save_pattern_memo(con, AFSLAARS, "2026-10", memo)
+    kept = load_pattern_memo(con, AFSLAARS)
+
+    def no_process(*a, **k):
+        raise AssertionError("the suppressor ran again")
+
+    monkeypatch.setattr(guarded, "mp", SimpleNamespace(get_context=no_process))
+    again = cells.copy()
+    again.index = again.index + 100  # another frame object, another index: the same cells
+    got = global_pattern(again, AFSLAARS, 60, work=need, memo=kept)
+    pd.testing.assert_frame_equal(got, first.set_axis(again.index))
+    assert global_pattern(again, AFSLAARS, 60, work=need - 1, memo=kept) is None
+    assert kept.hits == 2
+    changed = cells.copy()
+    changed.loc[changed.index[0], AFSLAARS.value_column] += 1
+    with pytest.raises(AssertionError, match="ran again"):
+        global_pattern(changed, AFSLAARS, 60, work=need, memo=kept)
+    with pytest.raises(AssertionError, match="ran again"):
+        global_pattern(cells, AFSLAARS, 60, work=need + 1, memo=kept)
+    with pytest.raises(AssertionError, match="ran again"):
+        global_pattern(cells, AFSLAARS, 60, suppress_fn=lambda c, cube: None, work=need,
+                       memo=kept)
+
+
 def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):
     from transforms.disclosure.audit import audit
     from transforms.disclosure.guarded import guarded_pattern

@@ -75,8 +75,79 @@ def _worker(suppress_fn, cells, cube, queue, work):  # pragma: no cover - a chil
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
+class PatternMemo:
+    """The global suppressor's outcomes by a digest of its whole input (a re-run does not
+    suppress again what it suppressed before; the audit's counterpart is
+    ``audit/memo.py``, whose module docstring says why this is sound).
+
+    The suppressor is deterministic (its budget is counted LP work, never time), so its
+    outcome (a pattern, or None: over its work budget) is a function of the cells (every
+    column, in row order), the cube, the work budget and its code: ``suppress/``, this
+    module, the catalogue, and the numeric libraries' versions. Only the real suppressor is
+    memoised (a test's stand-in may answer differently on each call). ``entries``: digest ->
+    pattern (or None), loaded from the warehouse (``protect.load_pattern_memo``)."""
+
+    def __init__(self, entries: dict | None = None):
+        self.entries = dict(entries or {})
+        self.hits = 0
+        self.used: set[str] = set()  # the digests met by this run (what is worth keeping)
+
+    def put(self, digest: str, pattern: pd.DataFrame | None) -> None:
+        self.entries[digest] = None if pattern is None else pattern.copy()
+        self.used.add(digest)
+
+    @staticmethod
+    def digest(cells: pd.DataFrame, cube: Cube, suppress_fn, work: int) -> str | None:
+        import hashlib
+
+        from transforms.disclosure.audit.memo import frame_bytes, function_name
+
+        if not _is_real_suppressor(suppress_fn):
+            return None
+        data = frame_bytes(cells)
+        if data is None:
+            return None
+        h = hashlib.sha256()
+        h.update(_suppressor_fingerprint().encode())
+        h.update(function_name(suppress_fn).encode() if suppress_fn else b"default")
+        h.update(repr(cube).encode() + f"\0{int(work)}\0".encode())
+        h.update(data)
+        return h.hexdigest()
+
+    def get(self, digest: str | None, index: pd.Index):
+        """(found, pattern or None), the pattern on ``index``."""
+        if digest is None or digest not in self.entries:
+            return False, None
+        self.hits += 1
+        self.used.add(digest)
+        pattern = self.entries[digest]
+        if pattern is None:
+            return True, None
+        pattern = pattern.copy()
+        pattern.index = index
+        return True, pattern
+
+
+def _is_real_suppressor(fn) -> bool:
+    from transforms.disclosure.audit.memo import is_or_wraps
+    from transforms.disclosure.suppress import suppress
+
+    return fn is None or is_or_wraps(fn, suppress)
+
+
+def _suppressor_fingerprint() -> str:
+    from pathlib import Path
+
+    from transforms.disclosure.audit.memo import source_fingerprint
+
+    here = Path(__file__).resolve().parent
+    return source_fingerprint(sorted((here / "suppress").glob("*.py"))
+                              + [here / "guarded.py", here.parent / "catalog.py"])
+
+
 def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float,
-                   suppress_fn=None, work: int | None = None) -> pd.DataFrame | None:
+                   suppress_fn=None, work: int | None = None,
+                   memo: PatternMemo | None = None) -> pd.DataFrame | None:
     """The global suppressor's pattern, or None where it needs more than its work budget.
 
     ``work`` (default ``LPSTAT_SUPPRESSION_BUDGET_WORK``): the most LP work (HiGHS
@@ -87,13 +158,20 @@ def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float,
     ``budget`` (seconds, ``LPSTAT_SUPPRESSION_BUDGET_SECONDS``): only a safety stop for a
     run that hangs; past it the run fails (:class:`SuppressionTimeout`) rather than publish
     a pattern that depends on the clock; 0 or less skips the global suppressor.
-    ``suppress_fn(cells, cube)``: the suppressor (default :func:`suppress.suppress`)."""
+    ``suppress_fn(cells, cube)``: the suppressor (default :func:`suppress.suppress`).
+    ``memo``: outcomes of earlier runs (:class:`PatternMemo`); an outcome computed here is
+    added to it."""
     import queue as queues
     import time
 
     if budget <= 0:
         return None
     work = _work_budget() if work is None else work
+    digest = PatternMemo.digest(cells, cube, suppress_fn, work) if memo is not None else None
+    if digest is not None:
+        found, pattern = memo.get(digest, cells.index)
+        if found:
+            return pattern
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     proc = ctx.Process(target=_worker, args=(suppress_fn, cells, cube, queue, work),
@@ -126,10 +204,14 @@ def global_pattern(cells: pd.DataFrame, cube: Cube, budget: float,
             proc.kill()
         proc.join(5)
     if kind == "pattern":
+        if digest is not None:
+            memo.put(digest, value)
         return value
     if kind == "over":
         log.info("%s: the global suppressor needs more than its work budget (%s); using the "
                  "checked search", cube.underemne, value)
+        if digest is not None:
+            memo.put(digest, None)
         return None
     log.error("%s: the global suppressor failed (%s); using the checked search",
               cube.underemne, value)
@@ -164,7 +246,8 @@ def _every_cell(cells: pd.DataFrame, cube: Cube) -> pd.DataFrame:
 
 def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
                     budget: float | None = None, *, suppress_fn=None,
-                    checked_fn=None) -> tuple[pd.DataFrame, str, dict]:
+                    checked_fn=None, memo: PatternMemo | None = None
+                    ) -> tuple[pd.DataFrame, str, dict]:
     """A suppression pattern that passes ``audit_fn``: (pattern, method, audit result).
 
     ``audit_fn(published, cube, witnesses=...)``: :func:`audit.audit`; the checked search
@@ -173,6 +256,7 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
     :func:`suppress.suppress` and :func:`suppress.suppress_checked`).
     method: ``global`` (the global suppressor), ``kontrolleret`` (the checked search) or
     ``alt`` (every cell withheld). The audit result is ``audit_fn``'s on the pattern.
+    ``memo``: the global suppressor's earlier outcomes (:class:`PatternMemo`).
     """
     from transforms.publication import published_cells
 
@@ -181,7 +265,7 @@ def guarded_pattern(cells: pd.DataFrame, cube: Cube, audit_fn,
     budget = _budget() if budget is None else budget
     size = system_size(cells, cube)
     if size <= _global_max_cells():
-        pattern = global_pattern(cells, cube, budget, suppress_fn)
+        pattern = global_pattern(cells, cube, budget, suppress_fn, memo=memo)
         if pattern is not None:
             result = audit_fn(published_cells(cells, pattern, cube), cube)
             if Verdict.of(result).passed:
@@ -393,12 +477,13 @@ class SeriesSearch:
 
 
 def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch, *,
-                   suppress_fn=None, checked_fn=None) -> tuple[pd.DataFrame, str, dict, dict]:
+                   suppress_fn=None, checked_fn=None, memo: PatternMemo | None = None
+                   ) -> tuple[pd.DataFrame, str, dict, dict]:
     """The checked search under the series rule: (pattern, method, audit of this release,
     series audit). A pattern passes when the release's own audit passes and then the series
     audit of it together with everything published before; the series audit runs only on
     patterns that pass alone (it costs more and decides nothing earlier). ``suppress_fn``,
-    ``checked_fn``: as for :func:`guarded_pattern`."""
+    ``checked_fn``, ``memo``: as for :func:`guarded_pattern`."""
     from transforms.disclosure.audit import Witnesses
     from transforms.publication import published_cells
 
@@ -410,7 +495,7 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
     # keep their status. Where that passes both audits it is kept; the global method loses
     # less than the checked search, and a status date it has seen before comes out the same.
     if system_size(cells, cube) <= _global_max_cells():
-        pattern = global_pattern(cells, cube, _budget(), suppress_fn)
+        pattern = global_pattern(cells, cube, _budget(), suppress_fn, memo=memo)
         if pattern is not None:
             pattern = search.held(pattern)
             pub = published_cells(cells, pattern, cube)
@@ -447,4 +532,4 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
     return pattern, "alt", audit_fn(pub, cube), series
 
 
-__all__ = ["guarded_pattern", "global_pattern", "series_pattern", "SeriesSearch"]
+__all__ = ["guarded_pattern", "global_pattern", "series_pattern", "PatternMemo", "SeriesSearch"]

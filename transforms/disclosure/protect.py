@@ -116,11 +116,13 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
     cells = read_partition(con, f"cube_{u.lower()}", release)
     memo = load_audit_memo(con, cube)
     own_audit = memo.wrap(m.audit)  # a re-run's unchanged frame is not audited again
+    patterns = load_pattern_memo(con, cube)  # nor are its unchanged cells suppressed again
     hist, missing = (history(con, releases_dir, cube) if releases_dir is not None
                      else ([], []))
     if releases_dir is None:
         pattern, method, verdict = guarded_pattern(
-            cells, cube, own_audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+            cells, cube, own_audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked,
+            memo=patterns)
         series = None
     else:
         truth = candidate_truth(con, cube, release, cells)
@@ -132,7 +134,8 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
                                             chain),
                               previous=prev)
         pattern, method, verdict, series = series_pattern(
-            cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked)
+            cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked,
+            memo=patterns)
         save_component_cache(con, cube, cache)
         save_chain(con, cube, chain, series)
         c = series.get("components", {})
@@ -142,8 +145,10 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
     published = published_cells(cells, pattern, cube)
     store_partition(con, f"pub_{u.lower()}", release, published)
     save_audit_memo(con, cube, release, memo, published, m.audit)
-    if memo.hits:
-        log.info("%s: %d own audit(s) of an unchanged frame reused", cube.underemne, memo.hits)
+    save_pattern_memo(con, cube, release, patterns)
+    if memo.hits or patterns.hits:
+        log.info("%s: reused %d own audit(s) of an unchanged frame and %d global "
+                 "suppression(s) of unchanged cells", cube.underemne, memo.hits, patterns.hits)
     loss = information_loss(cells, pattern["undertrykt"].to_numpy(bool)
                             if len(pattern) else np.zeros(0, bool), cube)
     record_information_loss(con, release, cube, loss)
@@ -216,6 +221,62 @@ def save_audit_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo,
         con.execute("DELETE FROM audit_memo WHERE terning = ? AND udgivelse NOT IN (SELECT "
                     "udgivelse FROM audit_memo WHERE terning = ? ORDER BY udgivelse DESC "
                     "LIMIT ?)", [cube.underemne, cube.underemne, KEEP_MONTHS])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+_SUPPRESSION_MEMO_DDL = ("CREATE TABLE IF NOT EXISTS suppression_memo (terning VARCHAR, "
+                         "udgivelse VARCHAR, digest VARCHAR, moenster BLOB, "
+                         "PRIMARY KEY (terning, udgivelse, digest))")
+
+
+def load_pattern_memo(con: duckdb.DuckDBPyConnection, cube):
+    """The global suppressor's outcomes for this cube's newest releases (warehouse
+    ``suppression_memo``; ``moenster`` NULL: over its work budget): :class:`guarded.PatternMemo`."""
+    import io
+
+    from transforms.disclosure.guarded import PatternMemo
+
+    con.execute(_SUPPRESSION_MEMO_DDL)
+    entries = {}
+    for digest, blob in con.execute("SELECT digest, moenster FROM suppression_memo WHERE "
+                                    "terning = ?", [cube.underemne]).fetchall():
+        if blob is None:
+            entries[digest] = None
+            continue
+        entries[digest] = pd.read_parquet(io.BytesIO(blob))  # dtypes kept (pandas metadata)
+    return PatternMemo(entries)
+
+
+def save_pattern_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo) -> None:
+    """Keep the global suppressor's outcomes this release met, for a re-run; only the newest
+    ``audit.memo.KEEP_MONTHS`` release months of the cube stay."""
+    import io
+
+    from transforms.disclosure.audit.memo import KEEP_MONTHS
+
+    rows = []
+    for digest in sorted(memo.used):
+        pattern = memo.entries[digest]
+        blob = None
+        if pattern is not None:
+            buf = io.BytesIO()
+            pattern.to_parquet(buf, index=False)
+            blob = buf.getvalue()
+        rows.append((cube.underemne, release, digest, blob))
+    con.execute(_SUPPRESSION_MEMO_DDL)
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM suppression_memo WHERE terning = ? AND udgivelse = ?",
+                    [cube.underemne, release])
+        if rows:
+            con.executemany("INSERT INTO suppression_memo VALUES (?, ?, ?, ?)", rows)
+        con.execute("DELETE FROM suppression_memo WHERE terning = ? AND udgivelse NOT IN "
+                    "(SELECT DISTINCT udgivelse FROM suppression_memo WHERE terning = ? "
+                    "ORDER BY udgivelse DESC LIMIT ?)", [cube.underemne, cube.underemne,
+                                                         KEEP_MONTHS])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

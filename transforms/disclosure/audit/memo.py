@@ -46,15 +46,11 @@ import pandas as pd
 KEEP_MONTHS = 2
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A digest of the audit's source (every module of this package, the catalogue and the
-    verdict rule) and of the numeric libraries' versions."""
+def source_fingerprint(files: list[Path]) -> str:
+    """A digest of the given source files and of the numeric libraries' versions (what a
+    memoised result depends on besides its input)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    here = Path(__file__).resolve().parent
-    files = sorted(here.glob("*.py")) + [here.parents[1] / "catalog.py",
-                                         here.parent / "verdict.py"]
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
@@ -66,27 +62,50 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def frame_digest(published: pd.DataFrame, cube, audit_fn, **options) -> str | None:
-    """The digest of one audit's whole input (see the module docstring) by ``audit_fn``
-    (named by module and qualified name, so a test's stand-in never answers for the real
-    audit), or None where the frame cannot be serialised canonically (then nothing is
-    memoised)."""
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A digest of the audit's source (every module of this package, the catalogue and the
+    verdict rule) and of the numeric libraries' versions."""
+    here = Path(__file__).resolve().parent
+    return source_fingerprint(sorted(here.glob("*.py")) + [here.parents[1] / "catalog.py",
+                                                           here.parent / "verdict.py"])
+
+
+def frame_bytes(frame: pd.DataFrame) -> bytes | None:
+    """Every column of ``frame`` with its name and type, in row order (Arrow IPC stream), or
+    None where Arrow cannot take the frame (then nothing is memoised)."""
     import pyarrow as pa
 
     try:
-        table = pa.Table.from_pandas(published, preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
         return None
     buf = io.BytesIO()
     with pa.ipc.new_stream(buf, table.schema) as writer:
         writer.write_table(table)
+    return buf.getvalue()
+
+
+def function_name(fn) -> str:
+    """Module and qualified name of a function (of its class, for a callable object)."""
+    name = getattr(fn, "__qualname__", type(fn).__qualname__)
+    return f"{getattr(fn, '__module__', '')}.{name}"
+
+
+def frame_digest(published: pd.DataFrame, cube, audit_fn, **options) -> str | None:
+    """The digest of one audit's whole input (see the module docstring) by ``audit_fn``
+    (named by module and qualified name, so a test's stand-in never answers for the real
+    audit), or None where the frame cannot be serialised canonically (then nothing is
+    memoised)."""
+    data = frame_bytes(published)
+    if data is None:
+        return None
     h = hashlib.sha256()
     h.update(code_fingerprint().encode())
-    name = getattr(audit_fn, "__qualname__", type(audit_fn).__qualname__)
-    h.update(f"{getattr(audit_fn, '__module__', '')}.{name}\0".encode())
+    h.update(function_name(audit_fn).encode() + b"\0")
     h.update(repr(cube).encode())
     h.update(json.dumps(sorted(options.items()), default=str).encode())
-    h.update(buf.getvalue())
+    h.update(data)
     return h.hexdigest()
 
 
@@ -133,15 +152,20 @@ class AuditMemo:
         return memoised
 
 
+def is_or_wraps(fn, target) -> bool:
+    """Whether ``fn`` is ``target`` or wraps it (``functools.wraps``' ``__wrapped__``)."""
+    while fn is not None:
+        if fn is target:
+            return True
+        fn = getattr(fn, "__wrapped__", None)
+    return False
+
+
 def is_real_audit(fn) -> bool:
     """Whether ``fn`` is the audit this memo may stand for (a pure function of its input)."""
     from transforms.disclosure.audit.cube import audit
 
-    while fn is not None:
-        if fn is audit:
-            return True
-        fn = getattr(fn, "__wrapped__", None)
-    return False
+    return is_or_wraps(fn, audit)
 
 
 def _passed() -> str:
