@@ -1,6 +1,6 @@
 """Soak test (issue 19): many releases in a row with random kills and random dirty rows.
 
-    python -m bench.soak --releases 50            # the issue's run: 2021-04 to 2025-05, about 75 minutes
+    python -m bench.soak --releases 50            # the issue's run: 2021-04 to 2025-05, 82 minutes here
     python -m bench.soak --releases 50 --first 2022-09   # later months (2024-2026 take 140-300 s each)
     python -m bench.soak --releases 3 --seed 7    # a short one
     python -m bench.soak --releases 50 --home H --resume   # go on after the last finished release
