@@ -62,7 +62,8 @@ def test_a_failing_audit_is_never_kept():
     memo = AuditMemo()
     memoised = memo.wrap(counted)
     df = build(AFSLAARS, T2, table2([[5, 7], [6, 9]], edus=[HJ, AS]))
-    pub = publish(df, AFSLAARS, withhold=[(g(U, P), {"uddannelse": HJ, "primaer_aarsag": "Årsag 0"})])
+    pub = publish(df, AFSLAARS,
+                  withhold=[(g(U, P), {"uddannelse": HJ, "primaer_aarsag": "Årsag 0"})])
     assert memoised(pub, AFSLAARS)["verdict"] == "ikke bestået"
     assert memoised(pub, AFSLAARS)["verdict"] == "ikke bestået"
     assert len(calls) == 2 and memo.entries == {}

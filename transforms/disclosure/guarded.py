@@ -24,6 +24,7 @@ Whatever the path, the pattern returned has passed the independent audit
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing as mp
 
@@ -100,7 +101,7 @@ class PatternMemo:
     def digest(cells: pd.DataFrame, cube: Cube, suppress_fn, work: int) -> str | None:
         import hashlib
 
-        from transforms.disclosure.audit.memo import frame_bytes, function_name
+        from transforms.disclosure.audit.memo import frame_bytes
 
         if not _is_real_suppressor(suppress_fn):
             return None
@@ -109,7 +110,6 @@ class PatternMemo:
             return None
         h = hashlib.sha256()
         h.update(_suppressor_fingerprint().encode())
-        h.update(function_name(suppress_fn).encode() if suppress_fn else b"default")
         h.update(repr(cube).encode() + f"\0{int(work)}\0".encode())
         h.update(data)
         return h.hexdigest()
@@ -135,6 +135,7 @@ def _is_real_suppressor(fn) -> bool:
     return fn is None or is_or_wraps(fn, suppress)
 
 
+@functools.lru_cache(maxsize=1)
 def _suppressor_fingerprint() -> str:
     from pathlib import Path
 

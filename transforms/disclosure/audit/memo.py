@@ -26,9 +26,9 @@ What the digest covers, so that a hit is the same computation and nothing else:
 
 Only results that passed are kept (a release publishes nothing else, and the search never
 needs a failing result twice), and only those the release ended with: ``protect.py`` stores
-the final audit of each cube per release month (warehouse ``audit_memo``) and keeps the newest ``KEEP_MONTHS`` months.
-A hit carries no feasible points to the next round of the search; that round (rare: the
-same frame passed before) solves from scratch.
+the final audit of each cube per release month (warehouse ``audit_memo``) and keeps the
+newest ``KEEP_MONTHS`` months. A hit carries no feasible points to the next round of the
+search; that round (rare: the same frame passed before) solves from scratch.
 """
 
 from __future__ import annotations
@@ -114,14 +114,12 @@ class AuditMemo:
 
     ``entries``: digest -> result, loaded from the warehouse (``protect.load_audit_memo``).
     :meth:`wrap` gives an audit function with ``audit``'s signature that answers from here
-    where it can; ``hits`` and ``misses`` count the calls; ``last`` is the digest of the last
-    frame audited (what ``protect.py`` keeps for the release)."""
+    where it can; ``hits`` and ``misses`` count the calls."""
 
     def __init__(self, entries: dict[str, dict] | None = None):
         self.entries = dict(entries or {})
         self.hits = 0
         self.misses = 0
-        self.last: str | None = None
 
     def wrap(self, audit_fn):
         """``audit_fn`` answered from the memo where it can, if it is the real audit
@@ -135,7 +133,6 @@ class AuditMemo:
                      exact: bool = False, **rest):
             digest = frame_digest(published, cube, audit_fn,
                                   outcome_of_withheld=outcome_of_withheld, exact=exact)
-            self.last = digest
             if digest is not None and digest in self.entries:
                 self.hits += 1
                 return json.loads(json.dumps(self.entries[digest]))  # a copy the caller owns
