@@ -191,13 +191,41 @@ def recorded_information_loss(con: duckdb.DuckDBPyConnection, release: str) -> d
 _KEEP_TARGETS = 2000
 
 
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, cube, rows: list[tuple],
+                  release: str | None = None, keep_months: int | None = None) -> None:
+    """In one transaction: drop the cube's rows of ``table`` (those of ``release`` only,
+    where given), insert ``rows``, then (``keep_months``) drop every release month of the
+    cube but the newest ones. ``table`` is one of this module's warehouse tables."""
+    where, params = "terning = ?", [cube.underemne]
+    if release is not None:
+        where, params = where + " AND udgivelse = ?", params + [release]
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        if keep_months is not None:
+            con.execute(f"DELETE FROM {table} WHERE terning = ? AND udgivelse NOT IN (SELECT "
+                        f"DISTINCT udgivelse FROM {table} WHERE terning = ? ORDER BY "
+                        "udgivelse DESC LIMIT ?)", [cube.underemne, cube.underemne,
+                                                    keep_months])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+_AUDIT_MEMO_DDL = ("CREATE TABLE IF NOT EXISTS audit_memo (terning VARCHAR, udgivelse VARCHAR, "
+                   "digest VARCHAR, resultat JSON, PRIMARY KEY (terning, udgivelse))")
+
+
 def load_audit_memo(con: duckdb.DuckDBPyConnection, cube):
     """The passing own audits of this cube's newest releases (warehouse ``audit_memo``):
     :class:`audit.memo.AuditMemo`."""
     from transforms.disclosure.audit.memo import AuditMemo
 
-    con.execute("CREATE TABLE IF NOT EXISTS audit_memo (terning VARCHAR, udgivelse VARCHAR, "
-                "digest VARCHAR, resultat JSON, PRIMARY KEY (terning, udgivelse))")
+    con.execute(_AUDIT_MEMO_DDL)
     rows = con.execute("SELECT digest, resultat FROM audit_memo WHERE terning = ?",
                        [cube.underemne]).fetchall()
     return AuditMemo({d: json.loads(r) for d, r in rows})
@@ -211,20 +239,10 @@ def save_audit_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo,
 
     digest = frame_digest(published, cube, audit_fn, outcome_of_withheld=False, exact=False)
     result = memo.entries.get(digest) if digest is not None else None
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM audit_memo WHERE terning = ? AND udgivelse = ?",
-                    [cube.underemne, release])
-        if result is not None:
-            con.execute("INSERT INTO audit_memo VALUES (?, ?, ?, ?)",
-                        [cube.underemne, release, digest, json.dumps(result, ensure_ascii=False)])
-        con.execute("DELETE FROM audit_memo WHERE terning = ? AND udgivelse NOT IN (SELECT "
-                    "udgivelse FROM audit_memo WHERE terning = ? ORDER BY udgivelse DESC "
-                    "LIMIT ?)", [cube.underemne, cube.underemne, KEEP_MONTHS])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    rows = ([(cube.underemne, release, digest, json.dumps(result, ensure_ascii=False))]
+            if result is not None else [])
+    con.execute(_AUDIT_MEMO_DDL)
+    _replace_rows(con, "audit_memo", cube, rows, release=release, keep_months=KEEP_MONTHS)
 
 
 _SUPPRESSION_MEMO_DDL = ("CREATE TABLE IF NOT EXISTS suppression_memo (terning VARCHAR, "
@@ -267,20 +285,8 @@ def save_pattern_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo) 
             blob = buf.getvalue()
         rows.append((cube.underemne, release, digest, blob))
     con.execute(_SUPPRESSION_MEMO_DDL)
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM suppression_memo WHERE terning = ? AND udgivelse = ?",
-                    [cube.underemne, release])
-        if rows:
-            con.executemany("INSERT INTO suppression_memo VALUES (?, ?, ?, ?)", rows)
-        con.execute("DELETE FROM suppression_memo WHERE terning = ? AND udgivelse NOT IN "
-                    "(SELECT DISTINCT udgivelse FROM suppression_memo WHERE terning = ? "
-                    "ORDER BY udgivelse DESC LIMIT ?)", [cube.underemne, cube.underemne,
-                                                         KEEP_MONTHS])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    _replace_rows(con, "suppression_memo", cube, rows, release=release,
+                  keep_months=KEEP_MONTHS)
 
 
 def load_component_cache(con: duckdb.DuckDBPyConnection, cube):
@@ -302,15 +308,7 @@ def save_component_cache(con: duckdb.DuckDBPyConnection, cube, cache) -> None:
     and writing its results cost 5 % of a release's disclosure step."""
     keep = [(cube.underemne, d, json.dumps(cache.entries[d])) for d in sorted(cache.used)
             if len(cache.entries[d]) <= _KEEP_TARGETS]
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM serie_komponenter WHERE terning = ?", [cube.underemne])
-        if keep:
-            con.executemany("INSERT INTO serie_komponenter VALUES (?, ?, ?)", keep)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    _replace_rows(con, "serie_komponenter", cube, keep)
 
 
 def load_chain(con: duckdb.DuckDBPyConnection, cube):
@@ -336,16 +334,9 @@ def save_chain(con: duckdb.DuckDBPyConnection, cube, chain, series: dict | None)
     if series["verdict"] != PASSED or not series.get("digests"):
         return
     keep = [d for d in series["digests"][-2:] if d in chain.entries]
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM serie_kaede WHERE terning = ?", [cube.underemne])
-        con.executemany("INSERT INTO serie_kaede VALUES (?, ?, ?)",
-                        [(cube.underemne, d, json.dumps(chain.entries[d], ensure_ascii=False))
-                         for d in keep])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    _replace_rows(con, "serie_kaede", cube,
+                  [(cube.underemne, d, json.dumps(chain.entries[d], ensure_ascii=False))
+                   for d in keep])
 
 
 def _previous_frame(releases_dir: Path, release: str, cube, read_published):
