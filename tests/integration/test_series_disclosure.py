@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import highspy
 import numpy as np
@@ -326,6 +327,8 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypat
     from transforms.catalog import CUBES
     from transforms.disclosure import audit as audit_pkg
     from transforms.disclosure.protect import protect_release
+    from transforms.publish import layout
+    from transforms.publish.release import publish_release
     from transforms.warehouse import connect
 
     real, calls = audit_pkg.audit, []
@@ -358,8 +361,16 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypat
         rerun = protect_release(con, "2021-07", releases_dir=home / "releases")
         after = {u: con.execute(f"SELECT * FROM pub_{u.lower()} WHERE udgivelse = ? "
                                 "ORDER BY _nr", ["2021-07"]).df() for u in CUBES}
+        versions = layout.version_numbers(home / "releases")
+        current = os.readlink(home / "releases" / "2021-07")
+        publish_release(con, home / "releases", "2021-07", {})
     finally:
         con.close()
+    # the same files, only the series block of audit.json differs: no version is added
+    assert layout.version_numbers(home / "releases") == versions
+    assert os.readlink(home / "releases" / "2021-07") == current
+    assert all(c["serie"]["versions"][-2:] == ["2021-07", "2021-07 (denne)"]
+               for c in rerun["cubes"].values())
     for u in CUBES:
         pd.testing.assert_frame_equal(before[u], after[u])
     assert sorted(kept) == sorted(CUBES)  # every cube's passing audit was kept ...

@@ -1,5 +1,6 @@
 """The release layout: current versions, replaced versions, temporary folders."""
 
+import os
 from pathlib import Path
 
 from transforms.publish import layout
@@ -33,3 +34,49 @@ def test_empty_home(tmp_path):
     assert layout.complete_releases(tmp_path / "nope") == []
     assert layout.published_versions(tmp_path / "nope") == []
     assert layout.latest(tmp_path) is None
+
+
+def _built(rel: Path, name: str, audit: dict, data: bytes = b"x;1\n") -> Path:
+    """A release folder as write_release leaves it: files and a manifest of their sha256."""
+    import json
+
+    tmp = rel / name
+    (tmp / "EUD_X").mkdir(parents=True)
+    (tmp / "EUD_X" / "cells.csv").write_bytes(data)
+    (tmp / "audit.json").write_text(json.dumps(audit, sort_keys=True))
+    files = {p.relative_to(tmp).as_posix(): layout.sha256_file(p)
+             for p in sorted(tmp.rglob("*")) if p.is_file()}
+    (tmp / "manifest.json").write_text(json.dumps({"udgivelse": "2026-10", "filer": files}))
+    return tmp
+
+
+def test_a_rebuild_that_differs_only_in_the_series_block_adds_no_version(tmp_path):
+    """A re-run's series audit also covers the version it would replace, so only the
+    ``serie`` blocks of its audit.json differ from the first run's: no version is added.
+    Any other difference (a data file, the release's own audit) adds one."""
+    from transforms.publish.release import publish_folder
+
+    rel = tmp_path / "releases"
+    rel.mkdir()
+    own = {"verdict": "bestået", "withheld": 3}
+
+    def audit(versions, withheld=3):
+        return {"udgivelse": "2026-10", "verdict": "bestået", "cubes": {"X": {
+            **own, "withheld": withheld,
+            "serie": {"verdict": "bestået", "versions": versions}}}}
+
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-1", audit(["2026-10 (denne)"])))
+    assert layout.version_numbers(rel) == [("2026-10", 1)]
+    again = _built(rel, ".tmp-2", audit(["2026-10", "2026-10 (denne)"]))
+    publish_folder(rel, "2026-10", again)
+    assert layout.version_numbers(rel) == [("2026-10", 1)]  # kept, nothing added
+    assert not again.exists()
+    assert (rel / "2026-10" / "audit.json").read_text() == \
+        (rel / "versions" / "2026-10.1" / "audit.json").read_text()
+    assert "(denne)" in (rel / "2026-10" / "audit.json").read_text()
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-3", audit(["2026-10"], withheld=4)))
+    assert layout.version_numbers(rel) == [("2026-10", 1), ("2026-10", 2)]
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-4", audit(["2026-10"], withheld=4),
+                                          data=b"x;2\n"))
+    assert layout.version_numbers(rel) == [("2026-10", 1), ("2026-10", 2), ("2026-10", 3)]
+    assert os.readlink(rel / "2026-10") == "versions/2026-10.3"

@@ -26,6 +26,8 @@ from pathlib import Path
 from transforms.calendar import PATTERN, is_release
 
 MANIFEST = "manifest.json"
+#: the release's disclosure audit (contract section 4)
+AUDIT = "audit.json"
 VERSIONS = "versions"
 LATEST = "latest"
 _VERSION = re.compile(rf"({PATTERN})\.(\d+)")

@@ -326,7 +326,7 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
             writers.write_xlsx(d / "tabeller.xlsx", cr.cube, cr.published, release, cutoff)
             members[cr.cube.underemne] = members_from_cells(cr.cube, cr.published)
         (tmp / "skema.json").write_bytes(json_bytes(skema(release, members)))
-        (tmp / "audit.json").write_bytes(json_bytes(audit))
+        (tmp / layout.AUDIT).write_bytes(json_bytes(audit))
         (tmp / "revisions.csv").write_bytes(revisions(previous_dir, cubes))
         previous = None
         if previous_dir is not None:
@@ -365,8 +365,9 @@ def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
     ``latest`` each move by one atomic symlink replacement, so at every instant both name a
     complete release. A legacy real folder ``<YYYY-MM>`` is swapped with the new symlink in
     one ``renameat2(RENAME_EXCHANGE)`` and then kept as ``versions/<YYYY-MM>.0``. When
-    ``tmp`` holds exactly the files of the month's current version (same manifest), no
-    version is added. Returns ``releases/<YYYY-MM>``.
+    ``tmp`` publishes nothing the month's current version does not (the same files; only
+    the series blocks of ``audit.json`` may differ: :func:`_same_release`), no version is
+    added. Returns ``releases/<YYYY-MM>``.
     """
     final = releases_dir / release
     current = layout.release_path(releases_dir, release)
@@ -397,14 +398,48 @@ def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
 
 
 def _same_release(current: Path, tmp: Path) -> bool:
-    """The same manifest (it holds the sha256 of every other file) and the same file list."""
-    a, b = current / layout.MANIFEST, tmp / layout.MANIFEST
-    if a.read_bytes() != b.read_bytes():
-        return False
+    """``tmp`` publishes nothing the month's current version does not: the same files, each
+    byte for byte, except that ``audit.json`` may differ in the cubes' series blocks
+    (``serie``), and the manifest in that file's checksum only.
+
+    A re-run's series audit covers the version it would replace, so its ``serie`` block
+    lists one more version than the first run's did, with other component counts, even when
+    the data come out byte-identical. The current version's own block stays true (the same
+    data passed against everything published before them), so such a re-run adds no version
+    (docs/runbook.md, *Re-running a month*)."""
     def files(root: Path) -> list[str]:
         return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    return files(current) == files(tmp) and all(
-        sha256_file(current / f) == sha256_file(tmp / f) for f in files(tmp))
+    names = files(tmp)
+    if files(current) != names:
+        return False
+    loose = {layout.MANIFEST, layout.AUDIT}
+    if not all(sha256_file(current / f) == sha256_file(tmp / f) for f in names
+               if f not in loose):
+        return False
+    if _without_series(current / layout.AUDIT) != _without_series(tmp / layout.AUDIT):
+        return False
+    try:
+        a, b = (json.loads((d / layout.MANIFEST).read_bytes()) for d in (current, tmp))
+    except ValueError:  # a damaged manifest: publish the new folder
+        return False
+    for m in (a, b):
+        if isinstance(m.get("filer"), dict):
+            m["filer"].pop(layout.AUDIT, None)
+    return a == b
+
+
+def _without_series(path: Path):
+    """An ``audit.json`` without the cubes' series blocks (what :func:`_same_release` lets
+    differ); None where the file is missing or not an audit."""
+    try:
+        audit = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(audit, dict) and isinstance(audit.get("cubes"), dict):
+        for cube in audit["cubes"].values():
+            if isinstance(cube, dict):
+                cube.pop("serie", None)
+    return audit
 
 
 def _symlink(link: Path, target: Path) -> None:
