@@ -43,6 +43,11 @@ def test_a_frame_audited_before_is_answered_from_the_memo_and_nothing_else_is():
     again = memoised(pub.copy(), AFSLAARS)  # an equal frame, another object
     assert len(calls) == 1 and memo.hits == 1
     assert again == audit(pub, AFSLAARS)  # what a fresh audit says, value for value
+    # carried points do not change the verdict: the memo answers
+    from transforms.disclosure.audit import Witnesses
+
+    memoised(pub, AFSLAARS, witnesses=Witnesses())
+    assert len(calls) == 1 and memo.hits == 2
 
     # one published number changed: another frame, audited
     other = _rectangle(((5, 7, 11), (6, 9, 8)))
@@ -50,11 +55,30 @@ def test_a_frame_audited_before_is_answered_from_the_memo_and_nothing_else_is():
     # an option that changes what is checked: audited
     memoised(pub, AFSLAARS, exact=True)
     assert len(calls) == 3
-    # carried points do not change the verdict: the memo answers
-    from transforms.disclosure.audit import Witnesses
 
-    memoised(pub, AFSLAARS, witnesses=Witnesses())
-    assert len(calls) == 3 and memo.hits == 2
+
+def test_the_memo_keeps_what_it_loaded_and_the_newest_result_it_computed():
+    """A search audits a growing pattern, so an earlier round's frame never comes back:
+    of the results computed here only the newest is kept (the one saved for a re-run);
+    the results loaded from the warehouse stay."""
+    counted, calls = _counting(audit)
+    first, second = _rectangle(), _rectangle(((5, 7, 11), (6, 9, 8)))
+    def digest(frame):
+        return frame_digest(frame, AFSLAARS, counted, outcome_of_withheld=False, exact=False)
+
+    loaded = digest(first)
+    memo = AuditMemo({loaded: '{"verdict": "bestået", "cells": []}'})
+    memoised = memo.wrap(counted)
+    assert memoised(first, AFSLAARS) == {"verdict": "bestået", "cells": []} and calls == []
+    memoised(second, AFSLAARS)
+    third = _rectangle(((5, 7, 12), (6, 9, 8)))
+    memoised(third, AFSLAARS)
+    assert len(calls) == 2
+    newest = digest(third)
+    assert sorted(memo.entries) == sorted([loaded, newest])
+    assert memo.result(newest) == audit(third, AFSLAARS)
+    memoised(second, AFSLAARS)  # dropped: audited again
+    assert len(calls) == 3
 
 
 def test_a_failing_audit_is_never_kept():

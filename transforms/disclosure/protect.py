@@ -228,7 +228,7 @@ def load_audit_memo(con: duckdb.DuckDBPyConnection, cube):
     con.execute(_AUDIT_MEMO_DDL)
     rows = con.execute("SELECT digest, resultat FROM audit_memo WHERE terning = ?",
                        [cube.underemne]).fetchall()
-    return AuditMemo({d: json.loads(r) for d, r in rows})
+    return AuditMemo(dict(rows))
 
 
 def save_audit_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo,
@@ -238,9 +238,8 @@ def save_audit_memo(con: duckdb.DuckDBPyConnection, cube, release: str, memo,
     from transforms.disclosure.audit.memo import KEEP_MONTHS, frame_digest
 
     digest = frame_digest(published, cube, audit_fn, outcome_of_withheld=False, exact=False)
-    result = memo.entries.get(digest) if digest is not None else None
-    rows = ([(cube.underemne, release, digest, json.dumps(result, ensure_ascii=False))]
-            if result is not None else [])
+    text = memo.entries.get(digest) if digest is not None else None
+    rows = [(cube.underemne, release, digest, text)] if text is not None else []
     con.execute(_AUDIT_MEMO_DDL)
     _replace_rows(con, "audit_memo", cube, rows, release=release, keep_months=KEEP_MONTHS)
 

@@ -110,16 +110,28 @@ def frame_digest(published: pd.DataFrame, cube, audit_fn, **options) -> str | No
 
 
 class AuditMemo:
-    """Passing audit results of one cube by :func:`frame_digest`.
+    """Passing audit results of one cube by :func:`frame_digest`, each kept as its JSON text
+    (what the warehouse stores, and a fifth of the memory of the parsed result: national
+    AFSLAARS about 5 MB against 20-30 MB).
 
-    ``entries``: digest -> result, loaded from the warehouse (``protect.load_audit_memo``).
+    ``entries``: digest -> JSON text, loaded from the warehouse (``protect.load_audit_memo``),
+    plus the newest passing result this memo computed. Only the newest is kept of those:
+    the checked search audits a growing pattern, so no earlier round's frame comes back,
+    and what is saved for a re-run is the final frame's audit (``protect.save_audit_memo``);
+    keeping every round's result grew national AFSLAARS 2026-10 by some 40 MB a round.
     :meth:`wrap` gives an audit function with ``audit``'s signature that answers from here
     where it can; ``hits`` and ``misses`` count the calls."""
 
-    def __init__(self, entries: dict[str, dict] | None = None):
+    def __init__(self, entries: dict[str, str] | None = None):
         self.entries = dict(entries or {})
         self.hits = 0
         self.misses = 0
+        self._computed: str | None = None  # the digest of the newest result computed here
+
+    def result(self, digest: str | None) -> dict | None:
+        """A copy of the result kept under ``digest``, or None."""
+        text = self.entries.get(digest) if digest is not None else None
+        return json.loads(text) if text is not None else None
 
     def wrap(self, audit_fn):
         """``audit_fn`` answered from the memo where it can, if it is the real audit
@@ -135,15 +147,19 @@ class AuditMemo:
                                   outcome_of_withheld=outcome_of_withheld, exact=exact)
             if digest is not None and digest in self.entries:
                 self.hits += 1
-                return json.loads(json.dumps(self.entries[digest]))  # a copy the caller owns
+                return self.result(digest)  # a copy the caller owns
             self.misses += 1
             result = audit_fn(published, cube, outcome_of_withheld=outcome_of_withheld,
                               exact=exact, **rest)
             if digest is not None and result.get("verdict") == _passed():
-                try:  # kept as it reads back from JSON (what a later run gets)
-                    self.entries[digest] = json.loads(json.dumps(result, allow_nan=False))
+                try:  # kept as the text a later run reads back
+                    text = json.dumps(result, allow_nan=False, ensure_ascii=False)
                 except (TypeError, ValueError):
-                    pass  # not JSON: never memoised
+                    return result  # not JSON: never memoised
+                if self._computed is not None:
+                    self.entries.pop(self._computed, None)
+                self.entries[digest] = text
+                self._computed = digest
             return result
 
         return memoised
