@@ -863,19 +863,27 @@ def test_carried_points_give_the_same_verdicts_with_fewer_lps(seed, monkeypatch)
     audit(first, AFSLAARS, workers=1, witnesses=carried)
     assert carried
     hinted = audit(later, AFSLAARS, workers=1, witnesses=carried)
+    _same_verdicts_fewer_lps(later, hinted, carried)
+
+
+def _same_verdicts_fewer_lps(pub, hinted: dict, carried) -> dict:
+    """The audit with carried points (``hinted``, ``carried``) used some, needed fewer LPs
+    than a fresh one, gave its verdicts, and still reports inner and outer bounds of the
+    exact intervals. Returns the fresh audit."""
     used, lps = carried.last["hints_used"], carried.last["lps"]
     fresh = Witnesses()
-    plain = audit(later, AFSLAARS, workers=1, witnesses=fresh)
+    plain = audit(pub, AFSLAARS, workers=1, witnesses=fresh)
     assert fresh.last["hints_used"] == 0 and used > 0
     assert lps < fresh.last["lps"]
     assert _verdicts(hinted) == _verdicts(plain)
     assert hinted["verdict"] == plain["verdict"]
-    exact = audit(later, AFSLAARS, workers=1, exact=True)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
     big = 10**9
     for c, x in zip(hinted["cells"], exact["cells"]):  # still inner and outer bounds
         assert c["lo_bound"] <= x["lo"] <= c["lo"]
         assert c["hi"] <= (x["hi"] if x["hi"] is not None else big) <= (
             c["hi_bound"] if c["hi_bound"] is not None else big)
+    return plain
 
 
 def test_carried_points_are_checked_before_use(monkeypatch):
@@ -930,3 +938,124 @@ def test_points_of_another_frame_are_not_used():
     res = audit(other, AFSLAARS, workers=1, witnesses=carried)
     assert carried.last["hints_used"] == 0
     assert res["checked"] > 0
+
+
+# --- points carried from one release to the next (protect.load_carried_points) ---------------
+
+
+def _quarters(n_quarters: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(truth, published) of AFSLAARS view 2 over the first ``n_quarters`` quarters of 2022:
+    a release and, with one quarter more, the next. A cell is withheld by its key alone
+    (zeros, 1-3, and a fixed pseudo-random share), so what the first withholds the next
+    withholds too, as under the series rule; the next adds its new quarter's cells and its
+    changed running cells (the year and its margins)."""
+    import zlib
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in range(1, 5):
+        for kom, reg, _ in KOMMUNER:
+            for r in range(4):
+                rows.append({"tid_aar": "2022", "tid_kvartal": f"2022K{q}", "kommune": kom,
+                             "region": reg, "primaer_aarsag": f"Årsag {r}",
+                             "antal_afslag": int(rng.poisson(4.0))})
+    universe = pd.DataFrame(rows)
+    universe = universe[universe["tid_kvartal"] <= f"2022K{n_quarters}"]
+    df = build(AFSLAARS, V2_GROUPINGS, universe)
+    from transforms.disclosure.guarded import _cell_key
+
+    keys = _cell_key(df, AFSLAARS)
+    share = np.array([zlib.crc32(k.encode()) % 100 < 30 for k in keys])
+    small = ((df["antal_afslag"] <= 3).to_numpy() | share) & (df["gruppering"] != "").to_numpy()
+    spec = [(df.iloc[i]["gruppering"], {c: df.iloc[i][c] for c in AFSLAARS.columns
+                                       if df.iloc[i][c] is not None})
+            for i in np.flatnonzero(small)]
+    return df, publish(df, AFSLAARS, withhold=spec)
+
+
+def test_points_carried_to_the_next_release_spare_lps_and_change_no_verdict(monkeypatch):
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit.witnesses import carried_over, deviations
+    from transforms.disclosure.guarded import _cell_key
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)  # the certificate path
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 3)
+    truth1, pub1 = _quarters(3)
+    truth2, pub2 = _quarters(4)
+    key1, key2 = (_cell_key(t, AFSLAARS).to_numpy() for t in (truth1, truth2))
+    assert set(key1) < set(key2)
+    final = Witnesses()  # the previous release's final audit
+    audit(pub1, AFSLAARS, workers=1, witnesses=final)
+    assert final
+    measures = final.shape[1]
+    points = [(f.copy(), p.copy()) for f, p in final.blocks]
+    stored = deviations(final, key1, {m: truth1[m].to_numpy(float) for m in measures})
+    assert not final and final.shape is None  # consumed: its points became the deviations
+
+    # on the same frame the deviations give back the very points
+    same = carried_over(stored, key1, {m: truth1[m].to_numpy(float) for m in measures},
+                        measures)
+    assert same.shape == (len(truth1), measures)
+    assert len(same.blocks) == len(points)
+    for (f1, p1), (f2, p2) in zip(points, same.blocks):
+        assert np.array_equal(f1, f2) and np.allclose(p1, p2, atol=1e-9)
+
+    # the next release: a quarter more, the year changed
+    carried = carried_over(stored, key2, {m: truth2[m].to_numpy(float) for m in measures},
+                           measures)
+    hinted = audit(pub2, AFSLAARS, workers=1, witnesses=carried)
+    plain = _same_verdicts_fewer_lps(pub2, hinted, carried)
+
+    # forged deviations (not a solution of the relations) are dropped, nothing else changes
+    forged = {k: (v * 1.5 + 1.0 if k.startswith("d") else v) for k, v in stored.items()}
+    bad = carried_over(forged, key2, {m: truth2[m].to_numpy(float) for m in measures},
+                       measures)
+    again = audit(pub2, AFSLAARS, workers=1, witnesses=bad)
+    assert bad.last["hints_used"] == 0
+    assert _verdicts(again) == _verdicts(plain)
+
+
+def test_the_warehouse_keeps_the_final_points_for_the_next_release(caplog):
+    """protect.save_carried_points / load_carried_points: the points of a release's final
+    audit come back, carried over by cell key, for the first audit of a later release (the
+    newest earlier release's; ``CARRY_MAX_POINTS`` a block at most); an unreadable entry
+    gives a warning and no points, never an error."""
+    import duckdb
+
+    from transforms.disclosure.audit.witnesses import CARRY_MAX_POINTS
+    from transforms.disclosure.protect import load_carried_points, save_carried_points
+
+    truth1, pub1 = _quarters(3)
+    truth2, pub2 = _quarters(4)
+    con = duckdb.connect()
+    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1)  # nothing kept yet
+    final = Witnesses()
+    audit(pub1, AFSLAARS, workers=1, witnesses=final)
+    n_points = [len(p) for _, p in final.blocks]
+    save_carried_points(con, AFSLAARS, "2022-09", truth1, final)
+    assert con.execute("SELECT udgivelse FROM audit_punkter").fetchall() == [("2022-09",)]
+    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1)  # only earlier releases
+    carried = load_carried_points(con, AFSLAARS, "2022-12", truth2)
+    assert carried and carried.shape == (len(truth2), ("antal_afslag",))
+    assert [len(p) for _, p in carried.blocks] == [min(n, CARRY_MAX_POINTS) for n in n_points]
+    res = audit(pub2, AFSLAARS, workers=1, witnesses=carried)
+    assert carried.last["hints_used"] > 0 and res["checked"] > 0
+    con.execute("UPDATE audit_punkter SET punkter = 'not a zip'::BLOB")
+    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2)
+    assert "unreadable" in caplog.text
+
+
+def test_damaged_carried_points_give_no_points():
+    from transforms.disclosure.audit.witnesses import carried_over
+
+    keys = np.array(["a", "b", "c"])
+    truth = {"antal_afslag": np.array([1.0, 2.0, 3.0])}
+    good = {"noegler": np.array(["a", "c"]), "r0": np.array([0, 1], dtype=np.int32),
+            "m0": np.array([0, 0], dtype=np.int16), "d0": np.array([[1.0, -1.0]])}
+    w = carried_over(good, keys, truth, ("antal_afslag",))
+    assert w.blocks[0][0].tolist() == [0, 2] and w.blocks[0][1].tolist() == [[2.0, 2.0]]
+    for damage in ({"r0": np.array([0, 5], dtype=np.int32)}, {"r0": np.array([0.5, 1.0])},
+                   {"m0": np.array([0], dtype=np.int16)}, {"d0": np.array([1.0, 2.0])},
+                   {"d0": np.ones((1, 3))}, {"noegler": np.array([])}):
+        assert carried_over({**good, **damage}, keys, truth, ("antal_afslag",)) is None
+    assert carried_over({}, keys, truth, ("antal_afslag",)) is None

@@ -478,13 +478,16 @@ class SeriesSearch:
 
 
 def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSearch, *,
-                   suppress_fn=None, checked_fn=None, memo: PatternMemo | None = None
-                   ) -> tuple[pd.DataFrame, str, dict, dict]:
+                   suppress_fn=None, checked_fn=None, memo: PatternMemo | None = None,
+                   carried=None) -> tuple[pd.DataFrame, str, dict, dict]:
     """The checked search under the series rule: (pattern, method, audit of this release,
     series audit). A pattern passes when the release's own audit passes and then the series
     audit of it together with everything published before; the series audit runs only on
     patterns that pass alone (it costs more and decides nothing earlier). ``suppress_fn``,
-    ``checked_fn``, ``memo``: as for :func:`guarded_pattern`."""
+    ``checked_fn``, ``memo``: as for :func:`guarded_pattern`. ``carried``: the points the
+    search's first audit starts from (:class:`audit.Witnesses`, e.g. the previous release's
+    carried over: ``audit.witnesses.carried_over``); the search leaves its last audit's
+    points in it."""
     from transforms.disclosure.audit import Witnesses
     from transforms.publication import published_cells
 
@@ -508,7 +511,7 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
             log.info("%s: the global pattern held to the published series did not pass; "
                      "using the checked search", cube.underemne)
 
-    carried = Witnesses()
+    carried = Witnesses() if carried is None else carried
     last: dict = {}
 
     def check(pattern: pd.DataFrame):

@@ -62,7 +62,7 @@ class SeriesPoints:
             blocks.append((bid[o], pts[:, o]))
         self.blocks = blocks
 
-    def candidates(self, ids: np.ndarray) -> list[np.ndarray]:
+    def candidates(self, ids: np.ndarray):
         """Candidate points over the unknowns with identities ``ids`` (see the class)."""
         if not self.blocks:
             return []

@@ -30,7 +30,7 @@ class Witnesses:
     def __bool__(self) -> bool:
         return bool(self.blocks)
 
-    def candidates(self, flat: np.ndarray) -> list[np.ndarray]:
+    def candidates(self, flat: np.ndarray):
         """Candidate points over the given flat cells (measure * rows + row): point k
         combines every block's k-th point (its last where it has fewer), the base
         elsewhere. Components of one system are independent, so combinations stay feasible."""
@@ -48,16 +48,99 @@ class Witnesses:
         return combine(base, parts)
 
 
-def combine(base: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+def combine(base: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]):
     """Point k: ``base`` with every part's k-th point (its last where it has fewer) at its
     positions; a part is (positions, points x positions). Parts are independent components
-    of one system, so combinations of their feasible points stay feasible."""
+    of one system, so combinations of their feasible points stay feasible. Yielded one at a
+    time: the audit checks each and keeps those that hold, so a large component's
+    candidates (national AFSLAARS: some 400 points of 17,000 unknowns, 55 MB) are never
+    all held at once beside the points they come from."""
     if not parts:
-        return []
-    out = []
+        return
     for k in range(max(len(p) for _, p in parts)):
         x = base.copy()
         for pos, pts in parts:
             x[pos] = pts[min(k, len(pts) - 1)]
-        out.append(x)
+        yield x
+
+
+#: at most this many points per block are carried to the next release (:func:`deviations`)
+CARRY_MAX_POINTS = 128
+
+
+def deviations(w: Witnesses, keys: np.ndarray, truth: dict[str, np.ndarray],
+               max_points: int = CARRY_MAX_POINTS) -> dict[str, np.ndarray] | None:
+    """The points of ``w`` as deviations from the true values, by cell key: arrays for
+    ``numpy.savez`` (no pickled objects), what :func:`carried_over` turns into points of the
+    next release's frame. ``noegler``: the cell keys used; per block ``b``: ``r<b>`` the key
+    of each of its cells (an index into ``noegler``), ``m<b>`` its measure (an index into
+    ``w.shape[1]``), ``d<b>`` its points minus the cells' true values (points x cells).
+    ``keys``: the frame rows' cell keys; ``truth``: per measure, the frame rows' true
+    values. At most ``max_points`` points a block, evenly spread. None where ``w`` holds no
+    points of such a frame. Consumes ``w``: its points
+    become the deviations in place (no second copy of some 50 MB at the end of a national
+    search), and ``w`` is left empty."""
+    if not w.blocks or w.shape is None or w.shape[0] != len(keys):
+        return None
+    n, measures = w.shape
+    if any(m not in truth for m in measures):
+        return None
+    true = np.stack([np.asarray(truth[m], dtype=float) for m in measures])
+    rows = [np.divmod(np.asarray(flat, dtype=np.int64), n) for flat, _ in w.blocks]
+    used, inverse = np.unique(np.concatenate([row for _, row in rows]), return_inverse=True)
+    out = {"noegler": np.asarray(keys, dtype=str)[used]}
+    at = 0
+    for b, ((flat, pts), (mi, row)) in enumerate(zip(w.blocks, rows)):
+        out[f"r{b}"] = inverse[at:at + len(row)].astype(np.int32)
+        out[f"m{b}"] = mi.astype(np.int16)
+        dev = np.asarray(pts, dtype=float)
+        if len(dev) > max_points:  # evenly spread, first and last kept
+            dev = dev[np.unique(np.linspace(0, len(dev) - 1, max_points).round().astype(int))]
+        dev -= true[mi, row]
+        out[f"d{b}"] = dev
+        at += len(row)
+    w.blocks, w.shape, w.base = [], None, None
     return out
+
+
+def carried_over(stored: dict[str, np.ndarray] | None, keys: np.ndarray,
+                 truth: dict[str, np.ndarray], measures: tuple[str, ...]) -> Witnesses | None:
+    """Points for the first audit of a new release's frame, from the deviations the previous
+    release's final audit left (:func:`deviations`, its ``measures``): each point is this
+    frame's true values plus the old point's deviation at the cell with the same key (none at
+    a new cell).
+
+    Why they are often feasible: a deviation of a point from the truth solves the previous
+    system's relations with zero right-hand side. Under the series rule a cell withheld
+    before stays withheld (forced where its truth is unchanged, and the search keeps the
+    rest), a relation of this frame over old cells is the old one or the old one with new
+    cells added (a month opens a quarter), and new cells deviate by nothing; so the shifted
+    deviation meets this frame's relations too. Where it does not (a cell published now
+    that was withheld and deviated), the audit drops the point for that component: every
+    point is checked before use and only ever gives inner bounds, so verdicts never depend
+    on these points; they only spare the LPs that would find similar ones. None where
+    nothing maps. ``stored`` comes from the warehouse: its arrays are checked for shape
+    before use, so a damaged entry gives no points rather than an error."""
+    if not stored or "noegler" not in stored:
+        return None
+    n = len(keys)
+    pos = {k: i for i, k in enumerate(keys)}
+    at = np.array([pos.get(k, -1) for k in stored["noegler"].tolist()], dtype=np.int64)
+    true = np.stack([np.asarray(truth[m], dtype=float) for m in measures])
+    w = Witnesses()
+    w.shape, w.base = (n, tuple(measures)), true.copy()
+    b = 0
+    while f"d{b}" in stored:
+        r, m, d = stored.get(f"r{b}"), stored.get(f"m{b}"), stored[f"d{b}"]
+        b += 1
+        if r is None or m is None or r.ndim != 1 or m.shape != r.shape or d.ndim != 2 \
+                or d.shape[1] != len(r) or not np.issubdtype(r.dtype, np.integer) \
+                or not np.issubdtype(m.dtype, np.integer) or (len(r) and (
+                    r.min() < 0 or r.max() >= len(at) or m.min() < 0)):
+            continue  # not what deviations() writes: no points from this block
+        row = at[r]
+        mi = m.astype(np.int64)
+        hit = (row >= 0) & (mi < len(measures))
+        if hit.any():
+            w.blocks.append((mi[hit] * n + row[hit], true[mi[hit], row[hit]] + d[:, hit]))
+    return w if w.blocks else None
