@@ -52,11 +52,12 @@ def _summary(result, settings, month: str, seconds: float) -> str:
     mats = {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     parts = [f"built in {seconds:.1f} s"]
-    raw = [m for k, m in mats.items() if k.startswith("raw_")]
+    from pipelines.runs import landing_summary
+
+    raw = [{k: v.value for k, v in m.items()} for key, m in mats.items()
+           if key.startswith("raw_")]
     if raw:
-        read = sum(int(m["dagster/row_count"].value) for m in raw if "dagster/row_count" in m)
-        new = sum(int(m["new_rows"].value) for m in raw if "new_rows" in m)
-        parts.append(f"store landed ({read:,} rows read, {new:,} new)")
+        parts.append(f"store landed ({landing_summary(raw)})")
     prot = mats.get("beskyttede_celler", {})
     if "verdict" in prot:
         parts.append(f"audit {prot['verdict'].value}, {int(prot['withheld'].value):,} "

@@ -223,14 +223,25 @@ def _value(v):
     return getattr(v, "value", v)
 
 
+def landing_summary(tables: list[dict]) -> str:
+    """Rows read, new and replaced, from the landed tables' materialization metadata (plain
+    values): the incremental tables' rows are new only where they were not landed before;
+    the reference tables are read and replaced in full on every run, so their rows are
+    counted apart (a re-run with nothing new says 0 new, not the size of ``elev``)."""
+    read = sum(int(t.get("dagster/row_count", 0)) for t in tables)
+    inc = [t for t in tables if t.get("incremental", True)]
+    new = sum(int(t.get("new_rows", 0)) for t in inc)
+    ref = sum(int(t.get("dagster/row_count", 0)) for t in tables if not t.get("incremental", True))
+    return f"{read:,} rows read, {new:,} new" + (f", {ref:,} reference rows replaced"
+                                                  if len(inc) < len(tables) else "")
+
+
 def _summary_of(step: StepLine) -> str:
     """What an asset step produced, in a few words (from its materialization metadata)."""
     m = step.materialized
     raw = [v for k, v in m.items() if k.startswith("raw_")]
     if raw:
-        read = sum(int(v.get("dagster/row_count", 0)) for v in raw)
-        new = sum(int(v.get("new_rows", 0)) for v in raw)
-        return f"{len(raw)} tables landed: {read:,} rows, {new:,} new"
+        return f"{len(raw)} tables landed: {landing_summary(raw)}"
     if "karantaene" in m:
         models = [k for k in m if not k.startswith("stg_") and k != "karantaene"]
         return (f"{len(models)} models, {int(m['karantaene'].get('dagster/row_count', 0)):,} "
