@@ -51,18 +51,22 @@ def _built(rel: Path, name: str, audit: dict, data: bytes = b"x;1\n") -> Path:
 
 
 def test_a_rebuild_that_differs_only_in_the_series_block_adds_no_version(tmp_path):
-    """A re-run's series audit also covers the version it would replace, so only the
-    ``serie`` blocks of its audit.json differ from the first run's: no version is added.
-    Any other difference (a data file, the release's own audit) adds one."""
+    """A re-run's series audit also covers the version it would replace, so the ``serie``
+    blocks of its audit.json differ from the first run's, and so may the values' inner
+    bounds (they depend on the points its search found): no version is added. Any other
+    difference (a data file, a verdict, the release's own counts) adds one."""
     from transforms.publish.release import publish_folder
 
     rel = tmp_path / "releases"
     rel.mkdir()
     own = {"verdict": "bestået", "withheld": 3}
 
-    def audit(versions, withheld=3):
+    def audit(versions, withheld=3, lo=4, exact=True, ok=True):
+        cell = {"gruppering": "[G]", "statusdato": None, "members": {"g": "a"},
+                "measure": "antal", "lo": lo, "hi": 9, "lo_bound": 2, "hi_bound": 9,
+                "exact": exact, "ok": ok}
         return {"udgivelse": "2026-10", "verdict": "bestået", "cubes": {"X": {
-            **own, "withheld": withheld,
+            **own, "withheld": withheld, "exact": int(exact), "cells": [cell],
             "serie": {"verdict": "bestået", "versions": versions}}}}
 
     publish_folder(rel, "2026-10", _built(rel, ".tmp-1", audit(["2026-10 (denne)"])))
@@ -74,9 +78,15 @@ def test_a_rebuild_that_differs_only_in_the_series_block_adds_no_version(tmp_pat
     assert (rel / "2026-10" / "audit.json").read_text() == \
         (rel / "versions" / "2026-10.1" / "audit.json").read_text()
     assert "(denne)" in (rel / "2026-10" / "audit.json").read_text()
-    publish_folder(rel, "2026-10", _built(rel, ".tmp-3", audit(["2026-10"], withheld=4)))
+    # other inner bounds of the same values (the search found other points): the same
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-b", audit(["2026-10"], lo=3, exact=False)))
+    assert layout.version_numbers(rel) == [("2026-10", 1)]
+    # another verdict of a value: a new version
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-v", audit(["2026-10"], ok=False)))
     assert layout.version_numbers(rel) == [("2026-10", 1), ("2026-10", 2)]
+    publish_folder(rel, "2026-10", _built(rel, ".tmp-3", audit(["2026-10"], withheld=4)))
+    assert layout.version_numbers(rel)[-1] == ("2026-10", 3)
     publish_folder(rel, "2026-10", _built(rel, ".tmp-4", audit(["2026-10"], withheld=4),
                                           data=b"x;2\n"))
-    assert layout.version_numbers(rel) == [("2026-10", 1), ("2026-10", 2), ("2026-10", 3)]
-    assert os.readlink(rel / "2026-10") == "versions/2026-10.3"
+    assert layout.version_numbers(rel)[-1] == ("2026-10", 4)
+    assert os.readlink(rel / "2026-10") == "versions/2026-10.4"

@@ -365,9 +365,9 @@ def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
     ``latest`` each move by one atomic symlink replacement, so at every instant both name a
     complete release. A legacy real folder ``<YYYY-MM>`` is swapped with the new symlink in
     one ``renameat2(RENAME_EXCHANGE)`` and then kept as ``versions/<YYYY-MM>.0``. When
-    ``tmp`` publishes nothing the month's current version does not (the same files; only
-    the series blocks of ``audit.json`` may differ: :func:`_same_release`), no version is
-    added. Returns ``releases/<YYYY-MM>``.
+    ``tmp`` publishes nothing the month's current version does not (the same data files,
+    and an ``audit.json`` that says the same of the same cells: :func:`_same_release`), no
+    version is added. Returns ``releases/<YYYY-MM>``.
     """
     final = releases_dir / release
     current = layout.release_path(releases_dir, release)
@@ -399,14 +399,19 @@ def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
 
 def _same_release(current: Path, tmp: Path) -> bool:
     """``tmp`` publishes nothing the month's current version does not: the same files, each
-    byte for byte, except that ``audit.json`` may differ in the cubes' series blocks
-    (``serie``), and the manifest in that file's checksum only.
+    byte for byte, except ``audit.json`` (and the manifest in that file's checksum), which
+    need only say the same of the same cells (:func:`_audit_substance`).
 
-    A re-run's series audit covers the version it would replace, so its ``serie`` block
-    lists one more version than the first run's did, with other component counts, even when
-    the data come out byte-identical. The current version's own block stays true (the same
-    data passed against everything published before them), so such a re-run adds no version
-    (docs/runbook.md, *Re-running a month*)."""
+    The data files fix the published frame, and the current version's audit was computed on
+    exactly that frame, so it stays a true account of it. What a re-run's audit may say
+    differently without any change in the data: its series blocks (``serie``: it also covers
+    the version it would replace, so it lists one more version, with other component
+    counts), and the inner bounds and exact intervals of the values (``lo``, ``hi``,
+    ``lo_bound``, ``hi_bound``, ``exact``): they depend on the feasible points the search
+    happened to find (carried from round to round and from the previous release), not on
+    the data, while each value's verdict (``ok``) does not. Such a re-run adds no version
+    (docs/runbook.md, *Re-running a month*); one more version would only repeat the data and
+    join every later series audit."""
     def files(root: Path) -> list[str]:
         return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     names = files(tmp)
@@ -416,7 +421,7 @@ def _same_release(current: Path, tmp: Path) -> bool:
     if not all(sha256_file(current / f) == sha256_file(tmp / f) for f in names
                if f not in loose):
         return False
-    if _without_series(current / layout.AUDIT) != _without_series(tmp / layout.AUDIT):
+    if _audit_substance(current / layout.AUDIT) != _audit_substance(tmp / layout.AUDIT):
         return False
     try:
         a, b = (json.loads((d / layout.MANIFEST).read_bytes()) for d in (current, tmp))
@@ -428,9 +433,14 @@ def _same_release(current: Path, tmp: Path) -> bool:
     return a == b
 
 
-def _without_series(path: Path):
-    """An ``audit.json`` without the cubes' series blocks (what :func:`_same_release` lets
-    differ); None where the file is missing or not an audit."""
+#: what of an audited value depends on the data: which value, and its verdict
+_CELL_SUBSTANCE = ("gruppering", "statusdato", "members", "measure", "ok")
+
+
+def _audit_substance(path: Path):
+    """An ``audit.json`` without what a re-run of the same data may report differently (see
+    :func:`_same_release`): the cubes' series blocks, their count of exact intervals, and
+    each value's bounds; None where the file is missing or not an audit."""
     try:
         audit = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -439,6 +449,10 @@ def _without_series(path: Path):
         for cube in audit["cubes"].values():
             if isinstance(cube, dict):
                 cube.pop("serie", None)
+                cube.pop("exact", None)
+                if isinstance(cube.get("cells"), list):
+                    cube["cells"] = [{k: c.get(k) for k in _CELL_SUBSTANCE}
+                                     if isinstance(c, dict) else c for c in cube["cells"]]
     return audit
 
 
