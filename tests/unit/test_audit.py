@@ -1043,6 +1043,8 @@ def test_the_warehouse_keeps_the_final_points_for_the_next_release(caplog):
     con.execute("UPDATE audit_punkter SET punkter = 'not a zip'::BLOB")
     assert not load_carried_points(con, AFSLAARS, "2022-12", truth2)
     assert "unreadable" in caplog.text
+    con.execute("UPDATE audit_punkter SET maal = '7'")
+    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2)
 
 
 def test_damaged_carried_points_give_no_points():

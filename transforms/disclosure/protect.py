@@ -277,15 +277,15 @@ def load_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
                        [cube.underemne, release]).fetchall()
     if not rows:
         return Witnesses()
-    measures = tuple(json.loads(rows[0][0]))
-    if not all(m in cells.columns for m in measures):
-        return Witnesses()
     try:
+        measures = tuple(str(m) for m in json.loads(rows[0][0]))
         with np.load(io.BytesIO(rows[0][1]), allow_pickle=False) as npz:
             stored = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # unreadable: start afresh
+    except (OSError, TypeError, ValueError, zipfile.BadZipFile) as exc:  # start afresh
         log.warning("%s: the carried points of an earlier release are unreadable (%s); the "
                     "first audit starts without them", cube.underemne, exc)
+        return Witnesses()
+    if not measures or not all(m in cells.columns for m in measures):
         return Witnesses()
     w = carried_over(stored, _cell_key(cells, cube).to_numpy(),
                      {m: cells[m].to_numpy(float) for m in measures}, measures)
