@@ -53,7 +53,7 @@ def combine(base: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]):
     positions; a part is (positions, points x positions). Parts are independent components
     of one system, so combinations of their feasible points stay feasible. Yielded one at a
     time: the audit checks each and keeps those that hold, so a large component's
-    candidates (national AFSLAARS: some 400 points of 17,000 unknowns, 55 MB) are never
+    candidates (national AFSLAARS: 240-400 points of 17,000 unknowns, 30-55 MB) are never
     all held at once beside the points they come from."""
     if not parts:
         return
@@ -77,9 +77,9 @@ def deviations(w: Witnesses, keys: np.ndarray, truth: dict[str, np.ndarray],
     ``w.shape[1]``), ``d<b>`` its points minus the cells' true values (points x cells).
     ``keys``: the frame rows' cell keys; ``truth``: per measure, the frame rows' true
     values. At most ``max_points`` points a block, evenly spread. None where ``w`` holds no
-    points of such a frame. Consumes ``w``: its points
-    become the deviations in place (no second copy of some 50 MB at the end of a national
-    search), and ``w`` is left empty."""
+    points of such a frame. Consumes ``w``, which is left empty: a block within the cap
+    becomes its deviations in place, so a national search's points (tens of MB) are not
+    copied once more at its end."""
     if not w.blocks or w.shape is None or w.shape[0] != len(keys):
         return None
     n, measures = w.shape
