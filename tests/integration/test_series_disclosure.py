@@ -385,3 +385,29 @@ def test_a_rerun_reproduces_the_release_byte_for_byte(built, tmp_path, monkeypat
     if stored:
         assert all(c["serie"]["komponenter"]["loest"] == 0 for c in rerun["cubes"].values()
                    if c["serie"]["komponenter"]["genbrugt"])
+
+
+def test_the_warehouse_counts_the_flow_truth_as_pandas_did(built):
+    """series.warehouse_flow_truth (the counts made in DuckDB, what the monthly run uses)
+    gives the frame flow_truth gives from every base row in pandas, row for row and type
+    for type: the recorded truths, and the series fingerprints, do not change."""
+    from transforms.catalog import CUBES
+    from transforms.series import base_rows, flow_truth, warehouse_flow_truth
+    from transforms.warehouse import connect
+
+    home = built["series"]["home"]
+    con = connect(home / "warehouse.duckdb")
+    try:
+        for cube in CUBES.values():
+            if cube.kind != "flow":
+                continue
+            for release in RELEASES:
+                want = flow_truth(base_rows(con, cube, release), cube)
+                got = warehouse_flow_truth(con, cube, release)
+                assert len(got) > 0
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+                assert list(got.dtypes) == list(want.dtypes)
+            assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                               "'_sandhed_grundlag'").fetchall()[0][0] == 0
+    finally:
+        con.close()
