@@ -271,25 +271,32 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
                    grouping_cols: list[str], set_cols: list[list[str]],
                    measures: dict[str, str]) -> bool:
     """Write ``_agg_k`` as ``GROUP BY GROUPING SETS`` would (the same rows, columns and
-    types) for a cube that counts distinct individuals, one grouping set at a time; False
-    (nothing written) where this does not apply, and the caller aggregates as usual.
+    types) for a cube that counts distinct individuals, without a distinct hash table per
+    grouping set; False (nothing written) where this does not apply, and the caller
+    aggregates as usual.
 
     Why: DuckDB plans a DISTINCT aggregate over grouping sets as one distinct hash table of
     (keys, individual) per set, all alive at once: at 10x national scale AFSLAARS's 44 sets
     held 29 million entries (1.3 GB), and at 100x they outgrow the memory limit and spill,
-    which made the step grow faster than the data. Here each set is two plain aggregates on
-    integers (the set's key and the individual, then the key), so memory is that of one set.
-    The row's coded attributes are packed into one BIGINT ``k`` (each code in its own bit
-    field; codes start at 1, so a field of 0 is a rolled-up column), and a set's key is
-    ``k`` with the fields of the other columns masked off.
+    which made the step grow faster than the data. An individual is counted in a cell of a
+    set by exactly one of their rows there: the one with the smallest ``k`` (the row's coded
+    attributes packed into one BIGINT, each code in its own bit field; codes start at 1, so a
+    field of 0 is a rolled-up column). A row is therefore counted in set ``s`` unless an
+    earlier row (smaller ``k``) of the same individual agrees with it on every column of
+    ``s``. Which fields two rows agree on is a small pattern, and a table gives the sets each
+    pattern covers: so the only work on all rows is one self-join of each individual's rows
+    (most individuals have a few) and one aggregate, instead of a large aggregate per set.
+    The sets are then summed over the (``k``, counted-in) classes of rows, which are few.
     """
     if not (_DISTINCT in measures.values() and set(measures.values()) <= {_COUNT, _DISTINCT}
             and "individ" in coded and set(grouping_cols) <= set(coded)):
         return False
+    if len(set_cols) > 62 or len(grouping_cols) > 12:
+        return False  # a set per bit of a BIGINT; a pattern table of 2^columns rows
     if not con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]:
         return False  # no rows: the grand total's empty cell is GROUPING SETS' business
     width = {c: int(con.execute(f"SELECT max(_k) FROM _d_{c}").fetchall()[0][0]).bit_length()
-             for c in grouping_cols + ["individ"]}
+             for c in grouping_cols}
     offset, bits = {}, 0
     for c in reversed(grouping_cols):
         offset[c], bits = bits, bits + width[c]
@@ -297,21 +304,37 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
         return False
     field = {c: ((1 << width[c]) - 1) << offset[c] for c in grouping_cols}
     packed = " | ".join(f"(CAST({c} AS BIGINT) << {offset[c]})" for c in grouping_cols) or "0"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _p AS SELECT {packed} AS k, individ FROM {source}")
-    con.execute("CREATE OR REPLACE TEMP TABLE _agg_s (_set INTEGER, k BIGINT, n BIGINT, "
-                "d BIGINT)")
-    ib = width["individ"]
-    for i, cols in enumerate(set_cols):
-        mask = sum(field[c] for c in cols)
-        if bits + ib <= 63:  # the set's key and the individual in one BIGINT
-            inner = (f"SELECT ((k & {mask}) << {ib}) | individ AS ki, count(*) AS c "
-                     "FROM _p GROUP BY ki")
-            key = f"ki >> {ib}"
-        else:
-            inner = f"SELECT k & {mask} AS ki, individ, count(*) AS c FROM _p GROUP BY ALL"
-            key = "ki"
-        con.execute(f"INSERT INTO _agg_s SELECT {i}, {key} AS k, sum(c), count(*) "
-                    f"FROM ({inner}) GROUP BY {key}")
+    # Bit f of a pattern: the two rows agree on grouping_cols[f]; each pattern's sets.
+    covers = []
+    for pattern in range(1 << len(grouping_cols)):
+        agree = {c for f, c in enumerate(grouping_cols) if pattern >> f & 1}
+        covers.append((pattern, sum(1 << i for i, cols in enumerate(set_cols)
+                                    if set(cols) <= agree)))
+    agreement = " | ".join(f"(CAST((x & {field[c]}) = 0 AS BIGINT) << {f})"
+                           for f, c in enumerate(grouping_cols)) or "0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _p AS SELECT {packed} AS k, individ, "
+                f"count(*) AS c FROM {source} GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE _moenstre AS SELECT * FROM (VALUES "
+                + ", ".join(f"({p}, CAST({m} AS BIGINT))" for p, m in covers)
+                + ") AS t(moenster, saet)")
+    # Per row: the sets in which an earlier row of the same individual already counts them.
+    con.execute("CREATE OR REPLACE TEMP TABLE _gentaget AS "
+                "SELECT individ, k, bit_or(m.saet) AS gentaget FROM ("
+                "  SELECT b.individ, b.k, xor(a.k, b.k) AS x FROM _p a "
+                "  JOIN _p b ON a.individ = b.individ AND a.k < b.k) AS par "
+                f"JOIN _moenstre m ON m.moenster = ({agreement}) GROUP BY individ, k")
+    con.execute("CREATE OR REPLACE TEMP TABLE _klasser AS "
+                "SELECT p.k, coalesce(g.gentaget, 0) AS gentaget, sum(p.c) AS n, count(*) AS f "
+                "FROM _p p LEFT JOIN _gentaget g ON g.individ = p.individ AND g.k = p.k "
+                "GROUP BY ALL")
+    masks = ", ".join(f"({i}, CAST({sum(field[c] for c in cols)} AS BIGINT))"
+                      for i, cols in enumerate(set_cols))
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_s AS "
+                "SELECT s._set, q.k & s.maske AS k, CAST(sum(q.n) AS BIGINT) AS n, "
+                "CAST(sum(q.f) FILTER (WHERE (q.gentaget >> s._set) & 1 = 0) AS BIGINT) AS d "
+                f"FROM _klasser q CROSS JOIN (VALUES {masks}) AS s(_set, maske) GROUP BY ALL")
+    for t in ("_p", "_moenstre", "_gentaget", "_klasser"):
+        con.execute(f"DROP TABLE {t}")
     gids = ", ".join(f"({i}, {_gid_of(grouping_cols, set(cols))})"
                      for i, cols in enumerate(set_cols))
     select = [f"CAST(nullif((s.k >> {offset[c]}) & {(1 << width[c]) - 1}, 0) AS INTEGER) AS {c}"
@@ -321,7 +344,6 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(select)} FROM _agg_s s "
                 f"JOIN (VALUES {gids}) AS g(_set, _gid) ON g._set = s._set")
     con.execute("DROP TABLE _agg_s")
-    con.execute("DROP TABLE _p")
     return True
 
 
