@@ -267,26 +267,36 @@ def _level_cells(con, cube: Cube, base: str, coded, level: str | None, gs: list[
 _COUNT, _DISTINCT = "count(*)", "count(DISTINCT individ)"
 
 
+#: Individuals with at most this many rows in a cube base are counted by comparing their rows
+#: pairwise (at most 120 pairs each); the others set by set (see :func:`_distinct_sets`).
+PAIRWISE_MAX_ROWS = 16
+
+
 def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str],
                    grouping_cols: list[str], set_cols: list[list[str]],
                    measures: dict[str, str]) -> bool:
     """Write ``_agg_k`` as ``GROUP BY GROUPING SETS`` would (the same rows, columns and
     types) for a cube that counts distinct individuals, without a distinct hash table per
-    grouping set; False (nothing written) where this does not apply, and the caller
-    aggregates as usual.
+    grouping set over all rows; False (nothing written) where this does not apply, and the
+    caller aggregates as usual.
 
     Why: DuckDB plans a DISTINCT aggregate over grouping sets as one distinct hash table of
     (keys, individual) per set, all alive at once: at 10x national scale AFSLAARS's 44 sets
     held 29 million entries (1.3 GB), and at 100x they outgrow the memory limit and spill,
-    which made the step grow faster than the data. An individual is counted in a cell of a
-    set by exactly one of their rows there: the one with the smallest ``k`` (the row's coded
-    attributes packed into one BIGINT, each code in its own bit field; codes start at 1, so a
-    field of 0 is a rolled-up column). A row is therefore counted in set ``s`` unless an
-    earlier row (smaller ``k``) of the same individual agrees with it on every column of
-    ``s``. Which fields two rows agree on is a small pattern, and a table gives the sets each
-    pattern covers: so the only work on all rows is one self-join of each individual's rows
-    (most individuals have a few) and one aggregate, instead of a large aggregate per set.
-    The sets are then summed over the (``k``, counted-in) classes of rows, which are few.
+    which made the step grow faster than the data; one aggregate per set instead costs as much
+    CPU (44 aggregates over all rows).
+
+    How: the row's coded attributes are packed into one BIGINT ``k`` (each code in its own
+    bit field; codes start at 1, so a field of 0 is a rolled-up column); a set's key is ``k``
+    with the fields of the other columns masked off. An individual counts in a cell of a set
+    by exactly one of their rows there, the one with the smallest ``k``: a row is counted in a
+    set unless an earlier row (smaller ``k``) of the same individual agrees with it on every
+    column of the set. For most individuals (at most PAIRWISE_MAX_ROWS rows) the rows are
+    compared pairwise: which fields two rows agree on is a small pattern, a table gives the
+    sets each pattern covers, and one aggregate gives each row the sets it is repeated in;
+    the sets are then summed over the (``k``, repeated-in) classes of rows, which are few.
+    The few individuals with many rows (at 100x scale some applicants have 400 refusals,
+    where pairs grow quadratically) are aggregated set by set, on their rows only.
     """
     if not (_DISTINCT in measures.values() and set(measures.values()) <= {_COUNT, _DISTINCT}
             and "individ" in coded and set(grouping_cols) <= set(coded)):
@@ -303,7 +313,13 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
     if bits > 63:
         return False
     field = {c: ((1 << width[c]) - 1) << offset[c] for c in grouping_cols}
+    masks = [sum(field[c] for c in cols) for cols in set_cols]
     packed = " | ".join(f"(CAST({c} AS BIGINT) << {offset[c]})" for c in grouping_cols) or "0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _r AS SELECT {packed} AS k, individ, "
+                f"count(*) AS c FROM {source} GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE _mange AS SELECT individ FROM _r GROUP BY individ "
+                f"HAVING count(*) > {PAIRWISE_MAX_ROWS}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT * FROM _r ANTI JOIN _mange USING (individ)")
     # Bit f of a pattern: the two rows agree on grouping_cols[f]; each pattern's sets.
     covers = []
     for pattern in range(1 << len(grouping_cols)):
@@ -312,8 +328,6 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
                                     if set(cols) <= agree)))
     agreement = " | ".join(f"(CAST((x & {field[c]}) = 0 AS BIGINT) << {f})"
                            for f, c in enumerate(grouping_cols)) or "0"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _p AS SELECT {packed} AS k, individ, "
-                f"count(*) AS c FROM {source} GROUP BY ALL")
     con.execute("CREATE OR REPLACE TEMP TABLE _moenstre AS SELECT * FROM (VALUES "
                 + ", ".join(f"({p}, CAST({m} AS BIGINT))" for p, m in covers)
                 + ") AS t(moenster, saet)")
@@ -327,13 +341,18 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
                 "SELECT p.k, coalesce(g.gentaget, 0) AS gentaget, sum(p.c) AS n, count(*) AS f "
                 "FROM _p p LEFT JOIN _gentaget g ON g.individ = p.individ AND g.k = p.k "
                 "GROUP BY ALL")
-    masks = ", ".join(f"({i}, CAST({sum(field[c] for c in cols)} AS BIGINT))"
-                      for i, cols in enumerate(set_cols))
-    con.execute("CREATE OR REPLACE TEMP TABLE _agg_s AS "
-                "SELECT s._set, q.k & s.maske AS k, CAST(sum(q.n) AS BIGINT) AS n, "
-                "CAST(sum(q.f) FILTER (WHERE (q.gentaget >> s._set) & 1 = 0) AS BIGINT) AS d "
-                f"FROM _klasser q CROSS JOIN (VALUES {masks}) AS s(_set, maske) GROUP BY ALL")
-    for t in ("_p", "_moenstre", "_gentaget", "_klasser"):
+    values = ", ".join(f"({i}, CAST({m} AS BIGINT))" for i, m in enumerate(masks))
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_d AS "
+                "SELECT s._set, q.k & s.maske AS k, sum(q.n) AS n, "
+                "coalesce(sum(q.f) FILTER (WHERE (q.gentaget >> s._set) & 1 = 0), 0) AS d "
+                f"FROM _klasser q CROSS JOIN (VALUES {values}) AS s(_set, maske) GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE _m AS SELECT * FROM _r SEMI JOIN _mange USING (individ)")
+    for i, mask in enumerate(masks):
+        con.execute(f"INSERT INTO _agg_d SELECT {i}, k, sum(c), count(*) FROM ("
+                    f"SELECT k & {mask} AS k, individ, sum(c) AS c FROM _m GROUP BY ALL) GROUP BY k")
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_s AS SELECT _set, k, CAST(sum(n) AS BIGINT) AS n, "
+                "CAST(sum(d) AS BIGINT) AS d FROM _agg_d GROUP BY _set, k")
+    for t in ("_r", "_mange", "_p", "_m", "_moenstre", "_gentaget", "_klasser", "_agg_d"):
         con.execute(f"DROP TABLE {t}")
     gids = ", ".join(f"({i}, {_gid_of(grouping_cols, set(cols))})"
                      for i, cols in enumerate(set_cols))
