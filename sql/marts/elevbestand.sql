@@ -153,8 +153,12 @@ maanedsstykker AS (
     SELECT s.fra, s.til, g.gruppe, s.foedselsdato, s.fyldt_20, s.fyldt_25, s.fyldt_30,
            s.fyldt_40, s.vurderet, s.vurderet_3, s.vurderet_6, s.vurderet_12, s.afbrudt_dato,
            unnest(range(
-               greatest(year(s.fra) * 12 + month(s.fra), (SELECT min(maaned) FROM datoer)),
-               least(year(s.til) * 12 + month(s.til), (SELECT max(maaned) FROM datoer)) + 1
+               -- no status dates (a release before the first): an empty range, not every
+               -- month of every piece (greatest and least skip NULLs)
+               greatest(year(s.fra) * 12 + month(s.fra),
+                        coalesce((SELECT min(maaned) FROM datoer), 2147483647)),
+               least(year(s.til) * 12 + month(s.til),
+                     coalesce((SELECT max(maaned) FROM datoer), 0)) + 1
            )) AS maaned
     FROM _bestand_segmenter AS s
     JOIN _bestand_grupper AS g
