@@ -23,7 +23,7 @@
 -- are per-agreement work. Only the last step meets the status dates, and it streams straight
 -- into an aggregate. Parameters: $cutoff (TIMESTAMPTZ), $udgivelse (DATE).
 --
--- Five statements, each a table DuckDB can spill to disk (four TEMP, then the stock itself, a
+-- Seven statements, each a table DuckDB can spill to disk (six TEMP, then the stock itself, a
 -- warehouse table: the asset elevbestand, built once per release and read by both stock cubes;
 -- transforms/cubes.py build_stock): one query holding all of them in memory at once needed
 -- over 1 GB at 10x scale and ran out of memory under that limit.
