@@ -239,11 +239,14 @@ def _level_cells(con, cube: Cube, base: str, coded, level: str | None, gs: list[
         source = (f"(SELECT {_non_time_cols(con, base + '_k')}, p.statusdato, p.tid_aar, "
                   f"p.tid_kvartal, p.tid_maaned FROM {base}_k b JOIN status_perioder p "
                   f"ON p.statusdato = b.statusdato AND p.niveau = '{level}')")
-    agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(grouping_cols)}, "
-               f"{gid_expr} AS _gid, "
-               + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
-               + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
-    con.execute(agg_sql)
+    set_cols = [["statusdato"] * (level is not None)
+                + [ATTRIBUTES[a].column for a in carried_attributes(g)] for g in gs]
+    if not _distinct_sets(con, source, coded, grouping_cols, set_cols, measures):
+        agg_sql = (f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(grouping_cols)}, "
+                   f"{gid_expr} AS _gid, "
+                   + ", ".join(f"{expr} AS {name}" for name, expr in measures.items())
+                   + f" FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})")
+        con.execute(agg_sql)
     _decode(con, "_agg_k", "_agg", coded)
     n_agg = con.execute("SELECT count(*) FROM _agg").fetchall()[0][0]
     matched = 0
@@ -258,6 +261,118 @@ def _level_cells(con, cube: Cube, base: str, coded, level: str | None, gs: list[
             f"{cube.underemne}: {n_agg - matched} aggregated cells have captions that are not "
             "members of their attribute (a dimension member list is incomplete)")
     return frames
+
+
+#: The measures :func:`_distinct_sets` computes: the rows, and the distinct individuals.
+_COUNT, _DISTINCT = "count(*)", "count(DISTINCT individ)"
+
+
+#: Individuals with at most this many rows in a cube base are counted by comparing their rows
+#: pairwise (at most 120 pairs each); the others set by set (see :func:`_distinct_sets`).
+PAIRWISE_MAX_ROWS = 16
+
+
+def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str],
+                   grouping_cols: list[str], set_cols: list[list[str]],
+                   measures: dict[str, str]) -> bool:
+    """Write ``_agg_k`` as ``GROUP BY GROUPING SETS`` would (the same rows, columns and
+    types) for a cube that counts distinct individuals, without a distinct hash table per
+    grouping set over all rows; False (nothing written) where this does not apply, and the
+    caller aggregates as usual.
+
+    Why: DuckDB plans a DISTINCT aggregate over grouping sets as one distinct hash table of
+    (keys, individual) per set, all alive at once: at 10x national scale AFSLAARS's 44 sets
+    held 29 million entries (1.3 GB), and at 100x they outgrow the memory limit and spill,
+    which made the step grow faster than the data; one aggregate per set instead costs as much
+    CPU (44 aggregates over all rows).
+
+    How: the row's coded attributes are packed into one BIGINT ``k`` (each code in its own
+    bit field; codes start at 1, so a field of 0 is a rolled-up column); a set's key is ``k``
+    with the fields of the other columns masked off. An individual counts in a cell of a set
+    by exactly one of their rows there, the one with the smallest ``k``: a row is counted in a
+    set unless an earlier row (smaller ``k``) of the same individual agrees with it on every
+    column of the set. For most individuals (at most PAIRWISE_MAX_ROWS rows) the rows are
+    compared pairwise: which fields two rows agree on is a small pattern, a table gives the
+    sets each pattern covers, and one aggregate gives each row the sets it is repeated in;
+    the sets are then summed over the (``k``, repeated-in) classes of rows, which are few.
+    The few individuals with many rows (at 100x scale some applicants have 400 refusals,
+    where pairs grow quadratically) are aggregated set by set, on their rows only.
+    """
+    if not (_DISTINCT in measures.values() and set(measures.values()) <= {_COUNT, _DISTINCT}
+            and "individ" in coded and set(grouping_cols) <= set(coded)):
+        return False
+    if len(set_cols) > 62 or len(grouping_cols) > 12:
+        return False  # a set per bit of a BIGINT; a pattern table of 2^columns rows
+    if not con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]:
+        return False  # no rows: the grand total's empty cell is GROUPING SETS' business
+    width = {c: int(con.execute(f"SELECT max(_k) FROM _d_{c}").fetchall()[0][0]).bit_length()
+             for c in grouping_cols}
+    offset, bits = {}, 0
+    for c in reversed(grouping_cols):
+        offset[c], bits = bits, bits + width[c]
+    if bits > 63:
+        return False
+    field = {c: ((1 << width[c]) - 1) << offset[c] for c in grouping_cols}
+    masks = [sum(field[c] for c in cols) for cols in set_cols]
+    packed = " | ".join(f"(CAST({c} AS BIGINT) << {offset[c]})" for c in grouping_cols) or "0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _r AS SELECT {packed} AS k, individ, "
+                f"count(*) AS c FROM {source} GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE _mange AS SELECT individ FROM _r GROUP BY individ "
+                f"HAVING count(*) > {PAIRWISE_MAX_ROWS}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT * FROM _r ANTI JOIN _mange USING (individ)")
+    # Bit f of a pattern: the two rows agree on grouping_cols[f]; each pattern's sets.
+    covers = []
+    for pattern in range(1 << len(grouping_cols)):
+        agree = {c for f, c in enumerate(grouping_cols) if pattern >> f & 1}
+        covers.append((pattern, sum(1 << i for i, cols in enumerate(set_cols)
+                                    if set(cols) <= agree)))
+    agreement = " | ".join(f"(CAST((x & {field[c]}) = 0 AS BIGINT) << {f})"
+                           for f, c in enumerate(grouping_cols)) or "0"
+    con.execute("CREATE OR REPLACE TEMP TABLE _moenstre AS SELECT * FROM (VALUES "
+                + ", ".join(f"({p}, CAST({m} AS BIGINT))" for p, m in covers)
+                + ") AS t(moenster, saet)")
+    # Per row: the sets in which an earlier row of the same individual already counts them.
+    con.execute("CREATE OR REPLACE TEMP TABLE _gentaget AS "
+                "SELECT individ, k, bit_or(m.saet) AS gentaget FROM ("
+                "  SELECT b.individ, b.k, xor(a.k, b.k) AS x FROM _p a "
+                "  JOIN _p b ON a.individ = b.individ AND a.k < b.k) AS par "
+                f"JOIN _moenstre m ON m.moenster = ({agreement}) GROUP BY individ, k")
+    con.execute("CREATE OR REPLACE TEMP TABLE _klasser AS "
+                "SELECT p.k, coalesce(g.gentaget, 0) AS gentaget, sum(p.c) AS n, count(*) AS f "
+                "FROM _p p LEFT JOIN _gentaget g ON g.individ = p.individ AND g.k = p.k "
+                "GROUP BY ALL")
+    values = ", ".join(f"({i}, CAST({m} AS BIGINT))" for i, m in enumerate(masks))
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_d AS "
+                "SELECT s._set, q.k & s.maske AS k, sum(q.n) AS n, "
+                "coalesce(sum(q.f) FILTER (WHERE (q.gentaget >> s._set) & 1 = 0), 0) AS d "
+                f"FROM _klasser q CROSS JOIN (VALUES {values}) AS s(_set, maske) GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE _m AS SELECT * FROM _r SEMI JOIN _mange USING (individ)")
+    for i, mask in enumerate(masks):
+        con.execute(f"INSERT INTO _agg_d SELECT {i}, k, sum(c), count(*) FROM ("
+                    f"SELECT k & {mask} AS k, individ, sum(c) AS c FROM _m GROUP BY ALL) GROUP BY k")
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_s AS SELECT _set, k, CAST(sum(n) AS BIGINT) AS n, "
+                "CAST(sum(d) AS BIGINT) AS d FROM _agg_d GROUP BY _set, k")
+    for t in ("_r", "_mange", "_p", "_m", "_moenstre", "_gentaget", "_klasser", "_agg_d"):
+        con.execute(f"DROP TABLE {t}")
+    gids = ", ".join(f"({i}, {_gid_of(grouping_cols, set(cols))})"
+                     for i, cols in enumerate(set_cols))
+    select = [f"CAST(nullif((s.k >> {offset[c]}) & {(1 << width[c]) - 1}, 0) AS INTEGER) AS {c}"
+              for c in grouping_cols]
+    select.append("CAST(g._gid AS BIGINT) AS _gid")
+    select += [f"s.{'n' if expr == _COUNT else 'd'} AS {name}" for name, expr in measures.items()]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _agg_k AS SELECT {', '.join(select)} FROM _agg_s s "
+                f"JOIN (VALUES {gids}) AS g(_set, _gid) ON g._set = s._set")
+    con.execute("DROP TABLE _agg_s")
+    return True
+
+
+def _gid_of(grouping_cols: list[str], grouped: set[str]) -> int:
+    """DuckDB's GROUPING() bitmask of a set grouped by ``grouped`` (MSB first, 1 = not
+    grouped)."""
+    bits = 0
+    for col in grouping_cols:
+        bits = (bits << 1) | (col not in grouped)
+    return bits
 
 
 def _grouping_cells(con, cube: Cube, g: str, level: str | None, grouping_cols: list[str],
