@@ -391,6 +391,8 @@ def main(argv=None) -> int:
                 print(f"VALUE lpstat_run_{case}_cpu_{s} {f[f'command_{case}_cpu_seconds']:.2f} s")
                 print(f"VALUE lpstat_run_{case}_peak_rss_{s} "
                       f"{f[f'command_{case}_peak_rss_mb']:.0f} MB")
+                print(f"# lpstat_run_{case}_{s} slowest steps, s: "
+                      f"{_top_steps(f[f'command_{case}_steps'], 6)}")
         if "rows" not in f:  # --command-only
             if not args.no_write:
                 args.results.write_text(report(figs), encoding="utf-8")

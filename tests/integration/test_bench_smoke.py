@@ -26,8 +26,11 @@ def test_bench_harness_runs_at_the_smallest_scale(pg_url, tmp_path):
          "--results", str(results), "--pg", pg_url],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    figures = {}
+    figures, comments = {}, []
     for line in out.stdout.splitlines():
+        if line.startswith("# "):
+            comments.append(line)
+            continue
         m = re.fullmatch(r"(RATIO|VALUE) (\S+) (\S+)(?: (\S+))?", line)
         assert m, f"not a figure line: {line!r}"
         figures[m.group(2)] = float(m.group(3))
@@ -37,6 +40,8 @@ def test_bench_harness_runs_at_the_smallest_scale(pg_url, tmp_path):
         assert figures[f"{step}_small"] > 0
     assert figures["peak_rss_small"] > 50
     for case in ("first", "new", "rerun"):  # `lpstat run` itself, through the instance
+        assert any(c.startswith(f"# lpstat_run_{case}_small slowest steps, s: ")
+                   and "beskyttede_celler" in c for c in comments), comments
         assert figures[f"lpstat_run_{case}_small"] > figures[f"lpstat_run_{case}_cpu_small"] / 4
         assert figures[f"lpstat_run_{case}_peak_rss_small"] > 50
     assert figures["all_releases_small"] == 2  # 2021-04 and 2021-05
