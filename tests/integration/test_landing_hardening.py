@@ -12,6 +12,7 @@ PostgreSQL on this machine.
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -286,4 +287,43 @@ def test_an_agreement_without_a_key_or_with_a_repeated_version_is_quarantined(sm
                        "OR aftale_id IS NULL", [a]).fetchall()[0][0] == 0
     counts = _reconciles(con, store)
     assert counts["uddannelsesaftale"]["read"] == store.count("uddannelsesaftale")
+    con.close()
+
+
+def test_many_quarantined_rows_are_read_again_by_key_and_hold_no_watermark(store, tmp_path):
+    """More rows fail validation than one bound parameter per key allowed (the limit was
+    5,000; at 100x national scale 23,000-32,000 rows per table fail): they are read again by
+    their keys, passed as one parameter, instead of holding the watermark at the first of
+    them, which made every run read the table again from 2021 and the release check
+    watermarks_current fail."""
+    n = 6_000
+    good = store.execute("SELECT primaer_begrundelse FROM laerepladsen.afslag "
+                         "ORDER BY afslag_id LIMIT 1")[0][0]
+    for offset in (7_000_000, 8_000_000):  # n refusals with an unknown reason, May 2021
+        store.execute(
+            "INSERT INTO laerepladsen.afslag SELECT afslag_id + ?, virksomhed_id, "
+            "uddannelse_kode, ansoeger, 'UKENDT', sekundaer_begrundelse, {ts}, registreret_af "
+            "FROM laerepladsen.afslag WHERE afslag_id < 1000000 ORDER BY afslag_id LIMIT ?",
+            (offset, "2021-05-03T10:00:00+02:00", n // 2))
+    con = connect(tmp_path / "wh.duckdb")
+    first = land_source(store.url, KEY, con, "run1", cutoff=CUTOFF)
+    assert first["afslag"]["quarantined"] >= n
+    (wm,) = con.execute("SELECT vandmaerke FROM ingest_vandmaerke WHERE tabel = 'afslag'"
+                        ).fetchall()[0]
+    assert wm > CUTOFF - timedelta(days=3)  # not held at May 2021
+    second = land_source(store.url, KEY, con, "run2", cutoff=CUTOFF)
+    assert second["afslag"]["new"] == 0
+    assert second["afslag"]["quarantined"] == first["afslag"]["quarantined"]
+    # the n by key, and of the rest only the look-back window: not the table from 2021
+    assert second["afslag"]["read"] >= n
+    assert second["afslag"]["read"] - n < (store.count("afslag") - n) / 10
+    # the portal corrects 100 of them: the next run lands exactly those
+    store.execute("UPDATE laerepladsen.afslag SET primaer_begrundelse = ? "
+                  "WHERE afslag_id >= 7000000 AND afslag_id < 7000000 + 1000000 "
+                  "AND afslag_id IN (SELECT afslag_id FROM laerepladsen.afslag "
+                  "WHERE afslag_id >= 7000000 ORDER BY afslag_id LIMIT 100)", (good,))
+    third = land_source(store.url, KEY, con, "run3", cutoff=CUTOFF)
+    assert third["afslag"]["new"] == 100
+    assert third["afslag"]["quarantined"] == first["afslag"]["quarantined"] - 100
+    _reconciles(con, store)
     con.close()
