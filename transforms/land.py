@@ -248,12 +248,15 @@ MAX_REREAD_KEYS = 1_000_000
 
 def _key_filter(src: SourceConnection, table: str, keys: list[int]) -> tuple[str, tuple]:
     """The rows of ``table`` with one of ``keys`` (integers), as a filter with a single bound
-    parameter (a JSON array in SQLite, an array literal in PostgreSQL)."""
+    parameter (a JSON array in SQLite, an array literal in PostgreSQL). Both are a subquery,
+    which the stores look up by hash (PostgreSQL: a hashed SubPlan) or by an index (SQLite)
+    for each row: ``key = ANY(array)`` searched the array row by row, and 25,000 keys over
+    8.3 million refusals at 100x did not finish in ten minutes (3.9 s as a subquery)."""
     key = TABLE_KEYS[table]  # a column name from the fixed contract list
     if src.kind == "sqlite":
         return (f"{key} IN (SELECT value FROM json_each(?))",
                 (json.dumps([int(k) for k in keys]),))
-    return (f"{key} = ANY(CAST(? AS BIGINT[]))",
+    return (f"{key} IN (SELECT unnest(CAST(? AS BIGINT[])))",
             ("{" + ",".join(str(int(k)) for k in keys) + "}",))
 
 
