@@ -12,6 +12,7 @@ generated SQL come only from the catalogue; values are bound as parameters.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import duckdb
@@ -267,6 +268,12 @@ def _level_cells(con, cube: Cube, base: str, coded, level: str | None, gs: list[
 _COUNT, _DISTINCT = "count(*)", "count(DISTINCT individ)"
 
 
+#: what _distinct_sets composes into SQL: a lower-case identifier, and a source that is one
+#: (a temporary table) or the caller's own subquery over its temporary tables
+_SQL_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_SQL_SOURCE = re.compile(r"[a-z_][a-z0-9_]*|\(SELECT [^;]*\)")
+
+
 #: Individuals with at most this many rows in a cube base are counted by comparing their rows
 #: pairwise (at most 120 pairs each); the others set by set (see :func:`_distinct_sets`).
 PAIRWISE_MAX_ROWS = 16
@@ -300,6 +307,12 @@ def _distinct_sets(con: duckdb.DuckDBPyConnection, source: str, coded: list[str]
     """
     if not (_DISTINCT in measures.values() and set(measures.values()) <= {_COUNT, _DISTINCT}
             and "individ" in coded and set(grouping_cols) <= set(coded)):
+        return False
+    # The SQL below is composed: its identifiers are the catalogue's column names and the
+    # caller's temporary table names, checked here, and its only values are integers this
+    # function computes (bit offsets and masks); nothing from the data is spliced in.
+    if not all(_SQL_NAME.fullmatch(x) for x in [*coded, *grouping_cols]) \
+            or not _SQL_SOURCE.fullmatch(source):
         return False
     if len(set_cols) > 62 or len(grouping_cols) > 12:
         return False  # a set per bit of a BIGINT; a pattern table of 2^columns rows

@@ -58,10 +58,7 @@ def warehouse_flow_truth(con, cube: Cube, release: str) -> pd.DataFrame:
     the month-level counts of each grouping do. The base held as pandas text columns took
     the monthly run's disclosure step to 10.4 GB at 100x. The same frame, row for row:
     groups in the order ``groupby`` sorts them (text by code point, missing last)."""
-    from transforms.cubes import release_params
-    from transforms.warehouse import bound, sql_text
-
-    sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), release_params(release))
+    sql, used = _base_sql(cube, release)
     columns = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0", used).description]
     groupings = [(G, [ATTRIBUTES[a].column for a in G]) for G in _nontime_groupings(cube)]
     groupings = [(G, cols) for G, cols in groupings if all(c in columns for c in cols)]
@@ -194,12 +191,16 @@ def recorded_truth(con, cube: Cube, fp: str) -> pd.DataFrame | None:
 def base_rows(con, cube: Cube, release: str) -> pd.DataFrame:
     """A flow cube's base rows at a release's cut-off, from the warehouse as it is now (all of
     them in pandas: for tests and checks of :func:`warehouse_flow_truth`)."""
+    sql, used = _base_sql(cube, release)
+    return con.execute(sql, used).df()
+
+
+def _base_sql(cube: Cube, release: str) -> tuple[str, dict]:
+    """The cube's base query (``sql/marts/cube_<x>.sql``) and its parameters at a release."""
     from transforms.cubes import release_params
     from transforms.warehouse import bound, sql_text
 
-    params = release_params(release)
-    sql, used = bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), params)
-    return con.execute(sql, used).df()
+    return bound(sql_text("marts", f"cube_{cube.underemne.lower()}"), release_params(release))
 
 
 def candidate_truth(con, cube: Cube, release: str, cells: pd.DataFrame) -> pd.DataFrame:

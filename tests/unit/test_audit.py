@@ -1025,26 +1025,29 @@ def test_the_warehouse_keeps_the_final_points_for_the_next_release(caplog):
     from transforms.disclosure.audit.witnesses import CARRY_MAX_POINTS
     from transforms.disclosure.protect import load_carried_points, save_carried_points
 
+    from transforms.disclosure.guarded import _cell_key
+
     truth1, pub1 = _quarters(3)
     truth2, pub2 = _quarters(4)
+    key1, key2 = (_cell_key(t, AFSLAARS).to_numpy() for t in (truth1, truth2))
     con = duckdb.connect()
-    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1)  # nothing kept yet
+    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1, key1)  # nothing kept yet
     final = Witnesses()
     audit(pub1, AFSLAARS, workers=1, witnesses=final)
     n_points = [len(p) for _, p in final.blocks]
-    save_carried_points(con, AFSLAARS, "2022-09", truth1, final)
+    save_carried_points(con, AFSLAARS, "2022-09", truth1, key1, final)
     assert con.execute("SELECT udgivelse FROM audit_punkter").fetchall() == [("2022-09",)]
-    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1)  # only earlier releases
-    carried = load_carried_points(con, AFSLAARS, "2022-12", truth2)
+    assert not load_carried_points(con, AFSLAARS, "2022-09", truth1, key1)  # only earlier
+    carried = load_carried_points(con, AFSLAARS, "2022-12", truth2, key2)
     assert carried and carried.shape == (len(truth2), ("antal_afslag",))
     assert [len(p) for _, p in carried.blocks] == [min(n, CARRY_MAX_POINTS) for n in n_points]
     res = audit(pub2, AFSLAARS, workers=1, witnesses=carried)
     assert carried.last["hints_used"] > 0 and res["checked"] > 0
     con.execute("UPDATE audit_punkter SET punkter = 'not a zip'::BLOB")
-    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2)
+    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2, key2)
     assert "unreadable" in caplog.text
     con.execute("UPDATE audit_punkter SET maal = '7'")
-    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2)
+    assert not load_carried_points(con, AFSLAARS, "2022-12", truth2, key2)
 
 
 def test_damaged_carried_points_give_no_points():

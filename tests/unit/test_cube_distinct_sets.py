@@ -67,3 +67,14 @@ def test_distinct_sets_declines_what_it_does_not_cover():
     assert not cubes._distinct_sets(con, "src_k", ["a", "b", "individ"], COLS, SETS, MEASURES)
     con.execute("DELETE FROM src_k")  # no rows: GROUPING SETS' own empty grand total
     assert not cubes._distinct_sets(con, "src_k", COLS + ["individ"], COLS, SETS, MEASURES)
+
+
+def test_distinct_sets_composes_sql_only_from_plain_names():
+    """Only catalogue-shaped identifiers and a temporary table (or the caller's subquery)
+    are spliced into its SQL; anything else goes to the ordinary GROUPING SETS aggregate."""
+    con = _base(1, 100, 10)
+    assert not cubes._distinct_sets(con, "src_k; DROP TABLE src", COLS + ["individ"], COLS,
+                                    SETS, MEASURES)
+    assert not cubes._distinct_sets(con, "src_k", COLS + ['a"; --', "individ"],
+                                    COLS + ['a"; --'], SETS, MEASURES)
+    assert con.execute("SELECT count(*) FROM src").fetchall()[0][0] == 100

@@ -109,7 +109,9 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
                   u: str, cube, m: Methods) -> dict:
     """One cube: its pattern, its published cells (pub_<x>), its information loss, and the
     entry of the release's audit."""
-    from transforms.disclosure.guarded import SeriesSearch, guarded_pattern, series_pattern
+    from transforms.disclosure.guarded import (
+        SeriesSearch, _cell_key, guarded_pattern, series_pattern,
+    )
     from transforms.infoloss import information_loss, public_information_loss
     from transforms.series import candidate_truth, history, read_published, record_truth
 
@@ -133,12 +135,13 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
                               _series_check(hist, cube, release, truth, m.audit_series, cache,
                                             chain),
                               previous=prev)
-        carried = load_carried_points(con, cube, release, cells)
+        keys = _cell_key(cells, cube).to_numpy()
+        carried = load_carried_points(con, cube, release, cells, keys)
         pattern, method, verdict, series = series_pattern(
             cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked,
             memo=patterns, carried=carried)
         if method == "kontrolleret" and not memo.hits:  # the final audit's own points
-            save_carried_points(con, cube, release, cells, carried)
+            save_carried_points(con, cube, release, cells, keys, carried)
         save_component_cache(con, cube, cache)
         save_chain(con, cube, chain, series)
         c = series.get("components", {})
@@ -252,12 +255,13 @@ _CARRIED_DDL = ("CREATE TABLE IF NOT EXISTS audit_punkter (terning VARCHAR, udgi
 
 
 def load_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
-                        cells: pd.DataFrame):
+                        cells: pd.DataFrame, keys: np.ndarray):
     """The points the checked search's first audit of this release starts from: those the
     final audit of the cube's newest earlier release left (warehouse ``audit_punkter``),
     carried over to this frame by cell key (``audit.witnesses.carried_over``). A fresh
     :class:`audit.Witnesses` where there are none. They only spare LPs: every point is
     checked against this release's system before use, and only gives inner bounds.
+    ``keys``: the cell key of each row of ``cells`` (``guarded._cell_key``).
 
     National AFSLAARS 2026-10 after 2026-09: in the first round's audit the largest
     component (10,997 unknowns) needed 98 LPs instead of 187 (128 points carried; all
@@ -269,7 +273,6 @@ def load_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
 
     from transforms.disclosure.audit import Witnesses
     from transforms.disclosure.audit.witnesses import carried_over
-    from transforms.disclosure.guarded import _cell_key
 
     con.execute(_CARRIED_DDL)
     rows = con.execute("SELECT maal, punkter FROM audit_punkter WHERE terning = ? AND "
@@ -287,29 +290,29 @@ def load_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
         return Witnesses()
     if not measures or not all(m in cells.columns for m in measures):
         return Witnesses()
-    w = carried_over(stored, _cell_key(cells, cube).to_numpy(),
+    w = carried_over(stored, keys,
                      {m: cells[m].to_numpy(float) for m in measures}, measures)
     return w if w is not None else Witnesses()
 
 
 def save_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
-                        cells: pd.DataFrame, carried) -> None:
+                        cells: pd.DataFrame, keys: np.ndarray, carried) -> None:
     """Keep the final audit's points of this release's frame as deviations from the truth
     by cell key (``audit.witnesses.deviations``), for the next release's first audit; only
     the newest ``audit.memo.KEEP_MONTHS`` release months of the cube stay. Where the
-    search left no points of this frame, what is stored stays."""
+    search left no points of this frame, what is stored stays. ``keys``: as for
+    :func:`load_carried_points`."""
     import io
 
     from transforms.disclosure.audit.memo import KEEP_MONTHS
     from transforms.disclosure.audit.witnesses import deviations
-    from transforms.disclosure.guarded import _cell_key
 
     if carried is None or carried.shape is None:
         return
     measures = carried.shape[1]
     if not all(m in cells.columns for m in measures):
         return
-    arrays = deviations(carried, _cell_key(cells, cube).to_numpy(),
+    arrays = deviations(carried, keys,
                         {m: cells[m].to_numpy(float) for m in measures})
     if arrays is None:
         return
