@@ -297,3 +297,61 @@ def test_a_rerun_that_reproduces_the_latest_version_changes_nothing():
     whole = audit_series(versions + [SeriesVersion("x", last.release, other, last.truth)],
                          AFSLAARS)
     assert res["verdict"] == whole["verdict"]
+
+
+def _step_fields(r) -> tuple:
+    return (r.ok.tolist(), sorted(r.fails), sorted(r.zeros), r.errors, r.unknowns,
+            r.relations, r.objectives)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_candidates_sharing_a_layout_get_the_steps_they_would_get_alone(seed):
+    """The series search audits several patterns of one release (each withholding more):
+    with the candidates' shared dict (audit_chain.SHARED) every step equals the step of a
+    fresh version; cells or a truth other than those a layout was built for rebuild it."""
+    from transforms.calendar import Release
+    from transforms.disclosure.audit_chain import SHARED, _layout_of
+
+    rng = np.random.default_rng(100 + seed)
+    recs = _records(rng, 3)
+    cells_p, truth_p = _cells(recs, 1)
+    prev = _publish(cells_p, _pattern(rng, cells_p, None, _month(1), 0.9))
+    P = SeriesVersion("2025-12", "2025-12", prev, truth_p)
+    cells, truth = _cells(recs, 2)
+    hide = _pattern(rng, cells, prev, _month(2), 0.9)
+    shared: dict = {}
+    layouts = set()
+    for _ in range(4):  # a growing pattern, as the search's rounds
+        pub = _publish(cells, hide)
+        alone = step(P, set(), SeriesVersion("2026-01", "2026-01", pub, truth), AFSLAARS)
+        cand = SeriesVersion("2026-01", "2026-01", pub, truth)
+        setattr(cand, SHARED, shared)
+        got = step(P, set(), cand, AFSLAARS)
+        assert _step_fields(got) == _step_fields(alone)
+        layouts.add(id(_layout_of(P, cand, AFSLAARS, Release.parse("2026-01"))))
+        hide = hide | (rng.random(len(hide)) < 0.1)
+    assert len(layouts) == 1  # built once, reused by every later candidate
+
+    # another truth (a late registration in an earlier month): rebuilt, so not a step
+    late = truth.copy()
+    row = int(np.flatnonzero((late["unit"] != "2026M01").to_numpy() & (late["v"] > 0))[0])
+    late.loc[late.index[row], "v"] += 1
+    other = SeriesVersion("2026-01", "2026-01", _publish(cells, hide), late)
+    setattr(other, SHARED, shared)
+    with pytest.raises(NotAStep, match="sandheden"):
+        step(P, set(), other, AFSLAARS)
+    # other cells (a row dropped): the shared keys are not used
+    keep = np.ones(len(cells), bool)
+    keep[int(np.flatnonzero(hide)[0])] = False
+    fewer = _publish(cells, hide)[keep].reset_index(drop=True)
+    lone = SeriesVersion("2026-01", "2026-01", fewer, truth)
+    mixed = SeriesVersion("2026-01", "2026-01", fewer, truth)
+    setattr(mixed, SHARED, shared)
+    try:
+        want = _step_fields(step(P, set(), lone, AFSLAARS))
+    except NotAStep as exc:
+        with pytest.raises(NotAStep, match=str(exc)):
+            step(P, set(), mixed, AFSLAARS)
+    else:
+        assert _step_fields(step(P, set(), mixed, AFSLAARS)) == want
+    assert shared["keys"][0].shape[0] == len(fewer)  # the keys were rebuilt for these cells

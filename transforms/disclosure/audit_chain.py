@@ -125,20 +125,46 @@ class ChainStore:
 
 
 def _keys(ver, cube: Cube) -> pd.DataFrame:
-    """The version's cells as (G, X, tid, tcap, val), cached on the version."""
+    """The version's cells as (G, X, tid, tcap, val), cached on the version. Where the
+    version carries the candidates' shared dict (:data:`SHARED`), the keys of the cells
+    (all but ``val``) come from there when its cells are those they were built from (the
+    columns that name a cell compared, value for value); else they are built and shared,
+    and layouts built on other cells are dropped."""
     got = getattr(ver, "_chain_keys", None)
-    if got is None:
+    if got is not None:
+        return got
+    shared = getattr(ver, SHARED, None)
+    names = _cell_columns(ver.frame, cube)
+    kept = shared.get("keys") if shared is not None else None
+    if kept is not None and kept[0].equals(ver.frame[names]):
+        got = kept[1].copy()
+    else:
         from transforms.disclosure.audit_series import frame_keys
 
         k = frame_keys(ver.frame, cube)
         got = pd.DataFrame({"G": k["G"].to_numpy(), "X": k["X"].to_numpy(),
-                            "tid": k["tid"].to_numpy(), "tcap": k["tcap"].to_numpy(),
-                            "val": _num(ver.frame[cube.value_column]) if len(ver.frame)
-                            else np.zeros(0)})
+                            "tid": k["tid"].to_numpy(), "tcap": k["tcap"].to_numpy()})
         got["tid"] = got["tid"].where(got["tid"].notna(), "")
         got["tcap"] = got["tcap"].where(got["tcap"].notna(), "")
-        ver._chain_keys = got
+        if shared is not None:
+            shared.clear()  # other cells: no layout built on the old ones applies
+            shared["keys"] = (ver.frame[names].copy(), got.copy())
+    got["val"] = _num(ver.frame[cube.value_column]) if len(ver.frame) else np.zeros(0)
+    ver._chain_keys = got
     return got
+
+
+def _cell_columns(frame: pd.DataFrame, cube: Cube) -> list[str]:
+    """The columns that name a cell (its grouping, members and, for a stock, status date):
+    what :func:`audit_series.frame_keys` reads besides the numbers."""
+    from transforms.catalog import ATTRIBUTES
+
+    cols = ["gruppering"] + [ATTRIBUTES[a].column for a in cube.attributes] + [
+        "kommune", "region"]  # and the municipality -> region map the layout reads
+    if cube.kind == "stock":
+        cols.append("statusdato")
+    seen: set = set()
+    return [c for c in cols if c in frame.columns and not (c in seen or seen.add(c))]
 
 
 def _outcomes(cube: Cube) -> list[str]:
@@ -255,39 +281,127 @@ class StepResult:
     lps: int
 
 
+@dataclass
+class _Layout:
+    """What a step needs of ``P`` and of ``R``'s cells and truth, but not of the numbers
+    ``R`` publishes: the same for every pattern the search audits for one release (it
+    audits several, each withholding more of the same cells), so it is built once per
+    release and predecessor (:func:`_layout_of`). ``error``: the NotAStep reason, where a
+    condition that does not depend on ``R``'s numbers fails."""
+
+    error: str | None = None
+    #: a running period without a predecessor that does not begin at M (checked after the
+    #: conditions on the ended periods, as the step always did)
+    run_error: str | None = None
+    pos: np.ndarray | None = None       # per row of R: its predecessor's row in P (-1: none)
+    has_pred: np.ndarray | None = None
+    vp: np.ndarray | None = None        # the predecessor's published value (NaN: withheld)
+    pub_p: np.ndarray | None = None
+    run: np.ndarray | None = None       # the row's period contains M
+    keys_r: list | None = None
+    zvar: np.ndarray | None = None      # the row's unknown z(G, X) of month M
+    one: int = 0
+    N: int = 0
+    A: sp.csr_matrix | None = None      # the covers of month M
+    nrel: int = 0
+
+
+def _layout(P, R, cube: Cube, M: Release) -> _Layout:
+    """Conditions 1 and 3's structural part and month M's system (module docstring)."""
+    from transforms.disclosure.audit_series import _layout as series_layout, _region_map
+
+    kp, kr = _keys(P, cube), _keys(R, cube)
+    # 1. the same groupings and members, and no month before M changed
+    if set(zip(kp["G"], kp["X"])) != set(zip(kr["G"], kr["X"])):
+        return _Layout("andre grupperinger eller medlemmer")
+    tr, tp = _truth_rows(R), _truth_rows(P)
+    tr_old = tr[tr["unit"] != M.caption].reset_index(drop=True)
+    if not _same_rows(tr_old, tp, ("unit", "G", "X", "v")):
+        return _Layout("sandheden for tidligere måneder er ændret (sen registrering)")
+    key_cols = ["G", "X", "tid", "tcap"]
+    pidx = pd.MultiIndex.from_frame(kp[key_cols])
+    if not pidx.is_unique or not pd.MultiIndex.from_frame(kr[key_cols]).is_unique:
+        return _Layout("gentagne celler")
+    pos = pidx.get_indexer(pd.MultiIndex.from_frame(kr[key_cols]))
+    has_pred = pos >= 0
+    vp = np.where(has_pred, kp["val"].to_numpy(float)[np.maximum(pos, 0)], np.nan)
+    tid, tcap = kr["tid"].tolist(), kr["tcap"].tolist()
+    run = np.array([_contains(t, c, M) for t, c in zip(tid, tcap)], dtype=bool)
+    run_error = next(("en løbende periode uden forgænger"
+                      for i in np.flatnonzero(run & ~has_pred).tolist()
+                      if not _begins_at(tid[i], tcap[i], M)), None)
+    G, X = kr["G"].tolist(), kr["X"].tolist()
+    keys_r = list(zip(G, X, tid, tcap))
+
+    # G_M: the month's unknowns z(G, X), their covers
+    keys_df = pd.DataFrame({"G": kr["G"], "X": kr["X"], "tid": kr["tid"].replace("", None),
+                            "tcap": kr["tcap"].replace("", None)})
+    keys_df.attrs["region"] = _region_map(R.frame)
+    by_g, covers, _ = series_layout(keys_df, cube)
+    base, k = {}, 0
+    for g, xs in by_g.items():
+        base[g] = k
+        k += len(xs)
+    one = k  # a known unknown of value 1: the constant of v_P + z
+    xpos = {g: {x: j for j, x in enumerate(xs)} for g, xs in by_g.items()}
+    zvar = np.array([base[g] + xpos[g][x] for g, x in zip(G, X)], dtype=np.int64)
+    rr, cc, dd = [], [], []
+    nrel = 0
+    for pk, ck, c2p in covers:
+        for p in range(len(by_g[pk])):
+            rr.append(nrel), cc.append(base[pk] + p), dd.append(1.0)
+            for j in np.flatnonzero(c2p == p).tolist():
+                rr.append(nrel), cc.append(base[ck] + j), dd.append(-1.0)
+            nrel += 1
+    A = sp.csr_matrix((dd, (rr, cc)), shape=(nrel, k + 1))
+    return _Layout(None, run_error, pos, has_pred, vp, has_pred & ~np.isnan(vp), run, keys_r,
+                   zvar, one, k + 1, A, nrel)
+
+
+#: attribute of a version (:class:`audit_series.SeriesVersion`) holding a dict shared by the
+#: candidate versions of one release (the series search's rounds): same cells, same truth,
+#: other published numbers. Where it is set, the cells' keys and each step's layout are built
+#: once and reused while the cells and the truth are the same (checked at each use).
+SHARED = "chain_shared"
+
+
+def _layout_of(P, R, cube: Cube, M: Release) -> _Layout:
+    """:func:`_layout`, reused from the candidates' shared dict (:data:`SHARED`) where ``R``
+    has the same cells (checked by :func:`_keys`) and the same truth object as the candidate
+    it was built for, and the same predecessor."""
+    shared = getattr(R, SHARED, None)
+    if shared is None:
+        return _layout(P, R, cube, M)
+    _keys(R, cube)  # checks R's cells against the shared keys (and drops stale layouts)
+    key = ("layout", version_digest(P, cube), str(M))
+    got = shared.get(key)
+    if got is not None and got[0] is R.truth:
+        return got[1]
+    lay = _layout(P, R, cube, M)
+    shared[key] = (R.truth, lay)
+    return lay
+
+
 def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepResult:
     """The audit of ``R`` over ``F_V × G_M`` (module docstring), given that the union up to
     ``P`` passed and ``zeros_p`` are ``P``'s withheld cells proved [0, 0] there. Raises
     :class:`NotAStep` where a condition does not hold."""
-    from transforms.disclosure.audit_series import _layout, _region_map, _SeriesReport
+    from transforms.disclosure.audit_series import _SeriesReport
 
     M = Release.parse(R.release)
     if Release.parse(P.release).next() != M:
         raise NotAStep(f"{R.label} følger ikke direkte efter {P.label}")
-    kp, kr = _keys(P, cube), _keys(R, cube)
-    # 1. the same groupings and members, and no month before M changed
-    if set(zip(kp["G"], kp["X"])) != set(zip(kr["G"], kr["X"])):
-        raise NotAStep("andre grupperinger eller medlemmer")
-    tr, tp = _truth_rows(R), _truth_rows(P)
-    tr_old = tr[tr["unit"] != M.caption].reset_index(drop=True)
-    if not _same_rows(tr_old, tp, ("unit", "G", "X", "v")):
-        raise NotAStep("sandheden for tidligere måneder er ændret (sen registrering)")
-    key_cols = ["G", "X", "tid", "tcap"]
-    pidx = pd.MultiIndex.from_frame(kp[key_cols])
-    if not pidx.is_unique or not pd.MultiIndex.from_frame(kr[key_cols]).is_unique:
-        raise NotAStep("gentagne celler")
-    pos = pidx.get_indexer(pd.MultiIndex.from_frame(kr[key_cols]))
-    has_pred = pos >= 0
-    vr = kr["val"].to_numpy(float)
-    vp = np.where(has_pred, kp["val"].to_numpy(float)[np.maximum(pos, 0)], np.nan)
-    run = np.array([_contains(t, c, M) for t, c in zip(kr["tid"], kr["tcap"])], dtype=bool)
-    pub_r, pub_p = ~np.isnan(vr), has_pred & ~np.isnan(vp)
+    lay = _layout_of(P, R, cube, M)
+    if lay.error is not None:
+        raise NotAStep(lay.error)
+    has_pred, vp, pub_p, run, keys_r = lay.has_pred, lay.vp, lay.pub_p, lay.run, lay.keys_r
+    vr = _num(R.frame[cube.value_column]) if len(R.frame) else np.zeros(0)
+    pub_r = ~np.isnan(vr)
 
-    n = len(kr)
+    n = len(vr)
     ok = np.ones(n, dtype=bool)
     fails: list = []
     zeros: set = set()
-    keys_r = list(zip(kr["G"], kr["X"], kr["tid"], kr["tcap"]))
     # 2. periods that ended before M: the same numbers as in P
     old = ~run
     if (old & ~has_pred).any():
@@ -303,26 +417,14 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
         elif keys_r[i] in zeros_p:
             zeros.add(keys_r[i])
     # 3. running periods: predecessor + z, published only after a published predecessor
-    for i in np.flatnonzero(run & ~has_pred):
-        if not _begins_at(kr["tid"].iat[i], kr["tcap"].iat[i], M):
-            raise NotAStep("en løbende periode uden forgænger")
+    if lay.run_error is not None:
+        raise NotAStep(lay.run_error)
     if (run & has_pred & pub_r & ~pub_p).any():
         raise NotAStep("en løbende periode offentliggjort efter en diskretioneret forgænger")
 
-    # G_M: the month's unknowns z(G, X), their covers, the published differences
-    keys_df = pd.DataFrame({"G": kr["G"], "X": kr["X"], "tid": kr["tid"].replace("", None),
-                            "tcap": kr["tcap"].replace("", None)})
-    keys_df.attrs["region"] = _region_map(R.frame)
-    by_g, covers, _ = _layout(keys_df, cube)
-    base, k = {}, 0
-    for G, xs in by_g.items():
-        base[G] = k
-        k += len(xs)
-    one = k  # a known unknown of value 1: the constant of v_P + z
-    N = k + 1
-    xpos = {G: {x: j for j, x in enumerate(xs)} for G, xs in by_g.items()}
-    zvar = np.array([base[g] + xpos[g][x] for g, x in zip(kr["G"], kr["X"])], dtype=np.int64)
-    known = np.full(N, np.nan)
+    # G_M: the published differences, and the objectives
+    zvar, one = lay.zvar, lay.one
+    known = np.full(lay.N, np.nan)
     known[one] = 1.0
     for i in np.flatnonzero(run & pub_r):
         v = vr[i] - (vp[i] if has_pred[i] else 0.0)
@@ -330,15 +432,6 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
         if not np.isnan(known[z]) and known[z] != v:
             raise NotAStep("uoverensstemmende tal for den nye måned")
         known[z] = v
-    rr, cc, dd = [], [], []
-    nrel = 0
-    for pk, ck, c2p in covers:
-        for p in range(len(by_g[pk])):
-            rr.append(nrel), cc.append(base[pk] + p), dd.append(1.0)
-            for j in np.flatnonzero(c2p == p).tolist():
-                rr.append(nrel), cc.append(base[ck] + j), dd.append(-1.0)
-            nrel += 1
-    A = sp.csr_matrix((dd, (rr, cc)), shape=(nrel, N))
     objs: dict[tuple, list[int]] = {}
     for i in np.flatnonzero(run & ~pub_r):
         z = int(zvar[i])
@@ -351,7 +444,7 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
         objs.setdefault(obj, []).append(int(i))
     order = sorted(objs)
     errors: list = []
-    res, info = solve_system(A, known, order, [], _SeriesReport(errors), workers=workers)
+    res, info = solve_system(lay.A, known, order, [], _SeriesReport(errors), workers=workers)
     for t, obj in enumerate(order):
         r = res[t]
         for i in objs[obj]:
@@ -360,7 +453,7 @@ def step(P, zeros_p: set, R, cube: Cube, *, workers: int | None = None) -> StepR
                 fails.append((i, r["lo"], r["hi"]))
             elif r["hi_bound"] == 0:
                 zeros.add(keys_r[i])
-    return StepResult(ok, fails, zeros, errors, N, nrel, len(order), info["lps"])
+    return StepResult(ok, fails, zeros, errors, lay.N, lay.nrel, len(order), info["lps"])
 
 
 # --- the chain ----------------------------------------------------------------------------------

@@ -59,14 +59,19 @@ def _series_check(history: list, cube, release: str, truth: pd.DataFrame, audit_
                   cache=None, chain=None):
     """The series audit of a candidate frame together with every published version. Each
     audit hands its feasible points to the next (the search's next round withholds more of
-    the same frame, so they stay feasible): verdicts do not depend on them, the LPs do."""
+    the same frame, so they stay feasible): verdicts do not depend on them, the LPs do. The
+    candidates share what does not depend on their numbers (the cells' keys, each step's
+    layout: ``audit_chain.SHARED``), built at the first."""
     from transforms.disclosure.audit.series_points import SeriesPoints
+    from transforms.disclosure.audit_chain import SHARED
     from transforms.disclosure.audit_series import SeriesVersion
 
     points = SeriesPoints()
+    shared: dict = {}  # the candidates' cell keys and step layouts (audit_chain.SHARED)
 
     def check(published: pd.DataFrame):
         cand = SeriesVersion(f"{release} (denne)", release, published, truth)
+        setattr(cand, SHARED, shared)
         res = audit_series(history + [cand], cube, cache=cache, points=points, chain=chain)
         res["rows"] = cand.rows
         failing = []
