@@ -431,6 +431,19 @@ def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
     assert method3 == "kontrolleret" and result3["verdict"] == "bestået"
 
 
+def _small_table_and_its_work(monkeypatch):
+    """A small AFSLAARS table within the global suppressor's limit, its pattern, and the LP
+    work (HiGHS iterations) the suppressor counts on it in this process."""
+    from transforms.disclosure.suppress import highs
+
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "1000")
+    highs.WORK.update(done=0, limit=None)
+    expected = suppress(cells, AFSLAARS)
+    return cells, expected, highs.WORK["done"]
+
+
 def test_the_global_suppressors_budget_is_counted_work_not_time(monkeypatch):
     """The method (and so the pattern) must not depend on how busy the machine is: the global
     suppressor gets a budget of LP work (HiGHS iterations, the same on every run), and time
@@ -441,15 +454,8 @@ def test_the_global_suppressors_budget_is_counted_work_not_time(monkeypatch):
     from transforms.disclosure.guarded import (
         SuppressionTimeout, global_pattern, guarded_pattern,
     )
-    from transforms.disclosure.suppress import highs
 
-    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
-    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
-    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "1000")
-    # what the suppressor's LPs count on this table, in this process
-    highs.WORK.update(done=0, limit=None)
-    expected = suppress(cells, AFSLAARS)
-    need = highs.WORK["done"]
+    cells, expected, need = _small_table_and_its_work(monkeypatch)
     assert need > 0
     # the same work, however slow the machine: one unit less falls back, every time
     pd.testing.assert_frame_equal(global_pattern(cells, AFSLAARS, 60, work=need), expected)
@@ -520,6 +526,66 @@ def test_the_global_suppressors_outcome_is_kept_for_a_rerun(monkeypatch):
     with pytest.raises(AssertionError, match="ran again"):
         global_pattern(cells, AFSLAARS, 60, suppress_fn=lambda c, cube: None, work=need,
                        memo=kept)
+
+
+def test_a_global_suppressor_started_ahead_gives_the_same_outcome(monkeypatch):
+    """protect_release starts the global suppressor of its later cubes ahead (at low
+    priority) while the first cube is protected: collected, a run gives the outcome a run
+    started then would (a pattern, or over the work budget); a run for other cells or
+    another budget is stopped and the suppressor run anew; a memoised outcome or a system
+    too large starts nothing; a run never collected is stopped by cancel()."""
+    from transforms.disclosure import guarded
+    from transforms.disclosure.guarded import PatternMemo, global_pattern, start_global
+
+    cells, expected, need = _small_table_and_its_work(monkeypatch)
+
+    run = start_global(cells, AFSLAARS, work=need)
+    assert run is not None
+    pd.testing.assert_frame_equal(global_pattern(cells, AFSLAARS, 60, work=need, started=run),
+                                  expected)
+    assert not run.proc.is_alive()
+    over = start_global(cells, AFSLAARS, work=need - 1)
+    assert global_pattern(cells, AFSLAARS, 60, work=need - 1, started=over) is None
+
+    # started for other cells: stopped, and the suppressor runs on the cells asked for
+    other = cells.copy()
+    other.loc[other.index[0], AFSLAARS.value_column] += 5
+    stale = start_global(other, AFSLAARS, work=need)
+    pd.testing.assert_frame_equal(global_pattern(cells, AFSLAARS, 60, work=need, started=stale),
+                                  expected)
+    assert stale.proc.exitcode is not None
+
+    # a memoised outcome, a system over the limit, or the safety stop at 0: nothing starts
+    memo = PatternMemo()
+    global_pattern(cells, AFSLAARS, 60, work=need, memo=memo)
+    assert start_global(cells, AFSLAARS, memo=memo, work=need) is None
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", str(len(cells) - 1))
+    assert start_global(cells, AFSLAARS, work=need) is None
+    monkeypatch.setenv("LPSTAT_GLOBAL_SUPPRESSION_MAX_CELLS", "1000")
+    monkeypatch.setenv("LPSTAT_SUPPRESSION_BUDGET_SECONDS", "0")
+    assert start_global(cells, AFSLAARS, work=need) is None
+    monkeypatch.delenv("LPSTAT_SUPPRESSION_BUDGET_SECONDS")
+
+    # never collected (a failed step): cancel() stops it
+    def hangs(cells, cube):
+        import time
+        time.sleep(60)
+
+    idle = start_global(cells, AFSLAARS, suppress_fn=hangs, work=need)
+    assert idle.proc.is_alive()
+    idle.cancel()
+    assert not idle.proc.is_alive()
+
+    # a run started ahead yields the cores: its process runs at a lower priority
+    def niceness(cells, cube):
+        import os
+        return os.nice(0)
+
+    base = __import__("os").nice(0)
+    got = global_pattern(cells, AFSLAARS, 60, suppress_fn=niceness, work=need,
+                         started=start_global(cells, AFSLAARS, suppress_fn=niceness, work=need))
+    assert got == min(19, base + guarded.AHEAD_NICE) > base
+    assert global_pattern(cells, AFSLAARS, 60, suppress_fn=niceness, work=need) == base
 
 
 def test_chooser_withholds_the_whole_cube_when_the_search_is_stuck(monkeypatch):

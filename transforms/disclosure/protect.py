@@ -94,13 +94,27 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
     run (default: the real ones). Returns the audit as it is stored in the warehouse table
     ``release_audit`` and published as ``audit.json`` (its ``verdict``: :class:`Verdict`)."""
     from transforms.disclosure.audit import shutdown_workers
+    from transforms.disclosure.guarded import start_global
 
     m = (methods or Methods()).resolved()
     result = {"udgivelse": release, "cubes": {}}
+    inputs = {u: (read_partition(con, f"cube_{u.lower()}", release), load_pattern_memo(con, cube))
+              for u, cube in CUBES.items()}
+    ahead: dict = {}
     try:
+        # The global suppressor of the cubes after the first starts now, each in its own
+        # process: it runs while the first cube (AFSLAARS: the checked search, one core busy
+        # most of its rounds) is protected; its pattern is the same as when started later.
+        for u, cube in list(CUBES.items())[1:]:
+            cells, patterns = inputs[u]
+            ahead[u] = start_global(cells, cube, m.suppress, patterns)
         for u, cube in CUBES.items():
-            result["cubes"][u] = _protect_cube(con, release, releases_dir, u, cube, m)
+            result["cubes"][u] = _protect_cube(con, release, releases_dir, u, cube, m,
+                                               *inputs[u], ahead.get(u))
     finally:
+        for run in ahead.values():
+            if run is not None:
+                run.cancel()  # (collected ones are stopped already; a failed step's are not)
         shutdown_workers()  # the audit's worker processes serve every cube, then go
     result["verdict"] = Verdict.over(result["cubes"].values()).text
     con.execute("CREATE TABLE IF NOT EXISTS release_audit (udgivelse VARCHAR PRIMARY KEY, "
@@ -111,25 +125,26 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
 
 
 def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Path | None,
-                  u: str, cube, m: Methods) -> dict:
+                  u: str, cube, m: Methods, cells: pd.DataFrame, patterns, started=None) -> dict:
     """One cube: its pattern, its published cells (pub_<x>), its information loss, and the
-    entry of the release's audit."""
+    entry of the release's audit. ``cells``: its cube partition; ``patterns``: its
+    :class:`guarded.PatternMemo`; ``started``: its global suppressor started ahead
+    (``guarded.start_global``), or None."""
     from transforms.disclosure.guarded import (
         SeriesSearch, _cell_key, guarded_pattern, series_pattern,
     )
     from transforms.infoloss import information_loss, public_information_loss
     from transforms.series import candidate_truth, history, read_published, record_truth
 
-    cells = read_partition(con, f"cube_{u.lower()}", release)
     memo = load_audit_memo(con, cube)
     own_audit = memo.wrap(m.audit)  # a re-run's unchanged frame is not audited again
-    patterns = load_pattern_memo(con, cube)  # nor are its unchanged cells suppressed again
+    # (and ``patterns``, loaded by the caller: nor are its unchanged cells suppressed again)
     hist, missing = (history(con, releases_dir, cube) if releases_dir is not None
                      else ([], []))
     if releases_dir is None:
         pattern, method, verdict = guarded_pattern(
             cells, cube, own_audit, suppress_fn=m.suppress, checked_fn=m.suppress_checked,
-            memo=patterns)
+            memo=patterns, started=started)
         series = None
     else:
         truth = candidate_truth(con, cube, release, cells)
@@ -144,7 +159,7 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
         carried = load_carried_points(con, cube, release, cells, keys)
         pattern, method, verdict, series = series_pattern(
             cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked,
-            memo=patterns, carried=carried)
+            memo=patterns, carried=carried, started=started)
         if method == "kontrolleret" and not memo.hits:  # the final audit's own points
             save_carried_points(con, cube, release, cells, keys, carried)
         save_component_cache(con, cube, cache)
