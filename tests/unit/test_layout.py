@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from transforms.publish import layout
 
 
@@ -90,3 +92,40 @@ def test_a_rebuild_that_differs_only_in_the_series_block_adds_no_version(tmp_pat
                                           data=b"x;2\n"))
     assert layout.version_numbers(rel)[-1] == ("2026-10", 4)
     assert os.readlink(rel / "2026-10") == "versions/2026-10.4"
+
+
+def test_a_forked_write_is_waited_for_and_its_failure_raised(tmp_path):
+    """write_release writes the workbooks in a forked process (ForkedCall): wait() returns
+    once the file is there, a failure in the child is raised with its traceback, a child
+    that dies without a word is raised with its exit code, cancel() stops one."""
+    import os
+    import signal
+    import time
+
+    from transforms.publish.release import ForkedCall
+
+    def write(path, text):
+        time.sleep(0.2)
+        path.write_text(text)
+
+    target = tmp_path / "book.txt"
+    call = ForkedCall(write, target, "indhold")
+    call.wait()
+    assert target.read_text() == "indhold"
+
+    def fails():
+        raise ValueError("kan ikke skrive")
+
+    with pytest.raises(RuntimeError, match="ValueError: kan ikke skrive"):
+        ForkedCall(fails).wait()
+
+    def dies():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(RuntimeError, match="exit code -9"):
+        ForkedCall(dies).wait()
+
+    slow = ForkedCall(write, tmp_path / "late.txt", "for sent")
+    slow.cancel()
+    time.sleep(0.4)
+    assert not (tmp_path / "late.txt").exists()

@@ -314,16 +314,23 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    xlsx = None
     try:
         members = {}
         files_by_cube: dict[str, list[tuple[str, str, int]]] = {}
         for cr in cubes:
+            (tmp / cr.cube.id).mkdir()
+        # The Excel workbooks (pure-Python writing, half of this step) are written by a
+        # forked process while this one writes the rest; it is waited for before anything
+        # is listed, hashed or published.
+        xlsx = ForkedCall(_write_workbooks, writers,
+                          [(tmp / cr.cube.id / "tabeller.xlsx", cr.cube, cr.published)
+                           for cr in cubes], release, cutoff)
+        for cr in cubes:
             d = tmp / cr.cube.id
-            d.mkdir()
             pq.write_table(arrow_cells(cr.cube, cr.published), d / "cells.parquet", **PARQUET_OPTIONS)
             for view in cr.cube.views:
                 writers.write_view_csv(d / f"{view.name}.csv", cr.cube, view, cr.published)
-            writers.write_xlsx(d / "tabeller.xlsx", cr.cube, cr.published, release, cutoff)
             members[cr.cube.underemne] = members_from_cells(cr.cube, cr.published)
         (tmp / "skema.json").write_bytes(json_bytes(skema(release, members)))
         (tmp / layout.AUDIT).write_bytes(json_bytes(audit))
@@ -337,6 +344,7 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
         writers.write_report(tmp / "rapport.html", release, cutoff,
                              {cr.cube.underemne: cr.published for cr in cubes}, previous,
                              informationstab=informationstab_by_cube(audit))
+        xlsx.wait()
         for cr in cubes:
             files_by_cube[cr.cube.id] = [
                 (p.relative_to(tmp).as_posix(), _media_type(p), p.stat().st_size)
@@ -354,8 +362,60 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
         _fsync_tree(tmp)
         return publish_folder(releases_dir, release, tmp)
     except BaseException:
+        if xlsx is not None:
+            xlsx.cancel()  # before the folder goes: it must not write into a removed one
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_workbooks(writers, books: list, release: str, cutoff: datetime) -> None:
+    for path, cube, published in books:
+        writers.write_xlsx(path, cube, published, release, cutoff)
+
+
+class ForkedCall:
+    """``fn(*args)`` in a forked process (the data reach it by the fork, not by pickling):
+    :meth:`wait` returns once it has finished and raises where it failed, with its traceback;
+    :meth:`cancel` stops it. For CPU-bound Python work the caller can do beside other work
+    (the GIL would serialise a thread)."""
+
+    def __init__(self, fn, *args):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_forked_call, args=(send, fn, args), daemon=True)
+        self._proc.start()
+        send.close()
+
+    def wait(self) -> None:
+        try:
+            kind, detail = self._recv.recv()
+        except EOFError:  # it died without a word (killed, or out of memory)
+            self._proc.join()
+            kind, detail = "error", f"the process ended with exit code {self._proc.exitcode}"
+        self._proc.join()
+        self._recv.close()
+        if kind != "ok":
+            raise RuntimeError(f"writing in a forked process failed: {detail}")
+
+    def cancel(self) -> None:
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join(5)
+        self._recv.close()
+
+
+def _forked_call(send, fn, args) -> None:  # pragma: no cover - runs in the child
+    import traceback
+
+    try:
+        fn(*args)
+        send.send(("ok", None))
+    except BaseException:  # noqa: BLE001 - handed to the parent, which raises it
+        send.send(("error", traceback.format_exc()))
+    finally:
+        send.close()
 
 
 def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:
