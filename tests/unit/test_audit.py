@@ -930,6 +930,43 @@ def test_a_point_is_used_only_where_it_meets_the_relations_and_bounds():
     assert comp.bmax.tolist() == [3.0, 3.0, 2.0]
 
 
+def test_a_component_its_points_decide_runs_no_lp(monkeypatch):
+    """Where carried points prove a (non-exact-mode) component feasible and decide every
+    value, it runs no LP at all: the same verdicts and outer bounds as with its seed LP
+    (inner bounds as wide as the points show). Where they leave a value open, the LPs run
+    as before."""
+    import scipy.sparse as sp
+
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit.component import _Component
+    from transforms.disclosure.audit.pool import _Pool
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 0)  # the goal/decide path
+
+    def comp():  # x0 + x1 = 20, x2 + x3 = 20, 0 <= x <= 20; targets: each unknown
+        A = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]))
+        return _Component(A, np.array([20.0, 20.0]), np.zeros((0, 2), dtype=np.int64),
+                          np.zeros(4), np.full(4, 20.0), sp.identity(4, format="csr"),
+                          np.zeros(4))
+
+    wide = [np.array([0.0, 20.0, 0.0, 20.0]), np.array([20.0, 0.0, 20.0, 0.0])]
+    hinted, plain = comp(), comp()
+    assert hinted.solve(False, _Pool(1), hints=wide)
+    assert hinted.lp_count == 0 and hinted.hints_used == 2
+    assert plain.solve(False, _Pool(1))
+    assert plain.lp_count > 0
+
+    def judged(c):  # (L, U, verdict) per value
+        return [(s[0], s[3], s[4]) for s in c._states()]
+
+    assert judged(hinted) == judged(plain) == [(0, 20, True)] * 4
+    assert [s[1:3] for s in hinted._states()] == [(0, 20)] * 4  # what the points show
+
+    narrow = comp()  # one point: every value pinned to it, so the LPs decide
+    assert narrow.solve(False, _Pool(1), hints=wide[:1])
+    assert narrow.lp_count > 0 and judged(narrow) == judged(plain)
+
+
 def test_points_of_another_frame_are_not_used():
     first = three_way(1)
     carried = Witnesses()

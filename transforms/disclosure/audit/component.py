@@ -169,10 +169,14 @@ class _Component:
         """Fills the inner/outer/exact arrays. False when the component is infeasible.
         ``hints``: candidate feasible points (see :meth:`use_hints`), recorded first."""
         self.use_hints(hints)
+        exact_mode = exact_all or self.n <= EXACT_MAX_VARS
+        if not exact_mode and self.hints_used and all(s[4] is not None for s in self._states()):
+            # the carried points prove the component feasible and decide every value: no LP
+            # (a later round of the search, where only a few cells were withheld anew)
+            return True
         h = self._seed()
         if h is None:
             return False
-        exact_mode = exact_all or self.n <= EXACT_MAX_VARS
         if not exact_mode:
             self._goal_rounds(pool)
             todo = [t for t, s in enumerate(self._states()) if s[4] is None]
@@ -404,8 +408,10 @@ class _Component:
         return np.where(inf, 2.0 * top + 4.0, self.ub)
 
 
-#: probes first tried before their iterations are weighed against the exact LPs'
-PROBE_TRIAL = 8
+#: probes first tried before their iterations are weighed against the exact LPs' (8 until
+#: session 16: on national AFSLAARS 2026-10 the first probes of each half took 1.5-2 s where
+#: three show as well whether they pay)
+PROBE_TRIAL = 3
 
 
 def _probe_pays(work: dict) -> bool:
