@@ -967,6 +967,57 @@ def test_a_component_its_points_decide_runs_no_lp(monkeypatch):
     assert narrow.lp_count > 0 and judged(narrow) == judged(plain)
 
 
+def _judged(res: dict) -> tuple:
+    """An audit result without the inner bounds (which carried points may widen)."""
+    cells = [{k: v for k, v in c.items() if k not in ("lo", "hi", "exact")} for c in res["cells"]]
+    return (res["verdict"], res["withheld"], res["checked"], res["failed"],
+            res["consistency_errors"], res["hundrede_procent"], cells)
+
+
+def test_the_frames_structure_is_built_once_for_the_search_rounds(monkeypatch):
+    """The checked search audits the same cells round after round: the variables and
+    relations (which depend only on the cells) are built at the first audit and reused by
+    the next ones that carry its Witnesses; each result equals a fresh audit's, consistency
+    errors included and in the same order (cell errors, errors in the numbers, then the
+    relations'). Other cells, or another cube, build their own."""
+    from transforms.disclosure.audit.frame import _Audit
+
+    builds = []
+    real = _Audit.build_structure
+
+    def counted(self):
+        builds.append(self.n)
+        return real(self)
+
+    monkeypatch.setattr(_Audit, "build_structure", counted)
+    first, later = three_way(3), three_way(3, more=0.1)
+    numbers = later.copy()  # the same cells, wrong numbers: the structure is reused
+    total = numbers.index[numbers["gruppering"] == ""][0]
+    numbers.loc[total, "antal_afslag"] = 0.0  # published_zero
+    margin = numbers.index[(numbers["gruppering"] != "") & numbers["antal_afslag"].notna()][0]
+    numbers.loc[margin, "antal_afslag"] += 1  # a margin that no longer adds up
+    cells = numbers.copy()  # and other cells: an unknown grouping, a cell without margin
+    cells.loc[cells.index[-1], "gruppering"] = "[Ukendt].[Gruppering]"
+    fine = cells.index[cells["kommune"].notna() & cells["primaer_aarsag"].notna()
+                       & cells["tid_kvartal"].notna()][0]
+    cells.loc[fine, "kommune"] = "Ukendt Kommune"
+    carried = Witnesses()
+    for pub in (first, later, numbers, cells):
+        got = audit(pub, AFSLAARS, workers=1, witnesses=carried)
+        fresh = audit(pub, AFSLAARS, workers=1)
+        assert _judged(got) == _judged(fresh)
+        kinds = [e["type"] for e in got["consistency_errors"]]
+        if pub is numbers:
+            assert kinds[0] == "published_zero" and "margin_mismatch" in kinds, kinds
+    assert kinds[0] == "unknown_grouping" and "missing_margin_cell" in kinds, kinds
+    assert kinds.index("published_zero") < kinds.index("missing_margin_cell")
+    assert len(builds) == 2 + 4  # first and cells with witnesses, then each fresh one
+
+    builds.clear()  # other cells (a row fewer) build their own structure
+    audit(first.iloc[:-1], AFSLAARS, workers=1, witnesses=carried)
+    assert builds == [len(first) - 1]
+
+
 def test_points_of_another_frame_are_not_used():
     first = three_way(1)
     carried = Witnesses()

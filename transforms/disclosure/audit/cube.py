@@ -44,14 +44,22 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     Cells that are not ok carry ``raekke``, their row position in ``published`` (a passing
     audit, the only kind a release publishes, has none). ``witnesses``: points carried from
     an earlier audit of the same frame (:class:`Witnesses`), checked before use, and replaced
-    by this audit's points on return.
+    by this audit's points on return; it also keeps the frame's structure (variables and
+    relations, which depend only on the cells: ``frame.Structure``) for the next audit of
+    the same cells.
     """
     a = _Audit(published, cube, outcome_of_withheld)
-    a.read()
-    a.parse_groupings()
-    a.build_variables()
+    st = witnesses.structure_for(published, cube) if witnesses is not None else None
+    if st is None:
+        st = a.build_structure()
+        if witnesses is not None:
+            witnesses.keep_structure(published, cube, st)
+    a.adopt(st)  # its errors: the cells' now, the relations' after the numbers' (as always)
+    A = st.A
+    a.read_values()
+    a.read_known()
     a.check_frame()
-    A = a.build_relations()
+    a.errors += st.relation_errors
     hundred = a.hundred_percent()
     nm, nv = len(a.measures), a.n_var
     targets = a.targets()

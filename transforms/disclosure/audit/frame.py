@@ -105,6 +105,24 @@ def _carried_columns(attrs: tuple[str, ...], cube: Cube) -> list[str]:
 # --- reading the published frame, variables and relations ---------------------------------
 
 
+class Structure:
+    """The part of an audit's system that depends only on which cells a frame has (its
+    groupings, status dates and captions), not on the numbers it publishes: the variables,
+    their numbering and the relation matrix. The checked search audits one frame's cells
+    round after round with more withheld, so it is built once (:func:`cell_columns` says what
+    must be the same) and reused; see ``cube.audit``."""
+
+    def __init__(self, attrs: dict, A, cell_errors: list, relation_errors: list):
+        self.attrs, self.A = attrs, A
+        self.cell_errors, self.relation_errors = cell_errors, relation_errors
+
+
+def cell_columns(frame: pd.DataFrame, cube: Cube) -> list[str]:
+    """The columns that name a frame's cells: what the structure is read from."""
+    return [c for c in ["gruppering", "statusdato", *cube.columns] if c in frame.columns]
+
+
+
 class _Audit:
     def __init__(self, published: pd.DataFrame, cube: Cube, outcome_of_withheld: bool):
         self.cube = cube
@@ -142,16 +160,18 @@ class _Audit:
 
     # -- reading -------------------------------------------------------------------------
 
-    def read(self) -> None:
-        df, cube, n = self.df, self.cube, self.n
+    def _strings(self, col) -> list:
+        df, n = self.df, self.n
+        if col not in df.columns:
+            return [None] * n
+        vals = df[col].to_numpy(dtype=object)
+        miss = pd.isna(vals)
+        return [None if m else (v if type(v) is str else str(v)) for v, m in zip(vals, miss)]
 
-        def strings(col) -> list:
-            if col not in df.columns:
-                return [None] * n
-            vals = df[col].to_numpy(dtype=object)
-            miss = pd.isna(vals)
-            return [None if m else (v if type(v) is str else str(v)) for v, m in zip(vals, miss)]
-
+    def read_cells(self) -> None:
+        """What names the cells: groupings, status dates, captions (part of the structure)."""
+        df, cube = self.df, self.cube
+        strings = self._strings
         self.grp = [v or "" for v in strings("gruppering")]
         if self.stock and "statusdato" in df.columns:
             cache: dict = {}
@@ -163,12 +183,17 @@ class _Audit:
                 out.append(cache[key])
             self.sdate = out
         else:
-            self.sdate = [None] * n
+            self.sdate = [None] * self.n
         # captions as codes over the sorted distinct captions (canonical, row-order free)
         self.codes: dict[str, np.ndarray] = {}
         self.uniques: dict[str, list[str]] = {}
         for c in cube.columns:
             self.codes[c], self.uniques[c] = _codes(strings(c))
+        self.sys, _ = _codes(self.sdate)  # -1: none (flow cubes)
+
+    def read_values(self) -> None:
+        """The published numbers and statuses."""
+        df, cube, n = self.df, self.cube, self.n
         self.values: dict[str, np.ndarray] = {}
         for m in cube.measures:
             if m.column in df.columns:
@@ -176,8 +201,7 @@ class _Audit:
         for c in self.measures:
             self.values.setdefault(c, np.full(n, np.nan))
         self.present = [m for m in cube.measures if m.column in df.columns]
-        self.status = strings("status") if "status" in df.columns else None
-        self.sys, _ = _codes(self.sdate)  # -1: none (flow cubes)
+        self.status = self._strings("status") if "status" in df.columns else None
 
     def parse_groupings(self) -> None:
         """Per distinct grouping key: attributes, system grouping, columns; per row its id."""
@@ -256,7 +280,11 @@ class _Audit:
             for k in np.flatnonzero(counts > 1):
                 same = rows_idx[(vg[:, 0] == vg[idx[k], 0]) & (vg[:, 1] == vg[idx[k], 1])]
                 self.error("duplicate_cell", int(same[1]))
-        # published value per variable and measure (rows of one variable must agree)
+        self._rows_idx, self._var = rows_idx, var
+
+    def read_known(self) -> None:
+        """The published value per variable and measure (rows of one variable must agree)."""
+        rows_idx, var = self._rows_idx, self._var
         nm = len(self.measures)
         self.known = np.full(nm * self.n_var, np.nan)
         for mi, col in enumerate(self.measures):
@@ -336,6 +364,32 @@ class _Audit:
         Cc = np.concatenate([c + k * nv for k in range(nm)])
         V = np.tile(v, nm)
         return sp.csr_matrix((V, (R, Cc)), shape=(nm * n_rel, nm * nv))
+
+    # -- the structure: everything above but the numbers ------------------------------------
+
+    #: what read_cells, parse_groupings, build_variables and build_relations set: a function
+    #: of the cells (groupings, status dates, captions), not of the published numbers
+    STRUCTURE = ("grp", "sdate", "codes", "uniques", "sys", "gid", "g_key", "g_attrs",
+                 "eg_of_g", "egs", "eg_id", "eg_cols", "col_pos", "row_var", "n_var",
+                 "var_first_row", "var_key", "var_sys", "var_eg", "_rows_idx", "_var",
+                 "rel_parent", "rel_child", "n_rel")
+
+    def build_structure(self) -> "Structure":
+        """The structure of this frame's cells, with the errors found building it (kept apart:
+        the relations' come after the checks on the numbers, as they always did)."""
+        self.read_cells()
+        self.parse_groupings()
+        self.build_variables()
+        n_cells = len(self.errors)
+        A = self.build_relations()
+        return Structure({k: getattr(self, k) for k in self.STRUCTURE}, A,
+                         self.errors[:n_cells], self.errors[n_cells:])
+
+    def adopt(self, st: "Structure") -> None:
+        """Take a structure built on the same cells (shared, never written to)."""
+        for k, v in st.attrs.items():
+            setattr(self, k, v)
+        self.errors = list(st.cell_errors)
 
     # -- consistency checks on the published frame -----------------------------------------
 

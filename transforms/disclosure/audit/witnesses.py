@@ -26,6 +26,28 @@ class Witnesses:
         self.base: np.ndarray | None = None  # (measures x rows): published or determined
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (flat cells, points x cells)
         self.last: dict = {}  # the last audit's LPs solved and carried points used
+        #: (cube id, the cell-naming columns it was built from, frame.Structure)
+        self._structure: tuple | None = None
+
+    def structure_for(self, frame, cube):
+        """The structure kept by :meth:`keep_structure` where ``frame`` has exactly the cells
+        it was built from (the same columns naming them, value for value, in the same
+        order), else None."""
+        from transforms.disclosure.audit.frame import cell_columns
+
+        if self._structure is None:
+            return None
+        cube_id, names, st = self._structure
+        if cube_id != cube.id or not names.equals(
+                frame[cell_columns(frame, cube)].reset_index(drop=True)):
+            return None
+        return st
+
+    def keep_structure(self, frame, cube, st) -> None:
+        from transforms.disclosure.audit.frame import cell_columns
+
+        self._structure = (cube.id, frame[cell_columns(frame, cube)].reset_index(drop=True)
+                           .copy(), st)
 
     def __bool__(self) -> bool:
         return bool(self.blocks)
