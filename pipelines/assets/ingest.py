@@ -72,7 +72,7 @@ def extract_source(context: dg.AssetExecutionContext, lpstat: LpstatResource):
         # lands once, for every month it builds), else the run's own release, if any.
         release = (context.run.tags.get(TAG_LAND_THROUGH)
                    or context.run.tags.get("dagster/partition"))
-        stats = land_source(s.source_url, s.pseudonym_key, con, context.run_id,
+        stats = land_source(s.source_url, s.pseudonym_key, con, context.run.run_id,
                             cutoff=Release.parse(release).cutoff if is_release(release) else None)
     except SourceUnavailable:
         raise  # transient: the RetryPolicy tries again

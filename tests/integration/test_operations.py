@@ -326,19 +326,29 @@ def test_backfill_builds_every_month_in_order_and_lands_once(backfilled):
         first["raw_afslag"]["dagster/row_count"].value
 
 
-def test_crash_while_writing_leaves_every_release_untouched(backfilled, monkeypatch):
+def test_crash_while_writing_leaves_every_release_untouched(backfilled, monkeypatch,
+                                                            tmp_path):
     """Rebuilding 2026-10 crashes half-way through writing its files (cells.parquet and the
     CSVs of the first cube are written, then the disk is full): the published 2026-10, the
-    other releases and `latest` are byte for byte as before, with no leftovers."""
+    other releases and `latest` are byte for byte as before, with no leftovers. The
+    workbooks are written by a forked process beside the other files (release.ForkedCall),
+    so the crash waits there until the others are on disk and says which through a file."""
+    import time
+
     from pipelines.definitions import ALL_ASSETS
     from transforms.publish import tables
 
     rel = backfilled["home"] / "releases"
     before = _tree_digest(rel)
-    written = []
+    seen = tmp_path / "written.txt"
 
     def crash(path, *args, **kwargs):
-        written.extend(p.name for p in Path(path).parent.iterdir())
+        folder = Path(path).parent
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                (folder / "cells.parquet").exists() and any(folder.glob("*.csv"))):
+            time.sleep(0.05)
+        seen.write_text("\n".join(p.name for p in folder.iterdir()))
         raise OSError("No space left on device (simulated while writing tabeller.xlsx)")
 
     monkeypatch.setattr(tables, "write_xlsx", crash)
@@ -352,6 +362,7 @@ def test_crash_while_writing_leaves_every_release_untouched(backfilled, monkeypa
     assert failure.step_key == "udgivelse"
     messages = _messages(failure.step_failure_data.error)
     assert any("No space left on device" in m for m in messages), messages
+    written = seen.read_text().split("\n")
     assert "cells.parquet" in written and any(n.endswith(".csv") for n in written)
     assert _tree_digest(rel) == before
     assert not [p.name for p in rel.iterdir() if p.name.startswith(".")]
