@@ -433,7 +433,8 @@ class Session:
         started = time.monotonic()
         self.console.doing(f"release {release}: starting")
         try:
-            with _run_environment(self.settings), _output_to(self._log_fd):
+            with _run_environment(self.settings), _output_to(self._log_fd), \
+                    _library_log_to(self.log):
                 result = job.execute_in_process(
                     instance=instance, partition_key=release, raise_on_error=False,
                     asset_selection=selection, run_id=run_id, tags=tags,
@@ -539,6 +540,45 @@ def _run_environment(settings):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+#: the loggers of lpstat's own code whose INFO lines (the disclosure search's rounds, memo
+#: reuse, fallbacks) go to the command's log file beside the Dagster events
+LIBRARY_LOGGERS = ("transforms",)
+
+
+class _LogFileHandler(logging.Handler):
+    def __init__(self, write):
+        super().__init__(logging.INFO)
+        self.write = write
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                            "%Y-%m-%d %H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(self.format(record))
+        except Exception:  # noqa: BLE001 - a log line must never break the run
+            self.handleError(record)
+
+
+@contextmanager
+def _library_log_to(write):
+    """lpstat's own loggers (:data:`LIBRARY_LOGGERS`) at INFO into the log file for the
+    block; their level and handlers are put back after it."""
+    handler = _LogFileHandler(write)
+    saved = []
+    for name in LIBRARY_LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, lg.level))
+        if lg.level == logging.NOTSET or lg.level > logging.INFO:
+            lg.setLevel(logging.INFO)
+        lg.addHandler(handler)
+    try:
+        yield
+    finally:
+        for lg, level in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(level)
 
 
 @contextmanager

@@ -269,3 +269,24 @@ def test_the_console_counts_only_rows_not_landed_before_as_new():
               {"dagster/row_count": 1087, "new_rows": 12, "incremental": True}]
     assert landing_summary(tables) == "75,701 rows read, 12 new, 71,514 reference rows replaced"
     assert landing_summary(tables[2:]) == "4,187 rows read, 12 new"
+
+
+def test_lpstats_own_log_lines_go_to_the_log_file_during_a_run():
+    """The disclosure search's rounds and other INFO lines of lpstat's own loggers reach the
+    command's log file while a run is in progress, never the console; afterwards the loggers
+    are as they were."""
+    import logging
+
+    from pipelines.runs import _library_log_to
+
+    lines: list[str] = []
+    lg = logging.getLogger("transforms.disclosure.suppress")
+    top = logging.getLogger("transforms")
+    level, handlers = top.level, list(top.handlers)
+    with _library_log_to(lines.append):
+        lg.info("AFSLAARS: checked round %d: %s", 0, "open")
+        lg.debug("not at INFO")
+    lg.info("after the run")
+    assert len(lines) == 1 and lines[0].endswith(
+        "INFO transforms.disclosure.suppress AFSLAARS: checked round 0: open")
+    assert top.level == level and top.handlers == handlers

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,11 @@ def protect_release(con: duckdb.DuckDBPyConnection, release: str,
             cells, patterns = inputs[u]
             ahead[u] = start_global(cells, cube, m.suppress, patterns)
         for u, cube in CUBES.items():
-            result["cubes"][u] = _protect_cube(con, release, releases_dir, u, cube, m,
-                                               *inputs[u], ahead.get(u))
+            started = time.monotonic()
+            entry = result["cubes"][u] = _protect_cube(con, release, releases_dir, u, cube, m,
+                                                       *inputs[u], ahead.get(u))
+            log.info("%s: %s, %s withheld, audit %s, in %.1f s", u, entry.get("undertrykkelse"),
+                     entry.get("withheld"), entry.get("verdict"), time.monotonic() - started)
     finally:
         for run in ahead.values():
             if run is not None:

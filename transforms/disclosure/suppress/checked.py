@@ -61,9 +61,9 @@ def suppress_checked(cells: pd.DataFrame, cube: Cube, check, max_rounds: int = 4
         pattern = _as_frame(cells, s, wh, prim, prim_out)
         passed, result, bad, bad_out = check(pattern)
         stats["rounds"] = rnd + 1
-        log.debug("checked round %d: %d withheld, %s, %d + %d open (%.2fs)", rnd,
-                  int(wh.sum()), "passed" if passed else "open", int(bad.sum()),
-                  int(bad_out.sum()), time.perf_counter() - t0)
+        log.info("%s: checked round %d: %d withheld, %s, %d + %d open (%.2f s)",
+                 cube.underemne, rnd, int(wh.sum()), "passed" if passed else "open",
+                 int(bad.sum()), int(bad_out.sum()), time.perf_counter() - t0)
         if passed:
             return pattern, result
         qs = np.unique(s.row_var[np.flatnonzero(bad)])
