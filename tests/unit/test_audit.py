@@ -1018,6 +1018,34 @@ def test_the_frames_structure_is_built_once_for_the_search_rounds(monkeypatch):
     assert builds == [len(first) - 1]
 
 
+def test_exact_halves_start_from_the_seeds_basis(monkeypatch):
+    """The two halves of an exact phase start from the seed's final basis (handed over as
+    arrays) instead of solving the seed again: no iteration is needed there, and the
+    verdicts and exact intervals are those of halves that solve the seed afresh."""
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit.component import _Component
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 10**6)  # exact mode: every value
+    monkeypatch.setattr(audit_module, "EXACT_SPLIT_MIN", 1)  # always in two halves
+    pub = three_way(5)
+    iterations = []
+    real = _Component._reseed
+
+    def counted(self, basis):
+        h = real(self, basis)
+        iterations.append(h.getInfo().simplex_iteration_count)
+        return h
+
+    monkeypatch.setattr(_Component, "_reseed", counted)
+    handed = audit(pub, AFSLAARS, workers=1)
+    assert iterations and all(i == 0 for i in iterations)
+    monkeypatch.setattr(_Component, "_reseed", lambda self, basis: self._seed())
+    afresh = audit(pub, AFSLAARS, workers=1)
+    assert _verdicts(handed) == _verdicts(afresh)
+    assert [(c["lo"], c["hi"], c["exact"]) for c in handed["cells"]] == [
+        (c["lo"], c["hi"], c["exact"]) for c in afresh["cells"]]
+
+
 def test_points_of_another_frame_are_not_used():
     first = three_way(1)
     carried = Witnesses()
