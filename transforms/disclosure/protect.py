@@ -326,8 +326,6 @@ def save_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
     the newest ``audit.memo.KEEP_MONTHS`` release months of the cube stay. Where the
     search left no points of this frame, what is stored stays. ``keys``: as for
     :func:`load_carried_points`."""
-    import io
-
     from transforms.disclosure.audit.memo import KEEP_MONTHS
     from transforms.disclosure.audit.witnesses import deviations
 
@@ -340,12 +338,25 @@ def save_carried_points(con: duckdb.DuckDBPyConnection, cube, release: str,
                         {m: cells[m].to_numpy(float) for m in measures})
     if arrays is None:
         return
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
     con.execute(_CARRIED_DDL)
     _replace_rows(con, "audit_punkter", cube,
-                  [(cube.underemne, release, json.dumps(list(measures)), buf.getvalue())],
+                  [(cube.underemne, release, json.dumps(list(measures)), npz_bytes(arrays))],
                   release=release, keep_months=KEEP_MONTHS)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """The arrays as an ``.npz`` (what ``np.load`` reads), deflated at level 1: national
+    AFSLAARS's points 0.19 s and 6.2 MB where ``np.savez_compressed`` (level 6) took 0.65 s
+    for 5.1 MB."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, a in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(a), allow_pickle=False)
+    return buf.getvalue()
 
 
 _SUPPRESSION_MEMO_DDL = ("CREATE TABLE IF NOT EXISTS suppression_memo (terning VARCHAR, "
