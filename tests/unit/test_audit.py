@@ -933,8 +933,8 @@ def test_a_point_is_used_only_where_it_meets_the_relations_and_bounds():
 def test_a_component_its_points_decide_runs_no_lp(monkeypatch):
     """Where carried points prove a (non-exact-mode) component feasible and decide every
     value, it runs no LP at all: the same verdicts and outer bounds as with its seed LP
-    (inner bounds as wide as the points show). Where they leave a value open, the LPs run
-    as before."""
+    (inner bounds as wide as the points show). Where they leave values open, local LPs
+    from a carried point decide them; failing those, the seed LP and the rest as before."""
     import scipy.sparse as sp
 
     import transforms.disclosure.audit.component as audit_module
@@ -962,9 +962,21 @@ def test_a_component_its_points_decide_runs_no_lp(monkeypatch):
     assert judged(hinted) == judged(plain) == [(0, 20, True)] * 4
     assert [s[1:3] for s in hinted._states()] == [(0, 20)] * 4  # what the points show
 
-    narrow = comp()  # one point: every value pinned to it, so the LPs decide
+    # one point: every value pinned to it; local LPs from it (the unknowns near the open
+    # values freed, the rest held) decide them, still without the component's seed LP
+    seeds = []
+    real_seed = _Component._seed
+    monkeypatch.setattr(_Component, "_seed", lambda self: seeds.append(1) or real_seed(self))
+    narrow = comp()
     assert narrow.solve(False, _Pool(1), hints=wide[:1])
-    assert narrow.lp_count > 0 and judged(narrow) == judged(plain)
+    assert 0 < narrow.lp_count <= audit_module.LOCAL_LPS and not seeds
+    assert judged(narrow) == judged(plain)
+    # without local LPs the seed decides, as before
+    monkeypatch.setattr(audit_module, "LOCAL_MAX_OPEN", 0)
+    monkeypatch.setattr(audit_module, "LOCAL_SINGLE_MAX", -1)
+    pinned = comp()
+    assert pinned.solve(False, _Pool(1), hints=wide[:1])
+    assert seeds and judged(pinned) == judged(plain)
 
 
 def _judged(res: dict) -> tuple:
