@@ -1058,6 +1058,37 @@ def test_exact_halves_start_from_the_seeds_basis(monkeypatch):
         (c["lo"], c["hi"], c["exact"]) for c in afresh["cells"]]
 
 
+def test_goal_points_are_checked_before_use(monkeypatch):
+    """The goal LPs' points are interior points (no crossover to a vertex), recorded only
+    where they meet every relation and bound: forged ones (1.5 x + 1) change no verdict and
+    widen no interval beyond the exact one; the real ones meet them and decide values."""
+    import transforms.disclosure.audit.component as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 3)
+    pub = three_way(2, share=0.5)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    real = audit_module._lp_task
+    seen = []
+
+    def forged(*args):
+        x = real(*args)
+        seen.append(x is not None)
+        return None if x is None else 1.5 * x + 1.0
+
+    monkeypatch.setattr(audit_module, "_lp_task", forged)
+    got = audit(pub, AFSLAARS, workers=1)
+    assert any(seen)  # goal rounds ran
+    assert _verdicts(got) == _verdicts(exact)
+    big = 10**9
+    for c, x in zip(got["cells"], exact["cells"]):
+        assert c["lo"] >= x["lo"]
+        assert (c["hi"] if c["hi"] is not None else big) <= (x["hi"] if x["hi"] is not None
+                                                             else big)
+    monkeypatch.setattr(audit_module, "_lp_task", real)
+    assert _verdicts(audit(pub, AFSLAARS, workers=1)) == _verdicts(exact)
+
+
 def test_points_of_another_frame_are_not_used():
     first = three_way(1)
     carried = Witnesses()

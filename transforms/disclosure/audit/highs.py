@@ -1,5 +1,7 @@
 """HiGHS as the audit uses it: single-threaded, deterministic, interior point with crossover
-for the seed and goal LPs, hot-started primal simplex for the exact LPs that follow."""
+for the seed (its basis starts the exact LPs), interior point alone for the goal LPs (they
+need a point, not a basis: ``component._lp_task``), hot-started primal simplex for the exact
+LPs that follow."""
 
 from __future__ import annotations
 
