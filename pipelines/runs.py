@@ -350,6 +350,12 @@ class Session:
             self._stack.enter_context(warehouse_lock(
                 self.home, {"run_id": self._next_run_id, "command": self.command,
                             "started": started}, wait=self.wait, say=self.console.line))
+            # Great Expectations is imported by a worker process from now on, on the other
+            # core while the instance opens and the run starts (quality.gx.Worker)
+            from quality.gx import start_worker, stop_worker
+
+            start_worker()
+            self._stack.callback(stop_worker)
             if self._own_instance:
                 from pipelines.instance import open_instance
 

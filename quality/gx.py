@@ -116,9 +116,110 @@ def validate(warehouse: Path | str, suites: list[Suite], *, run_key: str,
 
     Data Docs of every validation of the run so far are (re)built in ``docs_dir`` when
     ``build_docs`` is true, or, when it is None, when a validation failed (building them costs
-    seconds, so a run that passes builds them once, at its last suite)."""
+    seconds, so a run that passes builds them once, at its last suite). Where a
+    :class:`Worker` is started (:func:`start_worker`), it runs them; else this process."""
+    args = (Path(warehouse), suites, run_key, docs_dir, build_docs)
     with _LOCK:
-        return _validate(Path(warehouse), suites, run_key, docs_dir, build_docs)
+        worker = _WORKER.get("worker")
+        if worker is not None:
+            out = worker.call(args)
+            if out is not None:
+                return out
+            _WORKER.pop("worker", None)  # it is gone: this process validates from now on
+        return _validate(*args)
+
+
+# --- a worker process that has imported GX ------------------------------------------------
+
+_WORKER: dict = {}
+
+
+class Worker:
+    """A process (spawned: a fresh interpreter) that imports ``great_expectations`` as soon
+    as it starts and then runs the validations :func:`validate` hands it, one at a time,
+    with the same arguments and results as in this process. Importing GX takes some 2.5 s of
+    CPU; ``lpstat run`` starts the worker before its Dagster run, so the import runs on the
+    other core while the run starts and lands the rows, not in the landed rows' check.
+
+    The warehouse is opened read-only by the worker as by this process (DuckDB lets any
+    number of processes read a file no process writes); each validation closes its
+    connections before it answers, so the next step can write. A worker that is gone (killed,
+    or failed to start) answers None and this process validates instead."""
+
+    def __init__(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True,
+                                 name="lpstat-gx")
+        self._proc.start()
+        child.close()
+
+    def call(self, args: tuple) -> Outcome | None:
+        """The validation's Outcome, or None where the worker is gone."""
+        try:
+            self._conn.send(args)
+            kind, value = self._conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            return None
+        if kind == "ok":
+            return value
+        if isinstance(value, BaseException):
+            raise value
+        raise RuntimeError(f"Great Expectations failed in its worker process: {value}")
+
+    def stop(self) -> None:
+        try:
+            self._conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        self._conn.close()
+
+
+def start_worker() -> Worker:
+    """Start the GX worker for this process's validations (:class:`Worker`)."""
+    with _LOCK:
+        old = _WORKER.pop("worker", None)
+        if old is not None:
+            old.stop()
+        worker = _WORKER["worker"] = Worker()
+    return worker
+
+
+def stop_worker() -> None:
+    """Stop the worker, if any; validations run in this process again."""
+    with _LOCK:
+        worker = _WORKER.pop("worker", None)
+    if worker is not None:
+        worker.stop()
+
+
+def _serve(conn) -> None:  # pragma: no cover - runs in the worker process
+    import pickle
+    import traceback
+
+    import great_expectations  # noqa: F401 - the point of the worker: imported at once
+
+    while True:
+        try:
+            args = conn.recv()
+        except EOFError:
+            return
+        if args is None:
+            return
+        try:
+            conn.send(("ok", _validate(*args)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            try:
+                pickle.dumps(exc)
+                conn.send(("error", exc))
+            except Exception:
+                conn.send(("error", traceback.format_exc()))
 
 
 def _validate(warehouse: Path, suites: list[Suite], run_key: str,

@@ -539,3 +539,49 @@ def test_gx_suites_catch_what_they_guard_and_close_their_connections(built, tmp_
         found = failed[(table, rule)]
         assert any(evidence in e for e in found), (table, rule, found)
     assert (docs / "index.html").exists()  # failures build the Data Docs
+
+
+@pytest.mark.slow
+def test_the_gx_worker_gives_the_same_results_and_this_process_takes_over_when_it_is_gone(
+        built, tmp_path):
+    """``lpstat run`` validates through a worker process that imported Great Expectations
+    while the run started (quality.gx.Worker): the same results as in this process, its
+    Data Docs owner-only where asked, its read-only connections closed before it answers;
+    an error raised there is raised here; once the worker is gone this process validates."""
+    import duckdb
+
+    from quality import gx
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["home"] / "warehouse.duckdb", path)
+    con = duckdb.connect(str(path))
+    con.execute(GX_BREAKS[2][3])  # one broken code in dim_virksomhed
+    con.close()
+    suites = _suites("warehouse")
+
+    def seen(out):
+        return [(r.rule, r.subject, r.passed, r.count, r.examples) for r in out.results]
+
+    local = gx.validate(path, suites, run_key="local")
+    assert not all(r.passed for r in local.results)
+    old = os.umask(0o077)
+    try:
+        worker = gx.start_worker()
+    finally:
+        os.umask(old)
+    try:
+        docs = tmp_path / "docs"
+        via = gx.validate(path, suites, run_key="worker", docs_dir=docs, build_docs=True)
+        assert seen(via) == seen(local)
+        assert worker._proc.is_alive() and gx._WORKER.get("worker") is worker
+        assert (docs / "index.html").stat().st_mode & 0o077 == 0
+        duckdb.connect(str(path)).close()  # writable again: the worker closed its connections
+        with pytest.raises(Exception, match="nowhere.duckdb"):
+            gx.validate(tmp_path / "nowhere.duckdb", suites, run_key="worker")
+        assert worker._proc.is_alive()
+        worker._proc.kill()
+        worker._proc.join()
+        again = gx.validate(path, suites, run_key="after")
+        assert seen(again) == seen(local) and "worker" not in gx._WORKER
+    finally:
+        gx.stop_worker()
