@@ -59,9 +59,11 @@ value and the exact interval computed where it is cheap or needed:
    bounds), the goal LPs run in a box that holds the seed point, or they would be
    unbounded and find nothing. The extreme points these LPs find also make many intervals
    exact on the way (a value at its outer bound in some point). The seed and the goal LPs
-   are solved by the interior point method with crossover to a vertex (about 4x faster than
-   simplex on a national cube, whose many ties make simplex pivot degenerately; simplex
-   decides where it ends without an optimum).
+   are solved by the interior point method (about 4x faster than simplex on a national
+   cube, whose many ties make simplex pivot degenerately; simplex decides where it ends
+   without an optimum), the seed with crossover to a vertex (its basis starts the exact
+   LPs), the goal LPs without: they need a point, so each is checked against every relation
+   and bound before it is used, as a carried point is.
 5. Values still undecided get exact LPs, re-solved on the seed's model from the previous
    basis (primal simplex) with only the objective changed, one side at a time and only as
    many as the verdict needs: first the side whose goal would prove the value, the other
@@ -79,13 +81,17 @@ value and the exact interval computed where it is cheap or needed:
 earlier audit of the same frame (the checked search audits a growing pattern round after
 round; a point stays feasible when more is withheld). Each is checked against this system's
 relations and bounds and, where it holds, recorded before the seed like any other point:
-inner bounds only, so verdicts do not depend on them. Goal rounds then run only where at
-least ``ROUND_MIN_GAIN`` values are still undecided, so a later round of the search costs a
-fraction of the first (measured in transforms/disclosure/README.md).
+inner bounds only, so verdicts do not depend on them. The few values they leave open then
+get *local LPs* (:meth:`component._Component._local`): the unknowns near them freed, the
+rest held at a carried point, the optimum checked as a carried point is. Where the points
+decide every value of a component, it runs no LP over the whole component, not even its
+seed. Goal rounds run only where at least ``ROUND_MIN_GAIN`` values are still undecided, so
+a later round of the search costs a fraction of the first (measured in
+transforms/disclosure/README.md).
 
-Independent LPs (those of one round; two fixed halves of a large exact phase) run in up to
-``workers`` processes (default 2); the LPs solved are the same for any number of workers, so
-the result is too.
+Independent LPs (those of one round; two fixed halves of a large exact phase, each started
+from the seed's final basis) run in up to ``workers`` processes (default 2); the LPs solved
+are the same for any number of workers, so the result is too.
 
 Each value reports ``lo``, ``hi``, ``lo_bound``, ``hi_bound``, ``exact`` and ``ok``: its
 (rounded) feasible interval ``[min, max]`` satisfies ``lo_bound ≤ min ≤ lo`` and
