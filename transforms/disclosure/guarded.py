@@ -406,9 +406,10 @@ def _cell_key(frame: pd.DataFrame, cube: Cube) -> pd.Series:
 def _months_of(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """Per row: the first and last month of its period ('' for no time)."""
     out = []
-    for m, k, y in zip(frame.get("tid_maaned", [None] * len(frame)),
-                       frame.get("tid_kvartal", [None] * len(frame)),
-                       frame.get("tid_aar", [None] * len(frame))):
+    n = len(frame)
+    cols = [frame[c].tolist() if c in frame.columns else [None] * n  # lists: fast to walk
+            for c in ("tid_maaned", "tid_kvartal", "tid_aar")]
+    for m, k, y in zip(*cols):
         if isinstance(m, str):
             out.append((m, m))
         elif isinstance(k, str):
