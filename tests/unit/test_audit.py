@@ -1030,6 +1030,46 @@ def test_the_frames_structure_is_built_once_for_the_search_rounds(monkeypatch):
     assert builds == [len(first) - 1]
 
 
+def test_a_seed_started_ahead_in_a_worker_gives_the_seed_solved_here(monkeypatch):
+    """A large component with values left open after the carried points starts its seed LP
+    in a worker while its local LPs run; its basis then restarts the seed here in no
+    iteration: the same verdicts, bounds and points as the seed solved here."""
+    import scipy.sparse as sp
+
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit.component import _Component
+    from transforms.disclosure.audit.pool import _Pool
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 0)
+    monkeypatch.setattr(audit_module, "SEED_AHEAD_MIN_VARS", 1)
+    monkeypatch.setattr(audit_module, "LOCAL_MAX_OPEN", 0)  # the local LPs decide nothing
+    monkeypatch.setattr(audit_module, "LOCAL_SINGLE_MAX", -1)
+
+    def comp():  # x0 + x1 = 20, x2 + x3 = 20, x1 = x2, 0 <= x <= 20
+        A = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0],
+                                    [0.0, 1.0, -1.0, 0.0]]))
+        return _Component(A, np.array([20.0, 20.0, 0.0]), np.zeros((0, 2), dtype=np.int64),
+                          np.zeros(4), np.full(4, 20.0), sp.identity(4, format="csr"),
+                          np.zeros(4))
+
+    point = [np.array([5.0, 15.0, 15.0, 5.0])]
+    used = []
+    real = _Component._seed_ahead
+    monkeypatch.setattr(_Component, "_seed_ahead",
+                        lambda self, ahead: used.append(ahead) or real(self, ahead))
+    pool = _Pool(2)
+    try:
+        ahead = comp()
+        assert ahead.solve(False, pool, hints=point)
+    finally:
+        pool.close()
+    here = comp()
+    assert here.solve(False, _Pool(1), hints=point)
+    assert len(used) == 1 and used[0].done()
+    assert ahead._states() == here._states()
+    assert ahead.lp_count == here.lp_count
+
+
 def test_exact_halves_start_from_the_seeds_basis(monkeypatch):
     """The two halves of an exact phase start from the seed's final basis (handed over as
     arrays) instead of solving the seed again: no iteration is needed there, and the

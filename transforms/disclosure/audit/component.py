@@ -178,6 +178,18 @@ class _Component:
         _primal_hot(h)
         return h
 
+    def _seed_ahead(self, ahead) -> highspy.Highs | None:
+        """The seed from the worker that solved it ahead (:func:`_seed_task`): its final
+        basis restarts the seed LP here in no iteration. Where the worker found it
+        infeasible, or failed, the seed is solved here."""
+        try:
+            basis = ahead.result()
+        except Exception:  # noqa: BLE001 - a worker lost: solve it here (the same LP)
+            basis = None
+        if basis is None:
+            return self._seed()
+        return self._reseed(basis)  # counted once: the seed LP, wherever it was solved
+
     def _reseed(self, basis: tuple[np.ndarray, np.ndarray]) -> highspy.Highs | None:
         """The seed LP restarted from the seed's final basis (:func:`_basis_arrays`), as
         another process gets it: an optimal basis needs no iteration, where solving the seed
@@ -205,14 +217,21 @@ class _Component:
         ``hints``: candidate feasible points (see :meth:`use_hints`), recorded first."""
         self.use_hints(hints)
         exact_mode = exact_all or self.n <= EXACT_MAX_VARS
+        ahead = None
         if not exact_mode and self.hints_used:
+            if self.n >= SEED_AHEAD_MIN_VARS and any(s[4] is None for s in self._states()):
+                # the seed LP starts in a worker while the local LPs run here; where they
+                # decide everything its result is not used (nothing depends on it)
+                ahead = pool.submit(_seed_task, self)
             self._local()
             if all(s[4] is not None for s in self._states()):
                 # the carried points (and the local LPs from them) prove the component
                 # feasible and decide every value: no LP over the whole component (a later
                 # round of the search, where only a few cells were withheld anew)
+                if ahead is not None:
+                    ahead.cancel()
                 return True
-        h = self._seed()
+        h = self._seed_ahead(ahead) if ahead is not None else self._seed()
         if h is None:
             return False
         if not exact_mode:
@@ -583,6 +602,20 @@ def _lp_task(M, cost, lo, hi, rlo, rhi, crossover: bool = True):
     if _run_interior(h) != "optimal":
         return None
     return np.asarray(h.getSolution().col_value, dtype=float)
+
+
+#: components with at least this many unknowns start their seed LP in a worker while their
+#: local LPs run (:meth:`_Component.solve`)
+SEED_AHEAD_MIN_VARS = 2000
+
+
+def _seed_task(comp: _Component) -> tuple[np.ndarray, np.ndarray] | None:
+    """The component's seed LP (by interior point, as :meth:`_Component._seed` solves it);
+    its final basis, or None where it has no optimum."""
+    comp = copy.deepcopy(comp)
+    comp.points = []
+    h = comp._seed()
+    return None if h is None else _basis_arrays(h)
 
 
 def _basis_arrays(h: highspy.Highs) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,25 @@ class _Pool:
             self.workers = 1
             return list(map(fn, *args))
 
+    def submit(self, fn, *args):
+        """``fn(*args)`` started in a worker process, as a future; None where this pool runs
+        in this process only (the caller then does the work itself when it needs it)."""
+        if self.workers <= 1:
+            return None
+        import concurrent.futures
+        import multiprocessing
+
+        try:
+            if self._ex is None:
+                self._ex = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._ex.submit(fn, *args)
+        except (concurrent.futures.process.BrokenProcessPool, RuntimeError, OSError):
+            self.close()
+            self.workers = 1
+            return None
+
     def close(self) -> None:
         if self._ex is not None:
             self._ex.shutdown()
