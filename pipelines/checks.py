@@ -115,18 +115,32 @@ def _emit(context, specs: list[dg.AssetCheckSpec], results: Iterable[RuleResult]
         raise dg.Failure(f"Quality results without an asset check: {sorted(grouped)}")
 
 
-def _gx(context, lpstat: LpstatResource, suites, build_docs: bool | None = None):
+def _gx(context, lpstat: LpstatResource, suites, build_docs: bool | None = None,
+        beside=None):
     """Run GX suites in the run's context; Data Docs are built when a suite fails, and at the
-    run's last suite (``build_docs=True``)."""
+    run's last suite (``build_docs=True``). ``beside()``: read-only work done while the GX
+    worker validates (quality.gx.validating); returns (GX outcome, what it returned)."""
     from quality import docs_dir
-    from quality.gx import validate
+    from quality.gx import validating
 
     s = lpstat.settings()
-    out = validate(s.warehouse_path, suites, run_key=context.run.run_id,
-                   docs_dir=docs_dir(s.home, _release_of(context)), build_docs=build_docs)
+    with validating(s.warehouse_path, suites, run_key=context.run.run_id,
+                    docs_dir=docs_dir(s.home, _release_of(context)),
+                    build_docs=build_docs) as outcome:
+        extra = beside() if beside is not None else None
+        out = outcome()
     context.log.info(f"Great Expectations: {len(suites)} suites in {out.seconds:.1f} s; "
                      f"Data Docs: {out.docs_index}")
-    return out
+    return out if beside is None else (out, extra)
+
+
+def _read_only(lpstat: LpstatResource, fn):
+    """``fn(con)`` on a read-only connection to the warehouse, closed again."""
+    con = lpstat.warehouse(read_only=True)
+    try:
+        return fn(con)
+    finally:
+        con.close()
 
 
 # --- landed rows -------------------------------------------------------------------------------
@@ -141,12 +155,8 @@ LANDED_SPECS = [_spec(rule, table) for rule, table in _suite_pairs(landed_suites
 def landed_rows_quality(context: dg.AssetCheckExecutionContext, lpstat: LpstatResource):
     from quality.rules import identifier_shaped_values
 
-    gx = _gx(context, lpstat, landed_suites())
-    con = lpstat.warehouse(read_only=True)
-    try:
-        pure = identifier_shaped_values(con, RAW_KEYS)
-    finally:
-        con.close()
+    gx, pure = _gx(context, lpstat, landed_suites(), beside=lambda: _read_only(
+        lpstat, lambda con: identifier_shaped_values(con, RAW_KEYS)))
     yield from _emit(context, LANDED_SPECS, [*gx.results, *pure], _docs_url(gx.docs_index))
 
 
@@ -168,13 +178,9 @@ def warehouse_quality(context: dg.AssetCheckExecutionContext, lpstat: LpstatReso
                                quarantine_reconciles)
     from transforms.warehouse import source_counts
 
-    gx = _gx(context, lpstat, warehouse_suites())
-    con = lpstat.warehouse(read_only=True)
-    try:
-        pure = [quarantine_reconciles(source_counts(con)), *facts_join_dimensions(con),
-                agreement_history_no_overlap(con)]
-    finally:
-        con.close()
+    gx, pure = _gx(context, lpstat, warehouse_suites(), beside=lambda: _read_only(
+        lpstat, lambda con: [quarantine_reconciles(source_counts(con)),
+                             *facts_join_dimensions(con), agreement_history_no_overlap(con)]))
     yield from _emit(context, WAREHOUSE_SPECS, [*gx.results, *pure], _docs_url(gx.docs_index))
 
 

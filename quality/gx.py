@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,40 @@ def validate(warehouse: Path | str, suites: list[Suite], *, run_key: str,
         return _validate(*args)
 
 
+@contextmanager
+def validating(warehouse: Path | str, suites: list[Suite], *, run_key: str,
+               docs_dir: Path | None = None, build_docs: bool | None = None):
+    """:func:`validate` started where it can run beside the caller: yields a function that
+    returns its Outcome. With a :class:`Worker`, the worker validates while the caller does
+    other read-only work on the warehouse (DuckDB lets processes read a file together);
+    without one, it validates here, before the block, as :func:`validate` would."""
+    args = (Path(warehouse), suites, run_key, docs_dir, build_docs)
+    with _LOCK:
+        worker = _WORKER.get("worker")
+        sent = worker is not None and worker.send(args)
+        if not sent:
+            if worker is not None:
+                _WORKER.pop("worker", None)
+            out = _validate(*args)
+            yield lambda: out
+            return
+        got: list = []
+
+        def result() -> Outcome:
+            if not got:
+                out = worker.receive()
+                if out is None:  # the worker is gone: validate here
+                    _WORKER.pop("worker", None)
+                    out = _validate(*args)
+                got.append(out)
+            return got[0]
+
+        try:
+            yield result
+        finally:
+            result()  # the answer is read before anyone else talks to the worker
+
+
 # --- a worker process that has imported GX ------------------------------------------------
 
 _WORKER: dict = {}
@@ -158,10 +193,22 @@ class Worker:
 
     def call(self, args: tuple) -> Outcome | None:
         """The validation's Outcome, or None where the worker is gone."""
+        return self.receive() if self.send(args) else None
+
+    def send(self, args: tuple) -> bool:
+        """Hand it a validation; False where the worker is gone."""
         try:
             self._conn.send(args)
+        except (OSError, BrokenPipeError):
+            return False
+        return True
+
+    def receive(self) -> Outcome | None:
+        """The Outcome of the validation handed over last, or None where the worker is gone
+        (its error, where it raised one, is raised here)."""
+        try:
             kind, value = self._conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+        except (EOFError, OSError):
             return None
         if kind == "ok":
             return value

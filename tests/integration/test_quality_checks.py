@@ -576,6 +576,12 @@ def test_the_gx_worker_gives_the_same_results_and_this_process_takes_over_when_i
         assert worker._proc.is_alive() and gx._WORKER.get("worker") is worker
         assert (docs / "index.html").stat().st_mode & 0o077 == 0
         duckdb.connect(str(path)).close()  # writable again: the worker closed its connections
+        # beside the worker's validation, this process reads the warehouse too
+        with gx.validating(path, suites, run_key="worker") as outcome:
+            con = duckdb.connect(str(path), read_only=True)
+            rows = con.execute("SELECT count(*) FROM dim_virksomhed").fetchone()[0]
+            con.close()
+            assert seen(outcome()) == seen(local) and rows > 0
         with pytest.raises(Exception, match="nowhere.duckdb"):
             gx.validate(tmp_path / "nowhere.duckdb", suites, run_key="worker")
         assert worker._proc.is_alive()
@@ -583,5 +589,7 @@ def test_the_gx_worker_gives_the_same_results_and_this_process_takes_over_when_i
         worker._proc.join()
         again = gx.validate(path, suites, run_key="after")
         assert seen(again) == seen(local) and "worker" not in gx._WORKER
+        with gx.validating(path, suites, run_key="after") as outcome:  # here, before the block
+            assert seen(outcome()) == seen(local)
     finally:
         gx.stop_worker()
