@@ -354,8 +354,12 @@ class Session:
             # core while the instance opens and the run starts (quality.gx.Worker)
             from quality.gx import start_worker, stop_worker
 
-            start_worker()
-            self._stack.callback(stop_worker)
+            try:
+                start_worker()
+                self._stack.callback(stop_worker)
+            except Exception as exc:  # noqa: BLE001 - then this process validates, as before
+                logging.getLogger(__name__).warning(
+                    "the Great Expectations worker did not start (%s); validating here", exc)
             if self._own_instance:
                 from pipelines.instance import open_instance
 
