@@ -119,15 +119,9 @@ def validate(warehouse: Path | str, suites: list[Suite], *, run_key: str,
     ``build_docs`` is true, or, when it is None, when a validation failed (building them costs
     seconds, so a run that passes builds them once, at its last suite). Where a
     :class:`Worker` is started (:func:`start_worker`), it runs them; else this process."""
-    args = (Path(warehouse), suites, run_key, docs_dir, build_docs)
-    with _LOCK:
-        worker = _WORKER.get("worker")
-        if worker is not None:
-            out = worker.call(args)
-            if out is not None:
-                return out
-            _WORKER.pop("worker", None)  # it is gone: this process validates from now on
-        return _validate(*args)
+    with validating(warehouse, suites, run_key=run_key, docs_dir=docs_dir,
+                    build_docs=build_docs) as outcome:
+        return outcome()
 
 
 @contextmanager
@@ -147,21 +141,33 @@ def validating(warehouse: Path | str, suites: list[Suite], *, run_key: str,
             out = _validate(*args)
             yield lambda: out
             return
+        pending = [True]  # the worker's answer not read yet
         got: list = []
 
         def result() -> Outcome:
-            if not got:
-                out = worker.receive()
+            if pending:
+                pending.clear()
+                try:
+                    out = worker.receive()
+                except BaseException as exc:  # its error, raised here (and again if asked)
+                    got.append(exc)
+                    raise
                 if out is None:  # the worker is gone: validate here
                     _WORKER.pop("worker", None)
                     out = _validate(*args)
                 got.append(out)
+            if isinstance(got[0], BaseException):
+                raise got[0]
             return got[0]
 
         try:
             yield result
         finally:
-            result()  # the answer is read before anyone else talks to the worker
+            if pending:  # the block ended without asking: the answer is read all the same,
+                try:     # before anyone else talks to the worker
+                    result()
+                except Exception:  # noqa: BLE001 - the block's own outcome stands
+                    pass
 
 
 # --- a worker process that has imported GX ------------------------------------------------
@@ -190,10 +196,6 @@ class Worker:
                                  name="lpstat-gx")
         self._proc.start()
         child.close()
-
-    def call(self, args: tuple) -> Outcome | None:
-        """The validation's Outcome, or None where the worker is gone."""
-        return self.receive() if self.send(args) else None
 
     def send(self, args: tuple) -> bool:
         """Hand it a validation; False where the worker is gone."""

@@ -32,6 +32,7 @@ import duckdb
 
 from transforms.calendar import PATTERN, is_release
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
+from transforms.catalog import sql_ident as _ident
 from transforms.publish import layout
 
 ANALYSIS_DB = "analyse.duckdb"
@@ -58,10 +59,6 @@ def analysis_db_path(home: Path) -> Path:
 def _lit(text: str) -> str:
     """A SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _paths(files: list[Path]) -> str:

@@ -435,3 +435,10 @@ def find_cube(omraade: str, emne: str, underemne: str) -> Cube | None:
     if c and c.omraade[0] == omraade and c.emne[0] == emne:
         return c
     return None
+
+
+def sql_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier. Only for names lpstat itself chose (the
+    catalogue's columns, its tables and views); a value from data or a user is bound as a
+    parameter instead."""
+    return '"' + name.replace('"', '""') + '"'

@@ -21,7 +21,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from transforms.catalog import ATTRIBUTES, Cube
+from transforms.catalog import ATTRIBUTES, Cube, sql_ident
 
 SEP = "\x1f"
 
@@ -58,7 +58,7 @@ def warehouse_flow_truth(con, cube: Cube, release: str) -> pd.DataFrame:
     the month-level counts of each grouping do. The base held as pandas text columns took
     the monthly run's disclosure step to 10.4 GB at 100x. The same frame, row for row:
     groups in the order ``groupby`` sorts them (text by code point, missing last)."""
-    sql, used = _base_sql(cube, release)
+    sql, used = _base_sql(cube, release)  # the project's own query; values bound as parameters
     columns = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0", used).description]
     groupings = [(G, [ATTRIBUTES[a].column for a in G]) for G in _nontime_groupings(cube)]
     groupings = [(G, cols) for G, cols in groupings if all(c in columns for c in cols)]
@@ -80,8 +80,14 @@ def warehouse_flow_truth(con, cube: Cube, release: str) -> pd.DataFrame:
 
 
 def _ident(column: str) -> str:
-    """A column name of the catalogue as a quoted SQL identifier."""
-    return '"' + column.replace('"', '""') + '"'
+    """A column of the catalogue (or ``tid_maaned``) as a quoted SQL identifier; any other
+    name is refused, so the SQL composed here holds no name from elsewhere."""
+    if column != "tid_maaned" and column not in _CATALOGUE_COLUMNS:
+        raise ValueError(f"not a column of the catalogue: {column!r}")
+    return sql_ident(column)
+
+
+_CATALOGUE_COLUMNS = frozenset(a.column for a in ATTRIBUTES.values())
 
 
 def _truth_part(G: tuple[str, ...], cols: list[str], agg: pd.DataFrame) -> pd.DataFrame:

@@ -78,3 +78,14 @@ def test_distinct_sets_composes_sql_only_from_plain_names():
     assert not cubes._distinct_sets(con, "src_k", COLS + ['a"; --', "individ"],
                                     COLS + ['a"; --'], SETS, MEASURES)
     assert con.execute("SELECT count(*) FROM src").fetchall()[0][0] == 100
+
+
+def test_the_truth_query_composes_only_catalogue_columns():
+    """series.warehouse_flow_truth composes its GROUP BY from column names: only the
+    catalogue's columns (and tid_maaned) are taken, quoted; anything else is refused."""
+    from transforms.series import _ident
+
+    assert _ident("kommune") == '"kommune"' and _ident("tid_maaned") == '"tid_maaned"'
+    for bad in ('kommune"; DROP TABLE fct_afslag; --', "ansoeger_pseudonym", ""):
+        with pytest.raises(ValueError, match="not a column of the catalogue"):
+            _ident(bad)

@@ -102,7 +102,7 @@ def test_a_forked_write_is_waited_for_and_its_failure_raised(tmp_path):
     import signal
     import time
 
-    from transforms.publish.release import ForkedCall
+    from transforms.forked import ForkedCall
 
     def write(path, text):
         time.sleep(0.2)

@@ -62,23 +62,18 @@ class SuppressionTimeout(RuntimeError):
     """The global suppressor ran past its safety time: the run stops (see global_pattern)."""
 
 
-def _worker(suppress_fn, cells, cube, queue, work, nice: int = 0):  # pragma: no cover - a child
-    import os
-
+def _worker(suppress_fn, cells, cube, work):  # pragma: no cover - runs in a child process
+    """("pattern", the pattern) or ("over", why): what the global suppressor gives within
+    its work budget; any other failure is raised (and so reported to the parent)."""
     from transforms.disclosure.suppress import highs
-
-    if nice:
-        os.nice(nice)  # started ahead: it takes the cores the release's other work leaves idle
 
     if suppress_fn is None:
         from transforms.disclosure.suppress import suppress as suppress_fn
     highs.WORK.update(done=0, limit=work)
     try:
-        queue.put(("pattern", suppress_fn(cells, cube)))
+        return "pattern", suppress_fn(cells, cube)
     except highs.WorkBudgetExceeded as exc:
-        queue.put(("over", str(exc)))
-    except Exception as exc:  # noqa: BLE001 - handed to the parent, which says what failed
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        return "over", str(exc)
 
 
 class PatternMemo:
@@ -159,21 +154,20 @@ AHEAD_NICE = 19
 
 
 class GlobalRun:
-    """The global suppressor running on one cube's cells in a forked worker process, started
-    by :func:`start_global` ahead of the step that needs its pattern, so that it runs while
-    the release protects its other cubes (a flow cube's checked search leaves one of two
-    cores idle most of its rounds). :func:`global_pattern` collects it; :meth:`cancel`
-    stops one that is never collected."""
+    """The global suppressor running on one cube's cells in a forked process
+    (:class:`forked.ForkedCall`), possibly started by :func:`start_global` ahead of the step
+    that needs its pattern, so that it runs while the release protects its other cubes (a
+    flow cube's checked search leaves one of two cores idle most of its rounds).
+    :func:`global_pattern` collects it; :meth:`cancel` stops one that is never collected."""
 
     def __init__(self, cells: pd.DataFrame, cube: Cube, suppress_fn, work: int,
                  ahead: bool = False):
+        from transforms.forked import ForkedCall
+
         self.cells, self.cube, self.suppress_fn, self.work = cells, cube, suppress_fn, work
-        ctx = mp.get_context("fork")
-        self.queue = ctx.Queue()
-        self.proc = ctx.Process(target=_worker, args=(suppress_fn, cells, cube, self.queue, work,
-                                                      AHEAD_NICE if ahead else 0),
-                                daemon=True)
-        self.proc.start()
+        self._call = ForkedCall(_worker, suppress_fn, cells, cube, work,
+                                nice=AHEAD_NICE if ahead else 0, context=mp.get_context("fork"))
+        self.proc = self._call.proc
 
     def serves(self, cells: pd.DataFrame, cube: Cube, suppress_fn, work: int) -> bool:
         """Whether this run is the one ``global_pattern`` would start for these arguments."""
@@ -183,39 +177,26 @@ class GlobalRun:
     def wait(self, budget: float) -> tuple[str, object]:
         """Its outcome: ("pattern" | "over" | "error", value). ``budget``: the safety stop,
         counted from this call (time spent running ahead is not held against it)."""
-        import queue as queues
-        import time
-
-        deadline = time.monotonic() + budget
         try:
-            while True:
-                try:
-                    return self.queue.get(timeout=1.0)
-                except queues.Empty:
-                    if not self.proc.is_alive():
-                        try:  # what it put just before it exited
-                            return self.queue.get(timeout=1.0)
-                        except queues.Empty:
-                            raise RuntimeError(
-                                f"{self.cube.underemne}: the global suppressor's process "
-                                f"ended without a result (exit code {self.proc.exitcode})"
-                            ) from None
-                    if time.monotonic() > deadline:
-                        raise SuppressionTimeout(
-                            f"{self.cube.underemne}: the global suppressor did not finish in "
-                            f"{budget:.0f} s (LPSTAT_SUPPRESSION_BUDGET_SECONDS, a safety "
-                            "stop). The method is chosen by its work budget "
-                            "(LPSTAT_SUPPRESSION_BUDGET_WORK), never by the clock: run again "
-                            "when the machine is less busy, or raise the safety stop."
-                        ) from None
+            return self._call.result(timeout=budget)
+        except TimeoutError:
+            raise SuppressionTimeout(
+                f"{self.cube.underemne}: the global suppressor did not finish in "
+                f"{budget:.0f} s (LPSTAT_SUPPRESSION_BUDGET_SECONDS, a safety stop). The "
+                "method is chosen by its work budget (LPSTAT_SUPPRESSION_BUDGET_WORK), never "
+                "by the clock: run again when the machine is less busy, or raise the safety "
+                "stop.") from None
+        except RuntimeError as exc:
+            if self.proc.exitcode not in (None, 0):  # it died: no result at all
+                raise RuntimeError(f"{self.cube.underemne}: the global suppressor's process "
+                                   f"ended without a result ({exc})") from None
+            return "error", str(exc).splitlines()[-1]  # it raised: the last line says what
         finally:
             self.cancel()
 
     def cancel(self) -> None:
         """Stop the process (if it still runs) and reap it."""
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
+        self._call.cancel()
 
 
 def start_global(cells: pd.DataFrame, cube: Cube, suppress_fn=None,
@@ -432,12 +413,13 @@ class SeriesSearch:
     ``check(published) -> (passed, result, failing)``: the series audit of the published
     frame together with everything published before; ``failing`` lists the cells it finds
     open in earlier versions (frames and row positions), mapped here onto this release's
-    cells of the same place whose periods overlap them.
+    cells of the same place whose periods overlap them. ``key``: ``_cell_key(cells, cube)``
+    where the caller has it already.
     """
 
     def __init__(self, cells: pd.DataFrame, cube: Cube, check,
                  previous: pd.DataFrame | None = None,
-                 previous_true: pd.DataFrame | None = None):
+                 previous_true: pd.DataFrame | None = None, key: pd.Series | None = None):
         self.cells, self.cube, self._check = cells, cube, check
         n = len(cells)
         self.locked = np.zeros(n, dtype=bool)
@@ -445,7 +427,7 @@ class SeriesSearch:
         self.place = _nontime_key(cells, cube)
         self.span = _months_of(cells)
         if previous is not None and len(previous) and n:
-            key = _cell_key(cells, cube)
+            key = _cell_key(cells, cube) if key is None else key
             pkey = _cell_key(previous, cube)
             pos = pd.Series(np.arange(len(previous)), index=pkey.to_numpy())
             pos = pos[~pos.index.duplicated()]

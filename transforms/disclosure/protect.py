@@ -155,11 +155,12 @@ def _protect_cube(con: duckdb.DuckDBPyConnection, release: str, releases_dir: Pa
         prev = _previous_frame(releases_dir, release, cube, read_published)
         cache = load_component_cache(con, cube)
         chain = load_chain(con, cube)
+        key = _cell_key(cells, cube)  # once: the search's and the carried points' keys
         search = SeriesSearch(cells, cube,
                               _series_check(hist, cube, release, truth, m.audit_series, cache,
                                             chain),
-                              previous=prev)
-        keys = _cell_key(cells, cube).to_numpy()
+                              previous=prev, key=key)
+        keys = key.to_numpy()
         carried = load_carried_points(con, cube, release, cells, keys)
         pattern, method, verdict, series = series_pattern(
             cells, cube, own_audit, search, suppress_fn=m.suppress, checked_fn=m.suppress_checked,

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from transforms.calendar import PATTERN, period_span
 from transforms.catalog import ATTRIBUTES, CUBES, Cube
+from transforms.forked import ForkedCall
 from transforms.publish import layout
 from transforms.publish.layout import sha256_file  # noqa: F401  (the manifest's checksums)
 
@@ -371,51 +372,6 @@ def write_release(releases_dir: Path, release: str, cutoff: datetime, cubes: lis
 def _write_workbooks(writers, books: list, release: str, cutoff: datetime) -> None:
     for path, cube, published in books:
         writers.write_xlsx(path, cube, published, release, cutoff)
-
-
-class ForkedCall:
-    """``fn(*args)`` in a forked process (the data reach it by the fork, not by pickling):
-    :meth:`wait` returns once it has finished and raises where it failed, with its traceback;
-    :meth:`cancel` stops it. For CPU-bound Python work the caller can do beside other work
-    (the GIL would serialise a thread)."""
-
-    def __init__(self, fn, *args):
-        import multiprocessing as mp
-
-        ctx = mp.get_context("fork")
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_forked_call, args=(send, fn, args), daemon=True)
-        self._proc.start()
-        send.close()
-
-    def wait(self) -> None:
-        try:
-            kind, detail = self._recv.recv()
-        except EOFError:  # it died without a word (killed, or out of memory)
-            self._proc.join()
-            kind, detail = "error", f"the process ended with exit code {self._proc.exitcode}"
-        self._proc.join()
-        self._recv.close()
-        if kind != "ok":
-            raise RuntimeError(f"writing in a forked process failed: {detail}")
-
-    def cancel(self) -> None:
-        if self._proc.is_alive():
-            self._proc.kill()
-        self._proc.join(5)
-        self._recv.close()
-
-
-def _forked_call(send, fn, args) -> None:  # pragma: no cover - runs in the child
-    import traceback
-
-    try:
-        fn(*args)
-        send.send(("ok", None))
-    except BaseException:  # noqa: BLE001 - handed to the parent, which raises it
-        send.send(("error", traceback.format_exc()))
-    finally:
-        send.close()
 
 
 def publish_folder(releases_dir: Path, release: str, tmp: Path) -> Path:

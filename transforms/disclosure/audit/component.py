@@ -172,11 +172,15 @@ class _Component:
         self.lp_count += 1
         if _run_interior(h) != "optimal":
             return None
+        self._seed_point(h)
+        _primal_hot(h)
+        return h
+
+    def _seed_point(self, h: highspy.Highs) -> None:
+        """Record the solved seed LP's point; its largest value bounds the goal LPs' box."""
         x = np.asarray(h.getSolution().col_value, dtype=float)
         self._record(x)
         self.seed_top = float(x.max()) if self.n else 0.0
-        _primal_hot(h)
-        return h
 
     def _seed_ahead(self, ahead) -> highspy.Highs | None:
         """The seed from the worker that solved it ahead (:func:`_seed_task`): its final
@@ -207,9 +211,7 @@ class _Component:
         self.lp_count += 1
         if _status(h) != "optimal":
             return self._seed()
-        x = np.asarray(h.getSolution().col_value, dtype=float)
-        self._record(x)
-        self.seed_top = float(x.max()) if self.n else 0.0
+        self._seed_point(h)
         return h
 
     def solve(self, exact_all: bool, pool, hints=()) -> bool:
