@@ -413,6 +413,85 @@ def test_checked_search_adds_cells_when_the_checker_objects():
     assert len(seen) == 2 and p.loc[total, "undertrykt"].all()
 
 
+def _scripted_series_search(monkeypatch, own_fails: set, series_fails: set):
+    """series_pattern over five growing patterns (p0 .. p4, 1 .. 5 cells withheld) with a
+    scripted own audit and series audit: ``own_fails`` / ``series_fails`` hold the patterns
+    each audit names a cell in. Returns (the calls in order, the result, the witnesses
+    handed to the own audits)."""
+    import transforms.disclosure.guarded as G
+    from transforms.disclosure.audit import Witnesses
+
+    monkeypatch.setattr(G, "_global_max_cells", lambda: 0)  # the checked search
+    axes = {UDD: ["SSH", "SSA"], PRIM: ["R1", "R2", "R3"]}
+    cells = table_frame(AFSLAARS, axes, np.array([[10, 2, 8], [9, 7, 12]]))
+    n = len(cells)
+    calls, handed = [], []
+
+    def which(pub):
+        return int(pub[AFSLAARS.value_column].isna().sum()) - 1  # p_k withholds k + 1
+
+    def result(k, fails, row):
+        cells_ = [{"ok": False, "raekke": row, "measure": AFSLAARS.value_column,
+                   "gruppering": ""}] if k in fails else []
+        return {"verdict": "ikke bestået" if cells_ else "bestået", "cells": cells_,
+                "withheld": k + 1, "checked": k + 1, "failed": len(cells_), "k": k}
+
+    def own_audit(pub, cube, witnesses=None):
+        k = which(pub)
+        calls.append(("own", k))
+        handed.append(witnesses)
+        return result(k, own_fails, 0)
+
+    class Search:
+        locked = forced = np.zeros(n, bool)
+
+        def check(self, pub):
+            k = which(pub)
+            calls.append(("series", k))
+            r = result(k, series_fails, 1)
+            bad = np.zeros(n, bool)
+            bad[1] = k in series_fails
+            return not bad.any(), r, bad, np.zeros(n, bool)
+
+    def checked(cells_, cube, check, locked=None, forced=None):
+        for k in range(5):
+            wh = np.zeros(n, bool)
+            wh[:k + 1] = True
+            pattern = pd.DataFrame({"undertrykt": wh, "undertrykt_udfald": wh,
+                                    "aarsag": np.where(wh, "sekundær", None)})
+            passed, res, bad, bad_out = check(pattern)
+            assert bad.any() != passed  # each round either passes or names a cell
+            if passed:
+                return pattern, res
+        raise RuntimeError("did not pass")
+
+    carried = Witnesses()
+    got = G.series_pattern(cells, AFSLAARS, own_audit, Search(), checked_fn=checked,
+                           carried=carried)
+    assert all(w is carried for w in handed)  # one set of points through the whole search
+    return calls, got
+
+
+def test_series_search_audits_the_release_alone_only_in_its_first_round(monkeypatch):
+    """The first round audits the pattern alone, then the series; every later round the
+    series first (cheap by steps) and the pattern alone only where the series passed, from
+    the points the first round found. The pattern returned passed both, and the audits
+    returned are that pattern's."""
+    calls, (pattern, method, own, series) = _scripted_series_search(
+        monkeypatch, own_fails={3}, series_fails={0, 1, 2})
+    assert calls == [("own", 0), ("series", 0), ("series", 1), ("series", 2), ("series", 3),
+                     ("own", 3), ("series", 4), ("own", 4)]
+    assert method == "kontrolleret" and int(pattern["undertrykt"].sum()) == 5
+    assert (own["k"], own["verdict"], series["k"], series["verdict"]) == (
+        4, "bestået", 4, "bestået")
+
+    # a first round that fails alone is not audited with the series; the next goes first
+    calls, (pattern, _, own, series) = _scripted_series_search(
+        monkeypatch, own_fails={0}, series_fails={1})
+    assert calls == [("own", 0), ("series", 1), ("series", 2), ("own", 2)]
+    assert (own["k"], series["k"]) == (2, 2)
+
+
 def test_chooser_uses_the_checked_search_above_the_cell_limit(monkeypatch):
     from transforms.disclosure.audit import audit
     from transforms.disclosure.guarded import guarded_pattern
