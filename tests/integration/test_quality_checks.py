@@ -591,5 +591,10 @@ def test_the_gx_worker_gives_the_same_results_and_this_process_takes_over_when_i
         assert seen(again) == seen(local) and "worker" not in gx._WORKER
         with gx.validating(path, suites, run_key="after") as outcome:  # here, before the block
             assert seen(outcome()) == seen(local)
+        # a worker told to stop leaves by itself (os._exit after its last answer), not killed
+        last = gx.start_worker()
+        assert seen(gx.validate(path, suites, run_key="last")) == seen(local)
+        gx.stop_worker()
+        assert last._proc.exitcode == 0 and "worker" not in gx._WORKER
     finally:
         gx.stop_worker()
