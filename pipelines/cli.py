@@ -464,5 +464,26 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def entry() -> None:
+    """The ``lpstat`` console script: :func:`main`, then a quick exit.
+
+    Everything the command writes is written, flushed and closed by the time ``main``
+    returns (the run's log, the warehouse, the instance and the worker processes are all
+    closed by the command itself), and the ``atexit`` handlers still run here. What is
+    skipped is the interpreter's teardown of the modules a run loads (Dagster, pandas,
+    DuckDB, HiGHS): some 0.8 s after every ``lpstat run``, measured, with nothing left to do.
+    An exception out of ``main`` (argparse's usage errors among them) exits as usual."""
+    import atexit
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a reader gone (lpstat sql ... | head)
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

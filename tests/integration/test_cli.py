@@ -133,6 +133,20 @@ def test_sql_table_is_capped_and_says_so(home):
     assert "more rows not shown" in p.stderr and "--csv" in p.stderr
 
 
+def test_every_row_reaches_a_pipe_before_the_quick_exit(home):
+    """The console script leaves with os._exit after main (pipelines.cli.entry): all that
+    was written is flushed first, through a pipe too, and the exit code is main's. Python's
+    own buffering on (PYTHONUNBUFFERED, set in some shells and CI, would hide a lost buffer:
+    without the flush this lost the last 437 lines)."""
+    buffered = {"PYTHONUNBUFFERED": ""}
+    p = lpstat("sql", "SELECT range AS i FROM range(200000)", "--csv", home=home, env=buffered)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 200001 and lines[0] == "i" and lines[-1] == "199999"
+    empty = lpstat("sql", "SELECT 1 WHERE false", home=home, env=buffered)
+    assert empty.returncode == 3 and "no rows" in empty.stderr
+
+
 def test_sql_empty_result_exits_3(home):
     p = lpstat("sql", "SELECT * FROM releases WHERE udgivelse = '1999-01'", "--json", home=home)
     assert p.returncode == EMPTY

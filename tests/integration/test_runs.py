@@ -33,21 +33,23 @@ def small_store(tmp_path_factory) -> Path:
     return small_store_at(tmp_path_factory.mktemp("store") / "laerepladsen.sqlite")
 
 #: a child process that runs the real command line with the disclosure stand-in (a command
-#: line cannot be handed the methods: tests/standins.py)
+#: line cannot be handed the methods: tests/standins.py), through the console script's own
+#: entry (main, then the quick exit: the summary must reach the pipe all the same)
 CHILD = """
 import sys
 import pytest
 from tests.standins import stand_in
 stand_in(pytest.MonkeyPatch())
-from pipelines.cli import main
-sys.exit(main(sys.argv[1:]))
+from pipelines.cli import entry
+entry()
 """
 
 
 def _env(home: Path, store: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LPSTAT_")}
     env.update({"LPSTAT_HOME": str(home), "LPSTAT_SOURCE_URL": f"sqlite:///{store}",
-                "LPSTAT_PSEUDONYM_KEY": KEY, "PYTHONPATH": str(ROOT)})
+                "LPSTAT_PSEUDONYM_KEY": KEY, "PYTHONPATH": str(ROOT),
+                "PYTHONUNBUFFERED": ""})  # buffered, as a console script's output to a pipe
     return env
 
 
