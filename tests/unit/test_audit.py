@@ -819,6 +819,44 @@ def test_probes_stop_where_they_cost_more_than_exact_lps(seed, monkeypatch):
                                      "exact_its": 10}) is True  # still in its trial
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_probe_counts_carry_over_both_halves_and_the_audits_of_a_search(seed, monkeypatch):
+    """Whether probes pay is counted over the audit, not per exact phase: the two halves'
+    counts are added to the audit's (each half works on a copy), and the counts live in the
+    Witnesses a search hands from audit to audit. So where the first audit found probes
+    dear, the next audit of the search tries none (national AFSLAARS 2026-10: 0.9 s of the
+    last audit's 1 s of exact work went to a new trial). Verdicts stay the exact ones."""
+    import transforms.disclosure.audit.component as audit_module
+    from transforms.disclosure.audit import Witnesses
+
+    monkeypatch.setattr(audit_module, "EXACT_MAX_VARS", 5)
+    monkeypatch.setattr(audit_module, "ROUND_MIN_GAIN", 10**9)  # no goal rounds
+    monkeypatch.setattr(audit_module, "EXACT_SPLIT_MIN", 4)  # two halves
+    monkeypatch.setattr(audit_module, "PROBE_TRIAL", 2)
+    real = audit_module._Component._probe
+    calls = []
+
+    def dear(self, *a):
+        calls.append(real(self, *a))
+        return 10**6
+
+    monkeypatch.setattr(audit_module._Component, "_probe", dear)
+    pub = three_way(seed, share=0.6)
+    exact = audit(pub, AFSLAARS, workers=1, exact=True)
+    w = Witnesses()
+    first = audit(pub, AFSLAARS, workers=1, witnesses=w)
+    assert len(calls) >= 2 and w.probe_work["probes"] == len(calls)  # both halves counted
+    assert w.probe_work["probe_its"] == 10**6 * len(calls) and w.probe_work["exact_lps"] > 0
+    calls.clear()
+    lps = w.probe_work["exact_lps"]
+    w.blocks = []  # no points carried: the next audit has values open for its exact phase
+    again = audit(pub, AFSLAARS, workers=1, witnesses=w)  # the search's next audit
+    assert calls == [] and w.probe_work["exact_lps"] > lps
+    fresh = audit(pub, AFSLAARS, workers=1, witnesses=Witnesses())
+    assert len(calls) >= 2  # a search of its own tries them again
+    assert _verdicts(first) == _verdicts(again) == _verdicts(fresh) == _verdicts(exact)
+
+
 def test_goal_rounds_find_points_where_the_system_has_rays(monkeypatch):
     """Where no published number bounds an unknown, a goal LP pushing along that ray is
     unbounded and gives no point; the goal LPs run in a box that holds the seed point, so a

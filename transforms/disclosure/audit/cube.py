@@ -9,7 +9,7 @@ import pandas as pd
 from transforms import catalog
 from transforms.catalog import Cube
 from transforms.disclosure.audit.frame import _Audit
-from transforms.disclosure.audit.rule import FAILED, PASSED, TOL, _num_out
+from transforms.disclosure.audit.rule import FAILED, PASSED, TOL, _num_out, probe_work
 from transforms.disclosure.audit.solve import solve_system
 from transforms.disclosure.audit.witnesses import Witnesses
 
@@ -72,7 +72,8 @@ def audit(published: pd.DataFrame, cube: Cube, *, outcome_of_withheld: bool = Fa
     res, info = solve_system(
         A, a.known, objs, pairs, _Report(a, targets, tindex), exact=exact, workers=workers,
         hints_for=(lambda glob: witnesses.candidates(_flat_of(a, glob))) if carry else None,
-        keep_points=witnesses is not None)
+        keep_points=witnesses is not None,
+        probe_work=witnesses.probe_work if witnesses is not None else probe_work())
     if witnesses is not None:  # this audit's points, for the next audit of this frame
         _keep_points(witnesses, a, shape, info)
 

@@ -82,3 +82,9 @@ def _goal(L: int, a: int, b: int, U: int | None) -> tuple[int, int] | None:
         if _decide(L, h, b, U) is True:
             return (-1, h)
     return None
+
+
+def probe_work() -> dict:
+    """Fresh counts for ``component._probe_pays``: probes and exact LPs, and the simplex
+    iterations each took."""
+    return {"probe_its": 0, "probes": 0, "exact_its": 0, "exact_lps": 0}

@@ -19,7 +19,7 @@ from transforms.disclosure.audit.rule import _num_out, interval_ok
 def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
                  ineq_pairs, report, *, exact: bool = False, workers: int | None = None,
                  hints_for=None, keep_points: bool = False, max_point_values: int | None = None,
-                 cache=None) -> tuple[list[dict], dict]:
+                 cache=None, probe_work: dict | None = None) -> tuple[list[dict], dict]:
     """Feasible intervals and verdicts of linear objectives over an attacker's system.
 
     ``A`` (relations x variables): every relation is ``A x = 0``; ``known`` holds the
@@ -30,7 +30,9 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
     outcome, value, count_value)`` and ``infeasible(objective indices)``. ``hints_for(vars)``
     returns carried points over those variables (checked before use, inner bounds only).
     ``max_point_values``: with ``keep_points``, about how many numbers a component keeps at
-    the most (None: every point it found).
+    the most (None: every point it found). ``probe_work``: the counts that decide whether
+    probes pay (``component.probe_work``), shared by every component of this solve and
+    updated in place (None: each component counts afresh).
     Returns one result dict per objective (``lo``, ``hi``, ``lo_bound``, ``hi_bound``,
     ``exact``, ``ok``) and the solve's bookkeeping (LPs, carried points used, the points
     found per component over the system's variables, and every determined value).
@@ -69,6 +71,8 @@ def solve_system(A: sp.csr_matrix, known: np.ndarray, objs: list[tuple],
                 tally["reused"] += 1
                 continue
         comp_.max_point_values = max_point_values
+        if probe_work is not None:
+            comp_.probe_work = probe_work
         feasible_c = _solve_component(comp_, glob, ts, res, tally, report, exact, pool,
                                       hints_for, keep_points)
         if feasible_c and digest is not None:

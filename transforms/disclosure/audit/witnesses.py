@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transforms.disclosure.audit.rule import probe_work
+
 
 class Witnesses:
     """Feasible points of a cube's attacker system, carried from one audit to the next.
@@ -26,6 +28,10 @@ class Witnesses:
         self.base: np.ndarray | None = None  # (measures x rows): published or determined
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (flat cells, points x cells)
         self.last: dict = {}  # the last audit's LPs solved and carried points used
+        #: whether probes pay on this frame, counted over every audit that used these
+        #: witnesses (``component._probe_pays``): a search's last audit need not try them
+        #: again where its first found they do not
+        self.probe_work: dict = probe_work()
         #: (cube id, the cell-naming columns it was built from, frame.Structure)
         self._structure: tuple | None = None
 
