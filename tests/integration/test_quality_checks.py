@@ -17,6 +17,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +31,7 @@ from transforms.disclosure.protect import Methods
 RELEASE = "2026-10"
 KEY = "quality-test-key"
 STG = "stg_laerepladsen__"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -598,3 +601,16 @@ def test_the_gx_worker_gives_the_same_results_and_this_process_takes_over_when_i
         assert last._proc.exitcode == 0 and "worker" not in gx._WORKER
     finally:
         gx.stop_worker()
+    # ... and leaves nothing behind: in a process of its own (as lpstat run), no warning
+    # from multiprocessing's resource tracker about a semaphore the worker left (tqdm's
+    # lock for GX's progress bars; the quick exit skipped its release until it ran the
+    # atexit handlers)
+    script = ("import sys\nfrom pathlib import Path\nfrom quality import gx, suites\n"
+              "if __name__ == '__main__':\n"
+              "    gx.start_worker()\n"
+              "    gx.validate(Path(sys.argv[1]), suites.warehouse_suites(), run_key='x')\n"
+              "    gx.stop_worker()\n")
+    p = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, text=True,
+                       capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "leaked" not in p.stderr and "resource_tracker" not in p.stderr, p.stderr
