@@ -1287,6 +1287,42 @@ def test_the_warehouse_keeps_the_final_points_for_the_next_release(caplog):
     assert not load_carried_points(con, AFSLAARS, "2022-12", truth2, key2)
 
 
+def test_the_points_carried_are_those_that_reach_the_extremes():
+    """Beyond ``CARRY_MAX_POINTS`` a block, the points carried to the next release are
+    chosen greedily by the (cell, lowest) and (cell, highest) values they reach among the
+    block's points, then evenly spread while there is room: a point that alone lifts a cell
+    to its highest is kept where an even spread would drop it. The same points give the
+    same choice; within the cap every point is kept."""
+    from transforms.disclosure.audit.witnesses import carried_choice
+
+    rng = np.random.default_rng(3)
+    pts = np.tile(rng.integers(2, 6, size=40).astype(float), (200, 1))  # one point, repeated
+    lonely = [7, 61, 113, 150]  # each alone reaches a cell's highest (and one its lowest)
+    for j, i in enumerate(lonely):
+        pts[i, j] += 9
+    pts[150, 39] = 0.0
+    even = np.unique(np.linspace(0, 199, 8).round().astype(int))
+    assert not set(lonely) & set(even.tolist())  # what an even spread of 8 would carry
+    got = carried_choice(pts, 8)
+    assert len(got) == 8 and np.all(np.diff(got) > 0)
+    assert set(lonely) <= set(got.tolist())
+    assert np.array_equal(got, carried_choice(pts.copy(), 8))
+    # exactly the five that reach something: the four, and the repeated point, which holds
+    # the lowest of the cells the four lift and the highest of the one 150 lowers
+    assert carried_choice(pts, 5).tolist() == [0] + lonely
+    assert carried_choice(pts[:6], 8).tolist() == list(range(6))
+    # every extreme the block reaches is still reached by the points chosen
+    rng = np.random.default_rng(5)
+    many = rng.integers(0, 30, size=(300, 500)).astype(float)
+    ch = carried_choice(many, 128)
+    sub = many[ch]
+    assert len(ch) == 128
+    assert np.array_equal(sub.min(axis=0), many.min(axis=0))
+    assert np.array_equal(sub.max(axis=0), many.max(axis=0))
+    even = many[np.unique(np.linspace(0, 299, 128).round().astype(int))]
+    assert not np.array_equal(even.max(axis=0), many.max(axis=0))  # what was lost before
+
+
 def test_damaged_carried_points_give_no_points():
     from transforms.disclosure.audit.witnesses import carried_over
 
