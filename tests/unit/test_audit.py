@@ -1323,6 +1323,18 @@ def test_the_points_carried_are_those_that_reach_the_extremes():
     assert not np.array_equal(even.max(axis=0), many.max(axis=0))  # what was lost before
 
 
+def test_row_ids_number_rows_as_numpy_unique_does():
+    from transforms.disclosure.audit.frame import _row_ids
+
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n, k = int(rng.integers(1, 200)), int(rng.integers(1, 5))
+        m = rng.integers(-3, 4, size=(n, k)).astype(np.int64)
+        want = np.unique(m, axis=0, return_inverse=True)[1].ravel()
+        assert np.array_equal(_row_ids(m), want)
+    assert _row_ids(np.zeros((0, 3), dtype=np.int64)).tolist() == []
+
+
 def test_damaged_carried_points_give_no_points():
     from transforms.disclosure.audit.witnesses import carried_over
 

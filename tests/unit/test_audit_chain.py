@@ -14,7 +14,7 @@ import pytest
 from tests.synth_cells import cells_from_records
 from transforms.catalog import AFSLAARS
 from transforms.disclosure.audit import PASSED
-from transforms.disclosure.audit_chain import ChainStore, NotAStep, step
+from transforms.disclosure.audit_chain import ChainStore, NotAStep, step, version_digest
 from transforms.disclosure.audit_series import SeriesVersion, audit_series
 from transforms.series import flow_truth
 
@@ -328,6 +328,8 @@ def test_candidates_sharing_a_layout_get_the_steps_they_would_get_alone(seed):
         setattr(cand, SHARED, shared)
         got = step(P, set(), cand, AFSLAARS)
         assert _step_fields(got) == _step_fields(alone)
+        fresh = SeriesVersion("2026-01", "2026-01", pub, truth)
+        assert version_digest(cand, AFSLAARS) == version_digest(fresh, AFSLAARS)
         layouts.add(id(_layout_of(P, cand, AFSLAARS, Release.parse("2026-01"))))
         hide = hide | (rng.random(len(hide)) < 0.1)
     assert len(layouts) == 1  # built once, reused by every later candidate
@@ -355,3 +357,14 @@ def test_candidates_sharing_a_layout_get_the_steps_they_would_get_alone(seed):
     else:
         assert _step_fields(step(P, set(), mixed, AFSLAARS)) == want
     assert shared["keys"][0].shape[0] == len(fewer)  # the keys were rebuilt for these cells
+    # the digest's text of the cells is shared too, and made anew for other cells
+    digests: dict = {}
+    full = SeriesVersion("2026-01", "2026-01", _publish(cells, hide), truth)
+    setattr(full, SHARED, digests)
+    assert version_digest(full, AFSLAARS) == version_digest(
+        SeriesVersion("2026-01", "2026-01", _publish(cells, hide), truth), AFSLAARS)
+    assert "digest_cells" in digests
+    mixed2 = SeriesVersion("2026-01", "2026-01", fewer, truth)
+    setattr(mixed2, SHARED, digests)
+    assert version_digest(mixed2, AFSLAARS) == version_digest(
+        SeriesVersion("2026-01", "2026-01", fewer, truth), AFSLAARS)

@@ -203,10 +203,19 @@ def version_digest(ver, cube: Cube) -> str:
     cols = ["gruppering"] + (["statusdato"] if cube.kind == "stock" else []) + [
         c for c in cube.columns if c in f.columns]
     # each column as text, missing → "", in the frame's row order (the marts sort the cells,
-    # and cells.parquet keeps their order; a frame in another order only costs a replay)
-    for c in cols:
-        h.update((c + "\x1f" + "\x1e".join(_texts(f[c], 10 if c == "statusdato" else None))
-                  ).encode() + b"\x1d")
+    # and cells.parquet keeps their order; a frame in another order only costs a replay).
+    # The candidates of one search have the same cells: their text is made once (SHARED),
+    # and reused where the columns are equal, value for value.
+    shared = getattr(ver, SHARED, None)
+    kept = shared.get("digest_cells") if shared is not None else None
+    if kept is not None and kept[0].equals(f[cols]):
+        text = kept[1]
+    else:
+        text = b"".join((c + "\x1f" + "\x1e".join(
+            _texts(f[c], 10 if c == "statusdato" else None))).encode() + b"\x1d" for c in cols)
+        if shared is not None:
+            shared["digest_cells"] = (f[cols].copy(), text)
+    h.update(text)
     for m in [cube.value_column] + _outcomes(cube):
         val = _num(f[m]) if len(f) else np.zeros(0)
         h.update(np.where(np.isnan(val), -1, val).astype(np.int64).tobytes())

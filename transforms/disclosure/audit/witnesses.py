@@ -117,19 +117,23 @@ def carried_choice(pts: np.ndarray, k: int) -> np.ndarray:
         return np.arange(n)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     varies = hi - lo > 1e-9
-    reach = np.concatenate([np.abs(pts[:, varies] - lo[varies]) <= 1e-9,
-                            np.abs(pts[:, varies] - hi[varies]) <= 1e-9], axis=1)
-    reach = reach.astype(np.float32)
-    open_ = np.ones(reach.shape[1], dtype=np.float32)
+    # (pair, point): the point reaches the pair; pairs as rows, so a pair's points are
+    # contiguous
+    reach = np.concatenate([np.abs(pts[:, varies] - lo[varies]).T <= 1e-9,
+                            np.abs(pts[:, varies] - hi[varies]).T <= 1e-9])
+    gain = reach.sum(axis=0, dtype=np.int64)  # pairs each point reaches, not yet reached
+    open_ = np.ones(len(reach), dtype=bool)
+    taken = np.zeros(n, dtype=bool)
     chosen: list[int] = []
     while len(chosen) < k:
-        gain = reach @ open_
-        gain[chosen] = -1.0
-        best = int(np.argmax(gain))  # the first of the largest
-        if gain[best] <= 0:
+        best = int(np.argmax(np.where(taken, -1, gain)))  # the first of the largest
+        if taken[best] or gain[best] <= 0:
             break
         chosen.append(best)
-        open_[reach[best] > 0] = 0.0
+        taken[best] = True
+        new = np.flatnonzero(reach[:, best] & open_)
+        open_[new] = False
+        gain -= reach[new].sum(axis=0, dtype=np.int64)  # only the pairs just reached count
     if len(chosen) < k:
         rest = np.setdiff1d(np.arange(n), chosen)
         even = np.unique(np.linspace(0, len(rest) - 1, k - len(chosen)).round().astype(int))
