@@ -473,16 +473,9 @@ def entry() -> None:
     skipped is the interpreter's teardown of the modules a run loads (Dagster, pandas,
     DuckDB, HiGHS): some 0.8 s after every ``lpstat run``, measured, with nothing left to do.
     An exception out of ``main`` (argparse's usage errors among them) exits as usual."""
-    import atexit
+    from transforms.forked import quick_exit
 
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # closed, or a reader gone (lpstat sql ... | head)
-            pass
-    atexit._run_exitfuncs()
-    os._exit(code)
+    quick_exit(main())
 
 
 if __name__ == "__main__":

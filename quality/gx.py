@@ -19,8 +19,6 @@ Two things GX does not do for DuckDB by itself, handled here:
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -268,13 +266,10 @@ def _serve(conn) -> None:  # pragma: no cover - runs in the worker process
             # atexit handlers still run: multiprocessing's releases the lock tqdm made for
             # GX's progress bars, which the resource tracker would otherwise report, on the
             # console, as a leaked semaphore.
-            conn.close()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            import atexit
+            from transforms.forked import quick_exit
 
-            atexit._run_exitfuncs()
-            os._exit(0)
+            conn.close()
+            quick_exit(0)
         try:
             conn.send(("ok", _validate(*args)))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller

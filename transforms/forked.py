@@ -1,7 +1,9 @@
 """A function run in a forked child process (:class:`ForkedCall`), for CPU-bound Python work
 the caller can do beside other work (the GIL would serialise a thread); the arguments reach
 the child by the fork, not by pickling. Used for the release's Excel workbooks
-(``publish.release``) and the global suppressor (``disclosure.guarded``)."""
+(``publish.release``) and the global suppressor (``disclosure.guarded``). And
+:func:`quick_exit`, how a process whose work is done leaves without the interpreter's
+teardown."""
 
 from __future__ import annotations
 
@@ -50,6 +52,25 @@ class ForkedCall:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)
+
+
+def quick_exit(code: int) -> None:
+    """Leave the process now with ``code``: standard output and error flushed and the
+    ``atexit`` handlers run (multiprocessing's among them, which release its semaphores), but
+    not the interpreter's teardown of every module loaded (Dagster, pandas, DuckDB, HiGHS,
+    Great Expectations: 0.8-0.9 s a process, measured). Only for a process whose work is
+    written and closed: the ``lpstat`` command after ``main``, the GX worker when told to
+    stop."""
+    import atexit
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a reader gone (lpstat sql ... | head)
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _child(send, fn, args, nice: int) -> None:  # pragma: no cover - runs in the child

@@ -585,8 +585,9 @@ def series_pattern(cells: pd.DataFrame, cube: Cube, audit_fn, search: SeriesSear
                 return False, None, bad_s, bad_out_s
         own = last["own"] = audit_fn(pub, cube, witnesses=carried)
         bad, bad_out = _failing_rows(cells, cube, own)
-        if series_first or not Verdict.of(own).passed:
-            return Verdict.of(own).passed, own, bad, bad_out
+        passed = Verdict.of(own).passed
+        if series_first or not passed:
+            return passed, own, bad, bad_out
         passed_s, series, bad_s, bad_out_s = search.check(pub)
         last["series"] = series
         return passed_s, own, bad | bad_s, bad_out | bad_out_s

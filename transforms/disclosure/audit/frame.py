@@ -56,14 +56,10 @@ def _row_ids(mat: np.ndarray) -> np.ndarray:
     n = mat.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    if mat.ndim == 1 or mat.shape[1] == 0:
-        mat = mat.reshape(n, -1)
-    order = np.lexsort(mat.T[::-1]) if mat.shape[1] else np.arange(n)
+    order = np.lexsort(mat.T[::-1])  # the first column decides first
     srt = mat[order]
-    new = np.r_[True, (srt[1:] != srt[:-1]).any(axis=1)] if mat.shape[1] else \
-        np.r_[True, np.zeros(n - 1, dtype=bool)]
     ids = np.empty(n, dtype=np.int64)
-    ids[order] = np.cumsum(new) - 1
+    ids[order] = np.cumsum(np.r_[True, (srt[1:] != srt[:-1]).any(axis=1)]) - 1
     return ids
 
 

@@ -19,26 +19,20 @@ class _Pool:
         args = [list(x) for x in its]
         if self.workers <= 1 or len(args[0]) <= 1:
             return list(map(fn, *args))
-        import concurrent.futures
-        import multiprocessing
-
-        try:
-            if self._ex is None:
-                self._ex = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-                )
-            return list(self._ex.map(fn, *args))
-        except (concurrent.futures.process.BrokenProcessPool, RuntimeError, OSError):
-            # e.g. an unguarded __main__ under spawn: carry on in this process (same result)
-            self.close()
-            self.workers = 1
-            return list(map(fn, *args))
+        done = self._in_workers(lambda ex: list(ex.map(fn, *args)))
+        return list(map(fn, *args)) if done is None else done
 
     def submit(self, fn, *args):
         """``fn(*args)`` started in a worker process, as a future; None where this pool runs
         in this process only (the caller then does the work itself when it needs it)."""
         if self.workers <= 1:
             return None
+        return self._in_workers(lambda ex: ex.submit(fn, *args))
+
+    def _in_workers(self, use):
+        """``use(executor)``, the worker processes started on first use; None where they
+        cannot run (e.g. an unguarded __main__ under spawn): from then on this pool works
+        in this process, with the same results."""
         import concurrent.futures
         import multiprocessing
 
@@ -47,7 +41,7 @@ class _Pool:
                 self._ex = concurrent.futures.ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
-            return self._ex.submit(fn, *args)
+            return use(self._ex)
         except (concurrent.futures.process.BrokenProcessPool, RuntimeError, OSError):
             self.close()
             self.workers = 1

@@ -149,8 +149,8 @@ def deviations(w: Witnesses, keys: np.ndarray, truth: dict[str, np.ndarray],
     of each of its cells (an index into ``noegler``), ``m<b>`` its measure (an index into
     ``w.shape[1]``), ``d<b>`` its points minus the cells' true values (points x cells).
     ``keys``: the frame rows' cell keys; ``truth``: per measure, the frame rows' true
-    values. At most ``max_points`` points a block (:func:`carried_choice`). None where ``w`` holds no
-    points of such a frame. Consumes ``w``, which is left empty: a block within the cap
+    values. At most ``max_points`` points a block (:func:`carried_choice`). None where ``w``
+    holds no points of such a frame. Consumes ``w``, which is left empty: a block within the cap
     becomes its deviations in place, so a national search's points (tens of MB) are not
     copied once more at its end."""
     if not w.blocks or w.shape is None or w.shape[0] != len(keys):
